@@ -1,0 +1,93 @@
+//! The kinds of Go diagnostics godiag can collect.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// One kind of diagnostic data served by Go's `net/http/pprof`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileKind {
+    /// CPU profile over the request's `duration` (`/debug/pprof/profile`).
+    Cpu,
+    /// Live heap at the moment of collection (`/debug/pprof/heap`).
+    Heap,
+    /// Every allocation since the program started (`/debug/pprof/allocs`).
+    Allocs,
+    /// All goroutine stacks, as a pprof profile and as the `debug=2` text dump.
+    Goroutine,
+    /// Where goroutines blocked on synchronisation; empty unless the program set `runtime.SetBlockProfileRate`.
+    Block,
+    /// Holders of contended mutexes; empty unless the program set `runtime.SetMutexProfileFraction`.
+    Mutex,
+    /// Stacks that created OS threads (`/debug/pprof/threadcreate`).
+    Threadcreate,
+    /// Execution trace over `traceDuration` (`/debug/pprof/trace`); open it with `go tool trace`.
+    Trace,
+}
+
+impl ProfileKind {
+    pub const ALL: [ProfileKind; 8] = [
+        ProfileKind::Cpu,
+        ProfileKind::Heap,
+        ProfileKind::Allocs,
+        ProfileKind::Goroutine,
+        ProfileKind::Block,
+        ProfileKind::Mutex,
+        ProfileKind::Threadcreate,
+        ProfileKind::Trace,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileKind::Cpu => "cpu",
+            ProfileKind::Heap => "heap",
+            ProfileKind::Allocs => "allocs",
+            ProfileKind::Goroutine => "goroutine",
+            ProfileKind::Block => "block",
+            ProfileKind::Mutex => "mutex",
+            ProfileKind::Threadcreate => "threadcreate",
+            ProfileKind::Trace => "trace",
+        }
+    }
+
+    /// True for the kinds that span a time window (cpu, trace); the rest are snapshots.
+    pub fn is_windowed(self) -> bool {
+        matches!(self, ProfileKind::Cpu | ProfileKind::Trace)
+    }
+}
+
+impl fmt::Display for ProfileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProfileKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProfileKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown profile kind {s:?}; expected one of cpu, heap, allocs, goroutine, block, mutex, threadcreate, trace"
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_kind_and_rejects_unknown() {
+        for k in ProfileKind::ALL {
+            assert_eq!(k.as_str().parse::<ProfileKind>(), Ok(k));
+        }
+        let err = "goroutines".parse::<ProfileKind>().unwrap_err();
+        assert!(err.contains("unknown profile kind \"goroutines\""), "{err}");
+    }
+}

@@ -1,0 +1,146 @@
+//! The command line: one clap struct. Every setting can also come from a `GODIAG_*` environment
+//! variable, which is how the Helm chart and the kustomize manifests configure the operator.
+
+use crate::api::ProfileKind;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "godiag", version, about = "Diagnose Go programs on demand: pprof, goroutine dumps, execution traces")]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, env = "GODIAG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain, global = true)]
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `godiag=debug,kube=info`.
+    #[arg(long, env = "GODIAG_LOG", default_value = "info", global = true)]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the operator: watch DiagnosisRequests in the cluster named by KUBECONFIG or the in-cluster config.
+    Run(RunArgs),
+    /// Print the CustomResourceDefinitions as YAML.
+    Crdgen,
+    /// Collect profiles from a Go program's pprof server at a plain URL, without Kubernetes.
+    Collect(CollectArgs),
+    /// Analyse a pprof profile, goroutine dump or execution trace (kind detected from content).
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Where artifacts are stored: file:///path, s3://bucket/prefix, gs://bucket/prefix, az://container/prefix
+    /// or memory:// (tests). S3/GCS/Azure credentials come from the environment the way each cloud's SDK reads them.
+    #[arg(long, env = "GODIAG_STORAGE_URL", default_value = "file:///var/lib/godiag")]
+    pub storage_url: String,
+    /// How many pods godiag collects from at the same time, across all requests.
+    #[arg(long, env = "GODIAG_MAX_CONCURRENT_TARGETS", default_value_t = 8)]
+    pub max_concurrent_targets: usize,
+    /// Address of the HTTP server for /healthz, /readyz and /metrics.
+    #[arg(long, env = "GODIAG_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+    /// Only watch this namespace (default: all namespaces).
+    #[arg(long, env = "GODIAG_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CollectArgs {
+    /// Base URL of the Go program's HTTP server, e.g. http://127.0.0.1:6060
+    pub url: String,
+    /// Comma-separated kinds: cpu, heap, allocs, goroutine, block, mutex, threadcreate, trace.
+    #[arg(long, value_delimiter = ',', default_values_t = [ProfileKind::Cpu, ProfileKind::Heap, ProfileKind::Goroutine, ProfileKind::Trace])]
+    pub profiles: Vec<ProfileKind>,
+    /// Path of the pprof handlers on the server.
+    #[arg(long, default_value = "/debug/pprof")]
+    pub path: String,
+    /// CPU profile window (e.g. 10s, 1m).
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub duration: Duration,
+    /// Execution trace window; defaults to the smaller of --duration and 5s.
+    #[arg(long, value_parser = parse_duration)]
+    pub trace_duration: Option<Duration>,
+    /// Where to write artifacts, as a storage URL (file://./out, s3://bucket/prefix, …).
+    #[arg(long, default_value = "file://./out")]
+    pub out: String,
+    /// Name of the directory for this target under --out (default: host_port of the URL).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AnalyzeArgs {
+    /// The file to analyse: pprof (gzip or raw protobuf), goroutine text dump or execution trace.
+    pub file: PathBuf,
+    /// Compare FILE against this older profile and list the largest regressions.
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// Sample type to report (default: the one `go tool pprof` picks).
+    #[arg(long)]
+    pub sample_type: Option<String>,
+    /// How many functions to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Keep only stacks with a frame matching this regular expression (like pprof -focus).
+    #[arg(long)]
+    pub focus: Option<String>,
+    /// Drop stacks with a frame matching this regular expression (like pprof -ignore).
+    #[arg(long)]
+    pub ignore: Option<String>,
+    /// Also write a flame graph SVG here (pprof profiles only).
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// Parses `10s`, `1m30s`, `500ms`, `2m` (the same syntax the CRD accepts).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::api::duration::parse(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn collect_parses_profiles_and_duration() {
+        let cli = Cli::try_parse_from([
+            "godiag", "collect", "http://127.0.0.1:6060", "--profiles", "cpu,heap,trace", "--duration", "10s",
+        ])
+        .unwrap();
+        let Command::Collect(c) = cli.command else { panic!("not collect") };
+        assert_eq!(c.profiles, vec![ProfileKind::Cpu, ProfileKind::Heap, ProfileKind::Trace]);
+        assert_eq!(c.duration, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn collect_rejects_unknown_profile_kind() {
+        let err = Cli::try_parse_from(["godiag", "collect", "http://x", "--profiles", "cpu,gc"]).unwrap_err();
+        assert!(err.to_string().contains("unknown profile kind \"gc\""), "{err}");
+    }
+}

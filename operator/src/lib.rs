@@ -1,0 +1,5 @@
+//! godiag: diagnose Go programs on demand.
+#![deny(warnings)]
+
+pub mod api;
+pub mod cli;
