@@ -1,0 +1,151 @@
+//! Status of a `DiagnosisRequest`, written only by godiag (server-side apply, field manager `godiag`).
+
+use super::kind::ProfileKind;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What godiag observed and did for this request.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DiagnosisRequestStatus {
+    /// Pending, Running, Succeeded (every pod collected), PartiallySucceeded (some pods failed)
+    /// or Failed (no pod could be collected, or no pod matched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When collection started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    /// When the request reached a terminal phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+    /// Pods finished / pods selected, e.g. `2/3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// One line on what godiag found across all pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Where this request's artifacts and `manifest.json` are stored; open them with
+    /// `go tool pprof` or `go tool trace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_root: Option<String>,
+    /// TargetsResolved (which pods were selected) and Complete (True once the request is finished;
+    /// its reason is the final phase).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// One entry per selected pod, fixed when the request starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["pod"]))]
+    pub targets: Vec<TargetStatus>,
+}
+
+/// Lifecycle of a request.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// Accepted; targets not resolved yet.
+    Pending,
+    /// Collecting from the selected pods.
+    Running,
+    /// Every selected pod was collected.
+    Succeeded,
+    /// Some pods were collected and some failed; see each target's message.
+    PartiallySucceeded,
+    /// Nothing was collected; see the conditions and each target's message.
+    Failed,
+}
+
+impl Phase {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Succeeded => "Succeeded",
+            Phase::PartiallySucceeded => "PartiallySucceeded",
+            Phase::Failed => "Failed",
+        }
+    }
+}
+
+/// What happened for one pod.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetStatus {
+    /// Pod name.
+    pub pod: String,
+    /// The container whose Go program is diagnosed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Pending, Collecting, Succeeded or Failed.
+    pub phase: TargetPhase,
+    /// Machine-readable cause of the current phase, e.g. NoPprofEndpoint, PodNotRunning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What happened, in words; says what to change when something failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// How many times collection was started for this pod (an operator restart mid-collection
+    /// starts it again once).
+    #[serde(default)]
+    pub attempts: i32,
+    /// Stored artifacts: where each lives, its size and sha256. Never the bytes themselves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactStatus>,
+    /// Kinds that could not be collected from this pod, each with its reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<KindFailureStatus>,
+}
+
+/// Lifecycle of one pod's collection.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum TargetPhase {
+    Pending,
+    Collecting,
+    Succeeded,
+    Failed,
+}
+
+impl TargetPhase {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TargetPhase::Succeeded | TargetPhase::Failed)
+    }
+}
+
+/// One stored artifact.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactStatus {
+    /// What was collected.
+    pub kind: ProfileKind,
+    /// pprof (gzip protobuf, open with `go tool pprof`), goroutine-text (`debug=2` dump) or trace
+    /// (open with `go tool trace`).
+    pub format: String,
+    /// Where it is stored.
+    pub uri: String,
+    /// Size in bytes.
+    pub bytes: i64,
+    /// Hex sha256 of the stored bytes.
+    pub sha256: String,
+    /// Something worth knowing about this artifact, e.g. that a block profile is empty because the
+    /// program never set a profiling rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A kind that could not be collected from one pod.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KindFailureStatus {
+    /// The kind that failed.
+    pub kind: ProfileKind,
+    /// Machine-readable cause, e.g. CpuProfilingInUse, WriteTimeoutExceeded.
+    pub reason: String,
+    /// What happened and what to change.
+    pub message: String,
+}

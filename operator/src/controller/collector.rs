@@ -1,0 +1,75 @@
+//! The seam between the controller and the world outside the Kubernetes API: collecting from one
+//! pod and writing the request's manifest. The real implementation (`kube_collector`) talks to pods
+//! and object storage; reconcile tests use a scripted one.
+
+use crate::api::{ArtifactStatus, KindFailureStatus, PprofSpec, TargetPhase, TargetStatus};
+use futures::future::BoxFuture;
+
+/// One pod to collect from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetJob {
+    pub namespace: String,
+    pub request: String,
+    pub pod: String,
+    pub container: Option<String>,
+    pub pprof: PprofSpec,
+}
+
+/// How collecting from one pod ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetResult {
+    pub phase: TargetPhase,
+    pub reason: Option<String>,
+    pub message: String,
+    pub artifacts: Vec<ArtifactStatus>,
+    pub failures: Vec<KindFailureStatus>,
+}
+
+impl TargetResult {
+    /// A pod-level failure before anything was collected (pod gone, no such port, …).
+    pub fn failed(reason: &str, message: impl Into<String>) -> Self {
+        TargetResult { phase: TargetPhase::Failed, reason: Some(reason.into()), message: message.into(), artifacts: vec![], failures: vec![] }
+    }
+
+    pub fn apply_to(&self, t: &mut TargetStatus) {
+        t.phase = self.phase;
+        t.reason = self.reason.clone();
+        t.message = Some(self.message.clone());
+        t.artifacts = self.artifacts.clone();
+        t.failures = self.failures.clone();
+    }
+}
+
+/// What the request's `manifest.json` records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    pub namespace: String,
+    pub request: String,
+    pub targets: Vec<TargetStatus>,
+}
+
+/// Errors from the outside world that the controller retries (as opposed to per-pod failures,
+/// which are results).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    #[error("cannot write the manifest to {uri}: {message}")]
+    ManifestWrite { uri: String, message: String },
+}
+
+impl CollectorError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CollectorError::ManifestWrite { .. } => "StorageWriteFailed",
+        }
+    }
+}
+
+pub trait Collector: Send + Sync + 'static {
+    /// Collects everything the job asks for from one pod. Never fails as a whole: what went wrong
+    /// is in the result.
+    fn collect(&self, job: TargetJob) -> BoxFuture<'static, TargetResult>;
+    /// Stores the request's `manifest.json`; returns its URI.
+    fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, CollectorError>>;
+    /// Where a request's artifacts live, for `status.artifactRoot`.
+    fn artifact_root(&self, namespace: &str, request: &str) -> String;
+}

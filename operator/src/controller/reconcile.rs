@@ -1,0 +1,184 @@
+//! One reconcile pass: resolve targets once, advance them, write status by server-side apply,
+//! start collections, publish Events. Level-triggered: everything is derived from the object's
+//! status plus the collections running in this process.
+
+use super::collector::{RequestRecord, TargetJob};
+use super::error::Error;
+use super::plan::plan_targets;
+use super::select::{SelectionError, select_targets, selector_string};
+use super::status::{self as st, COND_TARGETS_RESOLVED};
+use super::Context;
+use crate::api::{DiagnosisRequest, DiagnosisRequestStatus, TargetPhase, TargetStatus};
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const FIELD_MANAGER: &str = "godiag";
+/// Safety net while collecting: finished collections trigger a reconcile themselves.
+const RUNNING_RECHECK: Duration = Duration::from_secs(60);
+
+pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.metrics.reconciles.inc();
+    let ns = req.namespace().ok_or(Error::MissingMetadata("namespace"))?;
+    let name = req.name_any();
+    let uid = req.uid().ok_or(Error::MissingMetadata("uid"))?;
+    let generation = req.metadata.generation;
+    let prev = req.status.clone().unwrap_or_default();
+    let now = Time(jiff::Timestamp::now());
+    let requests: Api<DiagnosisRequest> = Api::namespaced(ctx.client.clone(), &ns);
+
+    if prev.phase.is_some_and(|p| p.is_terminal()) {
+        ctx.jobs.forget(&uid);
+        return finished(&requests, &req, &prev).await;
+    }
+
+    let mut status = prev.clone();
+    if status.targets.is_empty() {
+        match resolve(&ctx, &req, &ns).await? {
+            Ok(targets) => {
+                let names: Vec<&str> = targets.iter().map(|t| t.pod.as_str()).collect();
+                let msg = format!("selected {} pod(s): {}", targets.len(), names.join(", "));
+                st::set_condition(&mut status.conditions, st::condition(COND_TARGETS_RESOLVED, true, "Resolved", &msg, generation, &now));
+                status.artifact_root = Some(ctx.collector.artifact_root(&ns, &name));
+                publish(&ctx, &req, EventType::Normal, "TargetsResolved", "Resolve", msg).await;
+                for t in targets.iter().filter(|t| t.phase == TargetPhase::Failed) {
+                    let note = t.message.clone().unwrap_or_default();
+                    publish(&ctx, &req, EventType::Warning, t.reason.as_deref().unwrap_or("TargetFailed"), "Resolve", note).await;
+                }
+                status.targets = targets;
+            }
+            Err(e) => {
+                let new = st::no_targets(&prev, e.reason(), &e.to_string(), generation, &now);
+                apply_status(&requests, &name, &new).await?;
+                publish(&ctx, &req, EventType::Warning, e.reason(), "Resolve", e.to_string()).await;
+                ctx.metrics.requests_finished.get_or_create(&crate::metrics::PhaseLabel { phase: "Failed" }).inc();
+                return Ok(Action::await_change());
+            }
+        }
+    }
+
+    let (running, results) = ctx.jobs.snapshot(&uid);
+    let plan = plan_targets(&status.targets, &running, &results);
+    let new = st::with_targets(&status, plan.targets, generation, &now);
+    let phase = new.phase.unwrap_or(crate::api::Phase::Running);
+
+    if phase.is_terminal() {
+        let record = RequestRecord { namespace: ns.clone(), request: name.clone(), targets: new.targets.clone() };
+        ctx.collector.write_manifest(record).await?;
+    }
+    if new != prev {
+        apply_status(&requests, &name, &new).await?;
+    }
+    ctx.jobs.recorded(&uid, results.keys().cloned());
+
+    for t in &new.targets {
+        let was = prev.targets.iter().find(|p| p.pod == t.pod).map(|p| p.phase);
+        if t.phase == TargetPhase::Failed && was.is_some_and(|w| !w.is_terminal()) {
+            let note = format!("pod {}: {}", t.pod, t.message.as_deref().unwrap_or("failed"));
+            publish(&ctx, &req, EventType::Warning, t.reason.as_deref().unwrap_or("TargetFailed"), "Collect", note).await;
+        }
+    }
+    for pod in plan.start {
+        start_collection(&ctx, &req, &uid, &new.targets, &pod);
+    }
+    if phase.is_terminal() {
+        let kind = if phase == crate::api::Phase::Succeeded { EventType::Normal } else { EventType::Warning };
+        publish(&ctx, &req, kind, phase.as_str(), "Complete", new.summary.clone().unwrap_or_default()).await;
+        ctx.metrics.requests_finished.get_or_create(&crate::metrics::PhaseLabel { phase: phase.as_str() }).inc();
+        ctx.jobs.forget(&uid);
+        return finished(&requests, &req, &new).await;
+    }
+    Ok(Action::requeue(RUNNING_RECHECK))
+}
+
+/// Lists the candidate pods and selects the targets. The outer error is an API failure (retried);
+/// the inner one means no pod can be diagnosed (a terminal answer for the user).
+async fn resolve(ctx: &Context, req: &DiagnosisRequest, ns: &str) -> Result<Result<Vec<TargetStatus>, SelectionError>, Error> {
+    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let spec = &req.spec.targets;
+    let pods: Vec<Pod> = if let Some(names) = &spec.pods {
+        let mut found = Vec::new();
+        for n in names {
+            if let Some(p) = pods_api.get_opt(n).await? {
+                found.push(p);
+            }
+        }
+        found
+    } else {
+        let selector = selector_string(spec);
+        let lp = match &spec.selector {
+            Some(sel) => {
+                let s = kube::core::Selector::try_from(sel.clone()).map_err(|e| Error::InvalidSelector(format!("{selector}: {e}")))?;
+                ListParams::default().labels_from(&s)
+            }
+            None => ListParams::default(),
+        };
+        pods_api.list(&lp).await?.items
+    };
+    Ok(select_targets(spec, ns, &pods))
+}
+
+fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targets: &[TargetStatus], pod: &str) {
+    let Some(target) = targets.iter().find(|t| t.pod == pod) else { return };
+    let job = TargetJob {
+        namespace: req.namespace().unwrap_or_default(),
+        request: req.name_any(),
+        pod: pod.to_string(),
+        container: target.container.clone(),
+        pprof: req.spec.pprof.clone(),
+    };
+    ctx.jobs.start(uid, pod);
+    let (ctx, uid, pod, obj) = (ctx.clone(), uid.to_string(), pod.to_string(), ObjectRef::from_obj(req));
+    tokio::spawn(async move {
+        let result = {
+            let _permit = ctx.limit.clone().acquire_owned().await;
+            AssertUnwindSafe(ctx.collector.collect(job)).catch_unwind().await
+        };
+        let result = result.unwrap_or_else(|_| super::collector::TargetResult::failed("InternalError", "collection panicked; see the operator log"));
+        ctx.jobs.finish(&uid, &pod, result);
+        // The controller may be gone during shutdown; the next start re-plans from status.
+        let _ = ctx.trigger.send(obj);
+    });
+}
+
+/// A terminal request: never collected again; deleted when its TTL has passed.
+async fn finished(requests: &Api<DiagnosisRequest>, req: &DiagnosisRequest, status: &DiagnosisRequestStatus) -> Result<Action, Error> {
+    let (Some(ttl), Some(done)) = (req.spec.ttl_seconds_after_finished, status.completion_time.as_ref()) else {
+        return Ok(Action::await_change());
+    };
+    let expires = done.0.as_second().saturating_add(ttl);
+    let left = expires.saturating_sub(jiff::Timestamp::now().as_second());
+    if left > 0 {
+        return Ok(Action::requeue(Duration::from_secs(u64::try_from(left).unwrap_or(0))));
+    }
+    match requests.delete(&req.name_any(), &DeleteParams::background()).await {
+        Ok(_) => Ok(Action::await_change()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => Ok(Action::await_change()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn apply_status(requests: &Api<DiagnosisRequest>, name: &str, status: &DiagnosisRequestStatus) -> Result<(), Error> {
+    let patch = serde_json::json!({
+        "apiVersion": DiagnosisRequest::api_version(&()),
+        "kind": DiagnosisRequest::kind(&()),
+        "status": status,
+    });
+    requests.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Ok(())
+}
+
+pub async fn publish(ctx: &Context, req: &DiagnosisRequest, type_: EventType, reason: &str, action: &str, note: String) {
+    let ev = Event { type_, reason: reason.into(), note: Some(super::status::truncate(note, 1000)), action: action.into(), secondary: None };
+    if let Err(e) = ctx.recorder.publish(&ev, &req.object_ref(&())).await {
+        tracing::warn!(error = %e, reason, "cannot publish event");
+    }
+}
