@@ -130,7 +130,13 @@ mod tests {
     #[test]
     fn collect_parses_profiles_and_duration() {
         let cli = Cli::try_parse_from([
-            "godiag", "collect", "http://127.0.0.1:6060", "--profiles", "cpu,heap,trace", "--duration", "10s",
+            "godiag",
+            "collect",
+            "http://127.0.0.1:6060",
+            "--profiles",
+            "cpu,heap,trace",
+            "--duration",
+            "10s",
         ])
         .unwrap();
         let Command::Collect(c) = cli.command else { panic!("not collect") };

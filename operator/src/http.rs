@@ -2,11 +2,11 @@
 //! running) and `/metrics` (Prometheus text format).
 
 use crate::metrics::Metrics;
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 

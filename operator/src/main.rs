@@ -19,4 +19,6 @@ async fn main() -> anyhow::Result<ExitCode> {
         }
     }
 }
-fn todo_run() -> anyhow::Result<ExitCode> { anyhow::bail!("not yet") }
+fn todo_run() -> anyhow::Result<ExitCode> {
+    anyhow::bail!("not yet")
+}

@@ -45,12 +45,29 @@ impl Default for Metrics {
         let target_seconds = Histogram::new(exponential_buckets(1.0, 2.0, 11));
         registry.register("reconciles", "Reconcile passes of DiagnosisRequests", reconciles.clone());
         registry.register("reconcile_errors", "Reconcile passes that failed, by reason", reconcile_errors.clone());
-        registry.register("requests_finished", "DiagnosisRequests that reached a terminal phase", requests_finished.clone());
+        registry.register(
+            "requests_finished",
+            "DiagnosisRequests that reached a terminal phase",
+            requests_finished.clone(),
+        );
         registry.register("target_failures", "Pods whose collection failed, by reason", target_failures.clone());
         registry.register("artifacts_stored", "Artifacts stored, by kind", artifacts.clone());
         registry.register("artifact_bytes", "Bytes of artifacts stored, by kind", artifact_bytes.clone());
-        registry.register("target_collection_seconds", "Time to collect everything from one pod", target_seconds.clone());
-        Metrics { registry, reconciles, reconcile_errors, requests_finished, target_failures, artifacts, artifact_bytes, target_seconds }
+        registry.register(
+            "target_collection_seconds",
+            "Time to collect everything from one pod",
+            target_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_errors,
+            requests_finished,
+            target_failures,
+            artifacts,
+            artifact_bytes,
+            target_seconds,
+        }
     }
 }
 

@@ -35,7 +35,7 @@ pub fn parse(s: &str) -> Result<Duration, String> {
 /// Formats a duration the way `parse` reads it (`1m30s`, `500ms`).
 pub fn format(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let secs = d.as_secs();

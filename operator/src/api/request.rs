@@ -9,6 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What to diagnose and what to collect. Immutable once created.
+// kube's printcolumn(...) repeats `type_ = "string"`, which clippy mistakes for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "godiag.dev",
@@ -23,7 +25,12 @@ use serde::{Deserialize, Serialize};
     cel,
     doc = "Asks godiag to collect Go diagnostics (pprof profiles, goroutine dumps, an execution trace) from pods in this namespace, store every artifact, and summarise what it found in the status. A request runs once: when it reaches Succeeded, PartiallySucceeded or Failed it is never collected again; create a new request for a new diagnosis.",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Where the request is"),
-    printcolumn(name = "Targets", type_ = "string", json_path = ".status.progress", description = "Pods finished / pods selected"),
+    printcolumn(
+        name = "Targets",
+        type_ = "string",
+        json_path = ".status.progress",
+        description = "Pods finished / pods selected"
+    ),
     printcolumn(name = "Summary", type_ = "string", json_path = ".status.summary", description = "What godiag found"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]

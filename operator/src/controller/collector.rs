@@ -28,7 +28,13 @@ pub struct TargetResult {
 impl TargetResult {
     /// A pod-level failure before anything was collected (pod gone, no such port, …).
     pub fn failed(reason: &str, message: impl Into<String>) -> Self {
-        TargetResult { phase: TargetPhase::Failed, reason: Some(reason.into()), message: message.into(), artifacts: vec![], failures: vec![] }
+        TargetResult {
+            phase: TargetPhase::Failed,
+            reason: Some(reason.into()),
+            message: message.into(),
+            artifacts: vec![],
+            failures: vec![],
+        }
     }
 
     pub fn apply_to(&self, t: &mut TargetStatus) {

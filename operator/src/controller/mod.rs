@@ -68,7 +68,11 @@ fn error_policy(req: Arc<DiagnosisRequest>, err: &Error, ctx: Arc<Context>) -> A
 }
 
 /// Runs the controller until shutdown (SIGTERM/Ctrl-C).
-pub async fn run(api: Api<DiagnosisRequest>, ctx: Arc<Context>, trigger: mpsc::UnboundedReceiver<ObjectRef<DiagnosisRequest>>) {
+pub async fn run(
+    api: Api<DiagnosisRequest>,
+    ctx: Arc<Context>,
+    trigger: mpsc::UnboundedReceiver<ObjectRef<DiagnosisRequest>>,
+) {
     Controller::new(api, watcher::Config::default().any_semantic())
         .reconcile_on(UnboundedReceiverStream::new(trigger))
         .shutdown_on_signal()

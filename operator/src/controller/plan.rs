@@ -52,7 +52,10 @@ pub fn plan_targets(
                 _ if t.attempts < MAX_ATTEMPTS => {
                     t.attempts += 1;
                     t.reason = Some("CollectionRestarted".into());
-                    t.message = Some("godiag restarted during collection; the earlier window was lost and collection started again".into());
+                    t.message = Some(
+                        "godiag restarted during collection; the earlier window was lost and collection started again"
+                            .into(),
+                    );
                     start.push(t.pod.clone());
                 }
                 _ => {
@@ -76,7 +79,16 @@ mod tests {
     use crate::api::{ArtifactStatus, ProfileKind};
 
     fn t(pod: &str, phase: TargetPhase, attempts: i32) -> TargetStatus {
-        TargetStatus { pod: pod.into(), container: Some("app".into()), phase, reason: None, message: None, attempts, artifacts: vec![], failures: vec![] }
+        TargetStatus {
+            pod: pod.into(),
+            container: Some("app".into()),
+            phase,
+            reason: None,
+            message: None,
+            attempts,
+            artifacts: vec![],
+            failures: vec![],
+        }
     }
 
     fn ok_result() -> TargetResult {
@@ -98,7 +110,11 @@ mod tests {
 
     #[test]
     fn pending_targets_start_once() {
-        let p = plan_targets(&[t("a", TargetPhase::Pending, 0), t("b", TargetPhase::Failed, 0)], &BTreeSet::new(), &BTreeMap::new());
+        let p = plan_targets(
+            &[t("a", TargetPhase::Pending, 0), t("b", TargetPhase::Failed, 0)],
+            &BTreeSet::new(),
+            &BTreeMap::new(),
+        );
         assert_eq!(p.start, ["a"]);
         assert_eq!((p.targets[0].phase, p.targets[0].attempts), (TargetPhase::Collecting, 1));
         assert_eq!(p.targets[1].phase, TargetPhase::Failed);
@@ -130,7 +146,10 @@ mod tests {
 
         let p = plan_targets(&[t("a", TargetPhase::Collecting, 2)], &BTreeSet::new(), &BTreeMap::new());
         assert!(p.start.is_empty());
-        assert_eq!((p.targets[0].phase, p.targets[0].reason.as_deref()), (TargetPhase::Failed, Some("OperatorRestarted")));
+        assert_eq!(
+            (p.targets[0].phase, p.targets[0].reason.as_deref()),
+            (TargetPhase::Failed, Some("OperatorRestarted"))
+        );
     }
 
     #[test]

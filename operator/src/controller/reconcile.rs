@@ -2,12 +2,12 @@
 //! start collections, publish Events. Level-triggered: everything is derived from the object's
 //! status plus the collections running in this process.
 
+use super::Context;
 use super::collector::{RequestRecord, TargetJob};
 use super::error::Error;
 use super::plan::plan_targets;
 use super::select::{SelectionError, select_targets, selector_string};
 use super::status::{self as st, COND_TARGETS_RESOLVED};
-use super::Context;
 use crate::api::{DiagnosisRequest, DiagnosisRequestStatus, TargetPhase, TargetStatus};
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -46,12 +46,23 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
             Ok(targets) => {
                 let names: Vec<&str> = targets.iter().map(|t| t.pod.as_str()).collect();
                 let msg = format!("selected {} pod(s): {}", targets.len(), names.join(", "));
-                st::set_condition(&mut status.conditions, st::condition(COND_TARGETS_RESOLVED, true, "Resolved", &msg, generation, &now));
+                st::set_condition(
+                    &mut status.conditions,
+                    st::condition(COND_TARGETS_RESOLVED, true, "Resolved", &msg, generation, &now),
+                );
                 status.artifact_root = Some(ctx.collector.artifact_root(&ns, &name));
                 publish(&ctx, &req, EventType::Normal, "TargetsResolved", "Resolve", msg).await;
                 for t in targets.iter().filter(|t| t.phase == TargetPhase::Failed) {
                     let note = t.message.clone().unwrap_or_default();
-                    publish(&ctx, &req, EventType::Warning, t.reason.as_deref().unwrap_or("TargetFailed"), "Resolve", note).await;
+                    publish(
+                        &ctx,
+                        &req,
+                        EventType::Warning,
+                        t.reason.as_deref().unwrap_or("TargetFailed"),
+                        "Resolve",
+                        note,
+                    )
+                    .await;
                 }
                 status.targets = targets;
             }
@@ -83,7 +94,8 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
         let was = prev.targets.iter().find(|p| p.pod == t.pod).map(|p| p.phase);
         if t.phase == TargetPhase::Failed && was.is_some_and(|w| !w.is_terminal()) {
             let note = format!("pod {}: {}", t.pod, t.message.as_deref().unwrap_or("failed"));
-            publish(&ctx, &req, EventType::Warning, t.reason.as_deref().unwrap_or("TargetFailed"), "Collect", note).await;
+            publish(&ctx, &req, EventType::Warning, t.reason.as_deref().unwrap_or("TargetFailed"), "Collect", note)
+                .await;
         }
     }
     for pod in plan.start {
@@ -101,7 +113,11 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
 
 /// Lists the candidate pods and selects the targets. The outer error is an API failure (retried);
 /// the inner one means no pod can be diagnosed (a terminal answer for the user).
-async fn resolve(ctx: &Context, req: &DiagnosisRequest, ns: &str) -> Result<Result<Vec<TargetStatus>, SelectionError>, Error> {
+async fn resolve(
+    ctx: &Context,
+    req: &DiagnosisRequest,
+    ns: &str,
+) -> Result<Result<Vec<TargetStatus>, SelectionError>, Error> {
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     let spec = &req.spec.targets;
     let pods: Vec<Pod> = if let Some(names) = &spec.pods {
@@ -116,7 +132,8 @@ async fn resolve(ctx: &Context, req: &DiagnosisRequest, ns: &str) -> Result<Resu
         let selector = selector_string(spec);
         let lp = match &spec.selector {
             Some(sel) => {
-                let s = kube::core::Selector::try_from(sel.clone()).map_err(|e| Error::InvalidSelector(format!("{selector}: {e}")))?;
+                let s = kube::core::Selector::try_from(sel.clone())
+                    .map_err(|e| Error::InvalidSelector(format!("{selector}: {e}")))?;
                 ListParams::default().labels_from(&s)
             }
             None => ListParams::default(),
@@ -142,7 +159,9 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
             let _permit = ctx.limit.clone().acquire_owned().await;
             AssertUnwindSafe(ctx.collector.collect(job)).catch_unwind().await
         };
-        let result = result.unwrap_or_else(|_| super::collector::TargetResult::failed("InternalError", "collection panicked; see the operator log"));
+        let result = result.unwrap_or_else(|_| {
+            super::collector::TargetResult::failed("InternalError", "collection panicked; see the operator log")
+        });
         ctx.jobs.finish(&uid, &pod, result);
         // The controller may be gone during shutdown; the next start re-plans from status.
         let _ = ctx.trigger.send(obj);
@@ -150,7 +169,11 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
 }
 
 /// A terminal request: never collected again; deleted when its TTL has passed.
-async fn finished(requests: &Api<DiagnosisRequest>, req: &DiagnosisRequest, status: &DiagnosisRequestStatus) -> Result<Action, Error> {
+async fn finished(
+    requests: &Api<DiagnosisRequest>,
+    req: &DiagnosisRequest,
+    status: &DiagnosisRequestStatus,
+) -> Result<Action, Error> {
     let (Some(ttl), Some(done)) = (req.spec.ttl_seconds_after_finished, status.completion_time.as_ref()) else {
         return Ok(Action::await_change());
     };
@@ -166,7 +189,11 @@ async fn finished(requests: &Api<DiagnosisRequest>, req: &DiagnosisRequest, stat
     }
 }
 
-pub async fn apply_status(requests: &Api<DiagnosisRequest>, name: &str, status: &DiagnosisRequestStatus) -> Result<(), Error> {
+pub async fn apply_status(
+    requests: &Api<DiagnosisRequest>,
+    name: &str,
+    status: &DiagnosisRequestStatus,
+) -> Result<(), Error> {
     let patch = serde_json::json!({
         "apiVersion": DiagnosisRequest::api_version(&()),
         "kind": DiagnosisRequest::kind(&()),
@@ -176,8 +203,21 @@ pub async fn apply_status(requests: &Api<DiagnosisRequest>, name: &str, status: 
     Ok(())
 }
 
-pub async fn publish(ctx: &Context, req: &DiagnosisRequest, type_: EventType, reason: &str, action: &str, note: String) {
-    let ev = Event { type_, reason: reason.into(), note: Some(super::status::truncate(note, 1000)), action: action.into(), secondary: None };
+pub async fn publish(
+    ctx: &Context,
+    req: &DiagnosisRequest,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let ev = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(super::status::truncate(note, 1000)),
+        action: action.into(),
+        secondary: None,
+    };
     if let Err(e) = ctx.recorder.publish(&ev, &req.object_ref(&())).await {
         tracing::warn!(error = %e, reason, "cannot publish event");
     }

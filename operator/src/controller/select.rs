@@ -58,12 +58,7 @@ fn is_collectable(pod: &Pod) -> bool {
 /// Renders a label selector the way `kubectl` prints one (`app=checkout,tier in (web)`).
 pub fn selector_string(targets: &Targets) -> String {
     let Some(sel) = &targets.selector else { return String::new() };
-    let mut parts: Vec<String> = sel
-        .match_labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+    let mut parts: Vec<String> = sel.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
     for e in sel.match_expressions.iter().flatten() {
         let values = e.values.clone().unwrap_or_default().join(",");
         parts.push(match e.operator.as_str() {
@@ -75,7 +70,13 @@ pub fn selector_string(targets: &Targets) -> String {
     if parts.is_empty() { "{} (every pod)".into() } else { parts.join(",") }
 }
 
-fn target(pod: String, container: Option<String>, phase: TargetPhase, reason: Option<&str>, message: String) -> TargetStatus {
+fn target(
+    pod: String,
+    container: Option<String>,
+    phase: TargetPhase,
+    reason: Option<&str>,
+    message: String,
+) -> TargetStatus {
     TargetStatus {
         pod,
         container,
@@ -101,7 +102,13 @@ pub fn select_targets(targets: &Targets, namespace: &str, pods: &[Pod]) -> Resul
             .iter()
             .take(max)
             .map(|name| match pods.iter().find(|p| p.metadata.name.as_deref() == Some(name)) {
-                None => target(name.clone(), None, TargetPhase::Failed, Some("PodNotFound"), format!("pod {name} does not exist in namespace {namespace}")),
+                None => target(
+                    name.clone(),
+                    None,
+                    TargetPhase::Failed,
+                    Some("PodNotFound"),
+                    format!("pod {name} does not exist in namespace {namespace}"),
+                ),
                 Some(pod) => classify(pod, name, targets.container.as_deref()),
             })
             .collect()
@@ -139,7 +146,13 @@ pub fn select_targets(targets: &Targets, namespace: &str, pods: &[Pod]) -> Resul
 
 fn classify(pod: &Pod, name: &str, container: Option<&str>) -> TargetStatus {
     if pod.metadata.deletion_timestamp.is_some() {
-        return target(name.into(), None, TargetPhase::Failed, Some("PodTerminating"), format!("pod {name} is being deleted"));
+        return target(
+            name.into(),
+            None,
+            TargetPhase::Failed,
+            Some("PodTerminating"),
+            format!("pod {name} is being deleted"),
+        );
     }
     let phase = pod_phase(pod);
     if phase != "Running" {
@@ -195,7 +208,12 @@ mod tests {
 
     #[test]
     fn selector_picks_running_pods_oldest_first_up_to_max() {
-        let pods = [pod("young", "Running", 10), pod("pending", "Pending", 500), pod("old", "Running", 100), pod("mid", "Running", 50)];
+        let pods = [
+            pod("young", "Running", 10),
+            pod("pending", "Pending", 500),
+            pod("old", "Running", 100),
+            pod("mid", "Running", 50),
+        ];
         let t = select_targets(&by_selector(2), "shop", &pods).unwrap();
         let names: Vec<_> = t.iter().map(|t| t.pod.as_str()).collect();
         assert_eq!(names, ["old", "mid"]);
@@ -220,7 +238,8 @@ mod tests {
 
     #[test]
     fn named_pods_missing_or_not_running_become_failed_targets() {
-        let targets = Targets { pods: Some(vec!["a".into(), "gone".into(), "p".into()]), max_pods: 5, ..Default::default() };
+        let targets =
+            Targets { pods: Some(vec!["a".into(), "gone".into(), "p".into()]), max_pods: 5, ..Default::default() };
         let t = select_targets(&targets, "shop", &[pod("a", "Running", 1), pod("p", "Pending", 1)]).unwrap();
         assert_eq!(t[0].phase, TargetPhase::Pending);
         assert_eq!((t[1].phase, t[1].reason.as_deref()), (TargetPhase::Failed, Some("PodNotFound")));
@@ -230,7 +249,8 @@ mod tests {
 
     #[test]
     fn missing_container_is_reported_with_the_containers_that_exist() {
-        let targets = Targets { pods: Some(vec!["a".into()]), container: Some("web".into()), max_pods: 5, ..Default::default() };
+        let targets =
+            Targets { pods: Some(vec!["a".into()]), container: Some("web".into()), max_pods: 5, ..Default::default() };
         let t = select_targets(&targets, "shop", &[pod("a", "Running", 1)]).unwrap();
         assert_eq!(t[0].reason.as_deref(), Some("ContainerMissing"));
         assert_eq!(t[0].message.as_deref(), Some("pod a: pod has no container \"web\" (containers: app, sidecar)"));
@@ -239,7 +259,8 @@ mod tests {
     #[test]
     fn default_container_annotation_wins_over_first_container() {
         let mut p = pod("a", "Running", 1);
-        p.metadata.annotations = Some(BTreeMap::from([("kubectl.kubernetes.io/default-container".into(), "sidecar".into())]));
+        p.metadata.annotations =
+            Some(BTreeMap::from([("kubectl.kubernetes.io/default-container".into(), "sidecar".into())]));
         assert_eq!(target_container(&p, None).unwrap(), "sidecar");
         assert_eq!(target_container(&pod("b", "Running", 1), None).unwrap(), "app");
     }

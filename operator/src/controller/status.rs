@@ -72,7 +72,14 @@ pub fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition) {
     }
 }
 
-pub fn condition(type_: &str, status: bool, reason: &str, message: impl Into<String>, generation: Option<i64>, now: &Time) -> Condition {
+pub fn condition(
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: impl Into<String>,
+    generation: Option<i64>,
+    now: &Time,
+) -> Condition {
     Condition {
         type_: type_.into(),
         status: if status { "True" } else { "False" }.into(),
@@ -85,7 +92,12 @@ pub fn condition(type_: &str, status: bool, reason: &str, message: impl Into<Str
 
 /// The whole status for a request whose targets are known, from the previous status and the
 /// targets' new states.
-pub fn with_targets(prev: &DiagnosisRequestStatus, targets: Vec<TargetStatus>, generation: Option<i64>, now: &Time) -> DiagnosisRequestStatus {
+pub fn with_targets(
+    prev: &DiagnosisRequestStatus,
+    targets: Vec<TargetStatus>,
+    generation: Option<i64>,
+    now: &Time,
+) -> DiagnosisRequestStatus {
     let mut st = prev.clone();
     let phase = phase_of(&targets);
     st.phase = Some(phase);
@@ -97,7 +109,8 @@ pub fn with_targets(prev: &DiagnosisRequestStatus, targets: Vec<TargetStatus>, g
         st.summary = Some(summary(&targets));
         st.completion_time = st.completion_time.or_else(|| Some(now.clone()));
     } else {
-        st.summary = Some(format!("collecting from {} pod(s)", targets.iter().filter(|t| !t.phase.is_terminal()).count()));
+        st.summary =
+            Some(format!("collecting from {} pod(s)", targets.iter().filter(|t| !t.phase.is_terminal()).count()));
     }
     let (reason, message) = if complete {
         (phase.as_str(), st.summary.clone().unwrap_or_default())
@@ -110,7 +123,13 @@ pub fn with_targets(prev: &DiagnosisRequestStatus, targets: Vec<TargetStatus>, g
 }
 
 /// Status of a request that selected no pod at all.
-pub fn no_targets(prev: &DiagnosisRequestStatus, reason: &str, message: &str, generation: Option<i64>, now: &Time) -> DiagnosisRequestStatus {
+pub fn no_targets(
+    prev: &DiagnosisRequestStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: &Time,
+) -> DiagnosisRequestStatus {
     let mut st = prev.clone();
     st.phase = Some(Phase::Failed);
     st.observed_generation = generation;
@@ -132,7 +151,14 @@ mod tests {
     }
 
     fn t(pod: &str, phase: TargetPhase, artifacts: usize, reason: Option<&str>) -> TargetStatus {
-        let a = ArtifactStatus { kind: ProfileKind::Heap, format: "pprof".into(), uri: "u".into(), bytes: 1, sha256: "s".into(), note: None };
+        let a = ArtifactStatus {
+            kind: ProfileKind::Heap,
+            format: "pprof".into(),
+            uri: "u".into(),
+            bytes: 1,
+            sha256: "s".into(),
+            note: None,
+        };
         TargetStatus {
             pod: pod.into(),
             container: None,
@@ -150,7 +176,10 @@ mod tests {
         use TargetPhase::*;
         assert_eq!(phase_of(&[t("a", Succeeded, 2, None), t("b", Collecting, 0, None)]), Phase::Running);
         assert_eq!(phase_of(&[t("a", Succeeded, 2, None), t("b", Succeeded, 1, None)]), Phase::Succeeded);
-        assert_eq!(phase_of(&[t("a", Succeeded, 2, None), t("b", Failed, 0, Some("PodDeleted"))]), Phase::PartiallySucceeded);
+        assert_eq!(
+            phase_of(&[t("a", Succeeded, 2, None), t("b", Failed, 0, Some("PodDeleted"))]),
+            Phase::PartiallySucceeded
+        );
         // a pod that failed some kinds but stored others still counts as collected data
         assert_eq!(phase_of(&[t("a", Failed, 1, Some("CpuProfilingInUse"))]), Phase::PartiallySucceeded);
         assert_eq!(phase_of(&[t("a", Failed, 0, Some("NoPprofEndpoint"))]), Phase::Failed);
@@ -161,7 +190,9 @@ mod tests {
     fn summary_names_failing_pods_and_is_bounded() {
         let s = summary(&[t("a", TargetPhase::Succeeded, 1, None), t("b", TargetPhase::Failed, 0, Some("PodDeleted"))]);
         assert_eq!(s, "1/2 pods collected; b: PodDeleted");
-        let many: Vec<_> = (0..50).map(|i| t(&format!("pod-with-a-long-name-{i}"), TargetPhase::Failed, 0, Some("NoPprofEndpoint"))).collect();
+        let many: Vec<_> = (0..50)
+            .map(|i| t(&format!("pod-with-a-long-name-{i}"), TargetPhase::Failed, 0, Some("NoPprofEndpoint")))
+            .collect();
         assert!(summary(&many).chars().count() <= SUMMARY_MAX);
     }
 
@@ -186,7 +217,12 @@ mod tests {
 
     #[test]
     fn terminal_status_sets_completion_and_complete_condition() {
-        let st = with_targets(&DiagnosisRequestStatus::default(), vec![t("a", TargetPhase::Succeeded, 3, None)], Some(1), &now());
+        let st = with_targets(
+            &DiagnosisRequestStatus::default(),
+            vec![t("a", TargetPhase::Succeeded, 3, None)],
+            Some(1),
+            &now(),
+        );
         assert_eq!(st.phase, Some(Phase::Succeeded));
         assert_eq!(st.completion_time, Some(now()));
         assert_eq!(st.progress.as_deref(), Some("1/1"));

@@ -1,0 +1,172 @@
+//! Reconcile scenarios against a fake API server: what a user sees in status and Events.
+
+mod support;
+
+use godiag::api::{Phase, ProfileKind, TargetPhase};
+use godiag::controller::collector::TargetResult;
+use godiag::controller::reconcile::reconcile;
+use godiag::controller::status::{COND_COMPLETE, COND_TARGETS_RESOLVED};
+use kube::runtime::controller::Action;
+use serde_json::json;
+use std::sync::Arc;
+use support::*;
+
+fn selector_request() -> godiag::api::DiagnosisRequest {
+    request(
+        json!({"targets": {"selector": {"matchLabels": {"app": "goapp"}}}, "pprof": {"profiles": ["cpu", "heap"], "duration": "10s"}}),
+    )
+}
+
+#[tokio::test]
+async fn new_request_runs_then_succeeds() {
+    let script = ScriptedCollector::default();
+    script.results.lock().unwrap().insert("a".into(), collected("a", &[ProfileKind::Cpu, ProfileKind::Heap]));
+    script.results.lock().unwrap().insert("b".into(), collected("b", &[ProfileKind::Cpu, ProfileKind::Heap]));
+    let mut h = harness(vec![pod("a", "Running"), pod("b", "Running")], script);
+
+    let req = selector_request();
+    let action = reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
+    assert_ne!(action, Action::await_change(), "a running request is rechecked");
+    let running = h.api.last_status();
+    assert_eq!(running.phase, Some(Phase::Running));
+    assert_eq!(running.progress.as_deref(), Some("0/2"));
+    assert_eq!(running.artifact_root.as_deref(), Some("memory:///shop/slow/"));
+    assert!(running.targets.iter().all(|t| t.phase == TargetPhase::Collecting && t.attempts == 1));
+    let resolved = running.conditions.iter().find(|c| c.type_ == COND_TARGETS_RESOLVED).unwrap();
+    assert_eq!((resolved.status.as_str(), resolved.message.as_str()), ("True", "selected 2 pod(s): a, b"));
+    assert!(h.api.recorded.lock().unwrap().pod_lists[0].contains("labelSelector=app%3Dgoapp"));
+
+    h.finished_collections(2).await;
+    let jobs = h.collector.jobs.lock().unwrap().clone();
+    assert_eq!(jobs.len(), 2);
+    assert!(jobs.iter().all(|j| j.pprof.duration == "10s" && j.container.as_deref() == Some("app")));
+
+    let action = reconcile(Arc::new(with_status(req.clone(), running)), h.ctx.clone()).await.expect("second pass");
+    assert_eq!(action, Action::await_change());
+    let done = h.api.last_status();
+    assert_eq!(done.phase, Some(Phase::Succeeded));
+    assert_eq!(done.progress.as_deref(), Some("2/2"));
+    assert_eq!(done.summary.as_deref(), Some("2/2 pods collected"));
+    assert_eq!(done.targets[0].artifacts.len(), 2);
+    let complete = done.conditions.iter().find(|c| c.type_ == COND_COMPLETE).unwrap();
+    assert_eq!((complete.status.as_str(), complete.reason.as_str()), ("True", "Succeeded"));
+    assert!(done.completion_time.is_some());
+    assert_eq!(h.collector.manifests.lock().unwrap().len(), 1, "manifest.json written once at the end");
+    assert_eq!(h.api.event_reasons(), ["TargetsResolved", "Succeeded"]);
+
+    // A terminal request is never collected again, even when reconciled again.
+    let patches = h.api.recorded.lock().unwrap().status_patches.len();
+    reconcile(Arc::new(with_status(req, done)), h.ctx.clone()).await.expect("third pass");
+    assert_eq!(h.api.recorded.lock().unwrap().status_patches.len(), patches);
+    assert_eq!(h.collector.jobs.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn selector_matching_nothing_fails_with_reason() {
+    let h = harness(vec![], ScriptedCollector::default());
+    let action = reconcile(Arc::new(selector_request()), h.ctx.clone()).await.expect("pass");
+    assert_eq!(action, Action::await_change());
+    let st = h.api.last_status();
+    assert_eq!(st.phase, Some(Phase::Failed));
+    let resolved = st.conditions.iter().find(|c| c.type_ == COND_TARGETS_RESOLVED).unwrap();
+    assert_eq!(resolved.status, "False");
+    assert_eq!(resolved.reason, "NoMatchingPods");
+    assert_eq!(resolved.message, "selector app=goapp matched no pods in namespace shop");
+    let events = h.api.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].0.as_str(), events[0].1.as_str()), ("Warning", "NoMatchingPods"));
+    assert!(h.collector.jobs.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn pod_deleted_mid_collection_gives_partially_succeeded() {
+    let script = ScriptedCollector::default();
+    script.results.lock().unwrap().insert("a".into(), collected("a", &[ProfileKind::Cpu]));
+    script.results.lock().unwrap().insert(
+        "b".into(),
+        TargetResult::failed("PodDeleted", "pod b was deleted during collection; nothing was stored for it"),
+    );
+    let mut h = harness(vec![pod("a", "Running"), pod("b", "Running")], script);
+    let req = selector_request();
+    reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
+    let running = h.api.last_status();
+    h.finished_collections(2).await;
+    reconcile(Arc::new(with_status(req, running)), h.ctx.clone()).await.expect("second pass");
+    let st = h.api.last_status();
+    assert_eq!(st.phase, Some(Phase::PartiallySucceeded));
+    assert_eq!(st.summary.as_deref(), Some("1/2 pods collected; b: PodDeleted"));
+    let b = st.targets.iter().find(|t| t.pod == "b").unwrap();
+    assert_eq!(b.message.as_deref(), Some("pod b was deleted during collection; nothing was stored for it"));
+    let events = h.api.events();
+    assert!(events.iter().any(|e| e.0 == "Warning" && e.1 == "PodDeleted" && e.2.contains("pod b")), "{events:?}");
+    assert!(events.iter().any(|e| e.0 == "Warning" && e.1 == "PartiallySucceeded"), "{events:?}");
+}
+
+#[tokio::test]
+async fn operator_restart_mid_collection_collects_again_then_reports_loss() {
+    let script = ScriptedCollector::default();
+    script.results.lock().unwrap().insert("a".into(), collected("a", &[ProfileKind::Cpu]));
+    let mut h = harness(vec![pod("a", "Running")], script);
+    let req = selector_request();
+    // Status as the previous operator process left it: collecting, first attempt, no artifacts.
+    reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
+    let half_done = h.api.last_status();
+    h.finished_collections(1).await;
+
+    // A fresh process (empty job table) sees the half-done status.
+    let fresh = harness(vec![pod("a", "Running")], ScriptedCollector::default());
+    fresh.collector.results.lock().unwrap().insert("a".into(), collected("a", &[ProfileKind::Cpu]));
+    let mut fresh = fresh;
+    reconcile(Arc::new(with_status(req.clone(), half_done.clone())), fresh.ctx.clone()).await.expect("after restart");
+    let restarted = fresh.api.last_status();
+    assert_eq!(restarted.targets[0].reason.as_deref(), Some("CollectionRestarted"));
+    assert_eq!(restarted.targets[0].attempts, 2);
+    fresh.finished_collections(1).await;
+    reconcile(Arc::new(with_status(req.clone(), restarted.clone())), fresh.ctx.clone()).await.expect("finish");
+    assert_eq!(fresh.api.last_status().phase, Some(Phase::Succeeded));
+
+    // Restarted again during the second attempt: nothing more is tried, the loss is reported.
+    let third = harness(vec![pod("a", "Running")], ScriptedCollector::default());
+    reconcile(Arc::new(with_status(req, restarted)), third.ctx.clone()).await.expect("second restart");
+    let st = third.api.last_status();
+    assert_eq!(st.phase, Some(Phase::Failed));
+    assert_eq!(st.targets[0].reason.as_deref(), Some("OperatorRestarted"));
+    assert!(third.collector.jobs.lock().unwrap().is_empty());
+    h.triggers.close();
+}
+
+#[tokio::test]
+async fn storage_write_failure_is_retried_not_reported_as_done() {
+    let script = ScriptedCollector::default();
+    script.results.lock().unwrap().insert("a".into(), collected("a", &[ProfileKind::Heap]));
+    *script.fail_manifest.lock().unwrap() = true;
+    let mut h = harness(vec![pod("a", "Running")], script);
+    let req = selector_request();
+    reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
+    let running = h.api.last_status();
+    h.finished_collections(1).await;
+
+    let err = reconcile(Arc::new(with_status(req.clone(), running.clone())), h.ctx.clone())
+        .await
+        .expect_err("manifest write fails");
+    assert_eq!(err.reason(), "StorageWriteFailed");
+    assert!(err.to_string().contains("s3://bucket/shop/slow/manifest.json"), "{err}");
+    assert_eq!(h.api.last_status().phase, Some(Phase::Running), "not marked finished while the manifest is missing");
+
+    // Storage recovers: the result kept in memory is written on the retry.
+    *h.collector.fail_manifest.lock().unwrap() = false;
+    reconcile(Arc::new(with_status(req, running)), h.ctx.clone()).await.expect("retry");
+    assert_eq!(h.api.last_status().phase, Some(Phase::Succeeded));
+    assert_eq!(h.collector.manifests.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn finished_request_is_deleted_after_its_ttl() {
+    let h = harness(vec![], ScriptedCollector::default());
+    let mut req = selector_request();
+    req.spec.ttl_seconds_after_finished = Some(0);
+    let mut st = godiag::api::DiagnosisRequestStatus { phase: Some(Phase::Succeeded), ..Default::default() };
+    st.completion_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()));
+    reconcile(Arc::new(with_status(req, st)), h.ctx.clone()).await.expect("pass");
+    assert_eq!(h.api.recorded.lock().unwrap().deletes, ["slow"]);
+}
