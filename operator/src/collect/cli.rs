@@ -85,16 +85,7 @@ pub async fn run_collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
     let conn = TcpConnector::new(target.host.clone(), target.port);
     let source = conn.describe_url(&plan.path);
 
-    println!(
-        "collecting {} from {source} (cpu {:?}, trace {:?})…",
-        plan.kinds
-            .iter()
-            .map(|k| k.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
-        plan.cpu_duration,
-        plan.trace_duration
-    );
+    println!("collecting {} from {source}…", describe_kinds(&plan));
     let started = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
     let outcome = collect_target(&conn, &plan, out.as_ref(), &name).await;
@@ -126,6 +117,20 @@ impl TcpConnector {
         use super::Connector;
         format!("http://{}{}", self.describe(), path)
     }
+}
+
+/// `cpu (10s),heap,trace (5s)`.
+fn describe_kinds(plan: &CollectPlan) -> String {
+    let kinds: Vec<String> = plan
+        .kinds
+        .iter()
+        .map(|k| match k {
+            crate::api::ProfileKind::Cpu => format!("cpu ({:?})", plan.cpu_duration),
+            crate::api::ProfileKind::Trace => format!("trace ({:?})", plan.trace_duration),
+            other => other.as_str().to_owned(),
+        })
+        .collect();
+    kinds.join(",")
 }
 
 /// A readable table of the outcome: artifacts (kind, format, bytes, sha256 prefix, note), then

@@ -1,0 +1,182 @@
+//! Real processes for integration tests: the Go fixture program and an S3-compatible server,
+//! each started on a free loopback port and killed by PID on drop. Plus a minimal pprof decode.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{what} exited before listening: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port} within 30s");
+}
+
+/// A child process killed (by its PID) and reaped on drop.
+pub struct Proc {
+    child: Child,
+    pub port: u16,
+}
+
+impl Proc {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds e2e/fixtures/goapp once per test binary; `None` (with the reason printed) without `go`.
+pub fn goapp_binary() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if Command::new("go").arg("version").output().is_err() {
+            eprintln!("SKIP: `go` is not installed; the goapp fixture cannot be built");
+            return None;
+        }
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/fixtures");
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("goapp");
+        let status = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&out)
+            .arg("./goapp")
+            .current_dir(&fixtures)
+            .status()
+            .expect("run go build");
+        assert!(status.success(), "go build of e2e/fixtures/goapp failed");
+        Some(out)
+    })
+    .as_deref()
+}
+
+/// Starts goapp on a free loopback port with extra flags.
+pub fn start_goapp(flags: &[&str]) -> Option<Proc> {
+    let bin = goapp_binary()?;
+    let port = free_port();
+    let mut child = Command::new(bin)
+        .arg("-listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-workers", "1"])
+        .args(flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start goapp");
+    wait_for_port(port, &mut child, "goapp");
+    Some(Proc { child, port })
+}
+
+/// Starts `moto_server` (pip install 'moto[server]') on a free loopback port;
+/// `None` (with the reason printed) when it is not installed.
+pub fn start_moto() -> Option<Proc> {
+    let port = free_port();
+    let spawned = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "SKIP: moto_server is not installed ({e}); install it with: pip install 'moto[server]'"
+            );
+            return None;
+        }
+    };
+    wait_for_port(port, &mut child, "moto_server");
+    Some(Proc { child, port })
+}
+
+/// Runs the real `godiag` binary.
+pub fn godiag(args: &[&str]) -> Output {
+    godiag_with_env(args, &[])
+}
+
+/// Runs the real `godiag` binary with extra environment variables.
+pub fn godiag_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_godiag"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run godiag");
+    eprintln!(
+        "$ godiag {}\n--- stdout\n{}--- stderr\n{}--- {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status
+    );
+    out
+}
+
+// Minimal profile.proto: only what the tests check.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Sample {
+    #[prost(uint64, repeated, tag = "1")]
+    pub location_id: Vec<u64>,
+    #[prost(int64, repeated, tag = "2")]
+    pub value: Vec<i64>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ValueType {
+    #[prost(int64, tag = "1")]
+    pub r#type: i64,
+    #[prost(int64, tag = "2")]
+    pub unit: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Profile {
+    #[prost(message, repeated, tag = "1")]
+    pub sample_type: Vec<ValueType>,
+    #[prost(message, repeated, tag = "2")]
+    pub sample: Vec<Sample>,
+    #[prost(string, repeated, tag = "6")]
+    pub string_table: Vec<String>,
+    #[prost(int64, tag = "10")]
+    pub duration_nanos: i64,
+}
+
+/// gunzip + protobuf decode; panics with a clear message on anything else.
+pub fn decode_pprof(bytes: &[u8]) -> Profile {
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "pprof body is not gzip");
+    let mut raw = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_end(&mut raw)
+        .expect("gunzip");
+    <Profile as prost::Message>::decode(raw.as_slice()).expect("profile.proto decode")
+}
+
+/// sha256 as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
