@@ -59,8 +59,10 @@ async fn serve() -> u16 {
                 Body::from_stream(head.chain(futures::stream::pending()))
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let port = listener.local_addr().expect("local addr").port();
     tokio::spawn(async move { axum::serve(listener, app).await });
     port
 }
