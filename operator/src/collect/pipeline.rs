@@ -46,14 +46,15 @@ pub async fn collect_target(
             .into_iter()
             .map(|(i, job)| async move { (i, run_job(conn, plan, store, dir, job).await) }),
     );
-    let snapshots_fut = async move {
-        tokio::time::sleep(delay).await;
-        futures::stream::iter(snapshots)
-            .map(|(i, job)| async move { (i, run_job(conn, plan, store, dir, job).await) })
-            .buffered(SNAPSHOT_CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await
-    };
+    // Snapshots start right after the windowed requests, a few at a time.
+    let gate = tokio::sync::Semaphore::new(SNAPSHOT_CONCURRENCY);
+    let gate = &gate;
+    let snapshots_fut =
+        futures::future::join_all(snapshots.into_iter().map(|(i, job)| async move {
+            tokio::time::sleep(delay).await;
+            let _permit = gate.acquire().await;
+            (i, run_job(conn, plan, store, dir, job).await)
+        }));
     let (mut results, snapshot_results) = futures::future::join(windowed_fut, snapshots_fut).await;
     results.extend(snapshot_results);
     results.sort_by_key(|(i, _)| *i);
@@ -203,4 +204,22 @@ async fn fetch_and_store(
         object,
         note,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::TcpConnector;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The controller spawns one collection per pod on the multi-threaded runtime.
+    #[test]
+    fn collect_target_future_is_send() {
+        let conn = TcpConnector::new("127.0.0.1", 1);
+        let plan = CollectPlan::default();
+        let store = crate::store::open("memory://").unwrap();
+        let fut = collect_target(&conn, &plan, store.as_ref(), "x");
+        assert_send(&fut);
+    }
 }
