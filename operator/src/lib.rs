@@ -3,8 +3,10 @@
 
 pub mod api;
 pub mod cli;
+pub mod collect;
 pub mod controller;
 pub mod http;
 pub mod metrics;
-// pub mod operator; (enabled once store/ and collect/ land)
+pub mod operator;
+pub mod store;
 pub mod telemetry;

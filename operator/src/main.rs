@@ -1,24 +1,28 @@
+//! The `godiag` binary: parse the command line, install the TLS provider, set up logs, dispatch.
+
 use clap::Parser;
 use godiag::cli::{Cli, Command};
 use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Both rustls providers can end up in the tree (kube, object_store); pick one explicitly.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    godiag::telemetry::init(cli.log_format, &cli.log)?;
-    match cli.command {
-        Command::Run(_args) => todo_run(),
-        Command::Crdgen => {
-            print!("{}", godiag::api::crds_yaml()?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Collect(_) | Command::Analyze(_) => {
-            eprintln!("not implemented in this branch");
-            Ok(ExitCode::FAILURE)
-        }
+    if let Err(e) = godiag::telemetry::init(cli.log_format, &cli.log) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
     }
-}
-fn todo_run() -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet")
+    let result = match &cli.command {
+        Command::Run(args) => godiag::operator::run(args.clone()).await.map(|()| ExitCode::SUCCESS),
+        Command::Crdgen => {
+            godiag::api::crds_yaml().map(|y| print!("{y}")).map(|()| ExitCode::SUCCESS).map_err(Into::into)
+        }
+        Command::Collect(args) => godiag::collect::cli::run_collect(args).await,
+        Command::Analyze(_) => Err(anyhow::anyhow!("not implemented in this branch")),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
 }

@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let client = Client::try_default().await.context("cannot build a Kubernetes client (KUBECONFIG or in-cluster config)")?;
-    let store = crate::store::open(&args.storage_url).with_context(|| format!("cannot open storage {}", args.storage_url))?;
+    let client =
+        Client::try_default().await.context("cannot build a Kubernetes client (KUBECONFIG or in-cluster config)")?;
+    let store =
+        crate::store::open(&args.storage_url).with_context(|| format!("cannot open storage {}", args.storage_url))?;
     let metrics = Arc::new(Metrics::default());
     let collector = Arc::new(controller::kube_collector::KubeCollector::new(client.clone(), store, metrics.clone()));
     let (ctx, trigger) = Context::new(client.clone(), collector, args.max_concurrent_targets, metrics.clone());
@@ -23,13 +25,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => Api::all(client),
     };
     let ready = Arc::new(AtomicBool::new(false));
-    let listener = tokio::net::TcpListener::bind(args.http_addr).await.with_context(|| format!("cannot listen on {}", args.http_addr))?;
+    let listener = tokio::net::TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.http_addr))?;
     tracing::info!(addr = %args.http_addr, storage = %args.storage_url, "godiag operator starting");
     let server = axum::serve(listener, router(HttpState { metrics, ready: ready.clone() }));
 
-    api.list(&ListParams::default().limit(1))
-        .await
-        .context("cannot list DiagnosisRequests: is the CRD installed (kubectl apply -f crds/) and may godiag list them?")?;
+    api.list(&ListParams::default().limit(1)).await.context(
+        "cannot list DiagnosisRequests: is the CRD installed (kubectl apply -f crds/) and may godiag list them?",
+    )?;
     ready.store(true, Ordering::Relaxed);
 
     tokio::select! {

@@ -1,7 +1,8 @@
 //! Reconcile scenarios against a fake API server: what a user sees in status and Events.
 
-mod support;
+mod fake_api;
 
+use fake_api::*;
 use godiag::api::{Phase, ProfileKind, TargetPhase};
 use godiag::controller::collector::TargetResult;
 use godiag::controller::reconcile::reconcile;
@@ -9,7 +10,6 @@ use godiag::controller::status::{COND_COMPLETE, COND_TARGETS_RESOLVED};
 use kube::runtime::controller::Action;
 use serde_json::json;
 use std::sync::Arc;
-use support::*;
 
 fn selector_request() -> godiag::api::DiagnosisRequest {
     request(

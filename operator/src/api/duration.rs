@@ -23,8 +23,12 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n.saturating_mul(60)),
             "h" => Duration::from_secs(n.saturating_mul(3600)),
-            "" => return Err(format!("invalid duration {s:?}: missing unit (ms, s, m or h)")),
-            u => return Err(format!("invalid duration {s:?}: unknown unit {u:?} (use ms, s, m or h)")),
+            "" => {
+                return Err(format!("invalid duration {s:?}: missing unit (ms, s, m or h)"));
+            }
+            u => {
+                return Err(format!("invalid duration {s:?}: unknown unit {u:?} (use ms, s, m or h)"));
+            }
         };
         total = total.saturating_add(part);
         rest = &rest[unit_len..];

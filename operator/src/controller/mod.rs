@@ -3,6 +3,7 @@
 pub mod collector;
 pub mod error;
 pub mod jobs;
+pub mod kube_collector;
 pub mod plan;
 pub mod reconcile;
 pub mod select;

@@ -1,7 +1,7 @@
 //! Target selection (pure): which pods a request diagnoses, decided once from the pods that exist
 //! when the request starts.
 
-use crate::api::{TargetPhase, TargetStatus, Targets};
+use crate::api::{PprofSpec, TargetPhase, TargetStatus, Targets};
 use k8s_openapi::api::core::v1::Pod;
 
 /// Why a request has no pod to diagnose at all.
@@ -45,6 +45,33 @@ pub fn target_container(pod: &Pod, requested: Option<&str>) -> Result<String, St
         (None, Some(first)) => Ok((*first).to_string()),
         (None, None) => Err("pod has no containers".into()),
     }
+}
+
+/// The pod port of the pprof server: `port`, the container port named `portName`, or 6060.
+pub fn resolve_port(pod: &Pod, container: &str, pprof: &PprofSpec) -> Result<u16, String> {
+    let port = match (&pprof.port, &pprof.port_name) {
+        (Some(p), _) => *p,
+        (None, Some(name)) => {
+            let ports = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.iter().find(|c| c.name == container))
+                .and_then(|c| c.ports.clone())
+                .unwrap_or_default();
+            match ports.iter().find(|p| p.name.as_deref() == Some(name.as_str())) {
+                Some(p) => p.container_port,
+                None => {
+                    let names: Vec<String> = ports.iter().filter_map(|p| p.name.clone()).collect();
+                    return Err(format!(
+                        "container {container} has no port named {name:?} (named ports: {})",
+                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    ));
+                }
+            }
+        }
+        (None, None) => PprofSpec::DEFAULT_PORT,
+    };
+    u16::try_from(port).map_err(|_| format!("port {port} is not a valid TCP port"))
 }
 
 fn pod_phase(pod: &Pod) -> &str {
@@ -263,5 +290,26 @@ mod tests {
             Some(BTreeMap::from([("kubectl.kubernetes.io/default-container".into(), "sidecar".into())]));
         assert_eq!(target_container(&p, None).unwrap(), "sidecar");
         assert_eq!(target_container(&pod("b", "Running", 1), None).unwrap(), "app");
+    }
+
+    #[test]
+    fn port_comes_from_port_then_port_name_then_default() {
+        let mut p = pod("a", "Running", 1);
+        p.spec.as_mut().unwrap().containers[0].ports = Some(vec![k8s_openapi::api::core::v1::ContainerPort {
+            name: Some("pprof".into()),
+            container_port: 7070,
+            ..Default::default()
+        }]);
+        let mut spec = PprofSpec::default();
+        assert_eq!(resolve_port(&p, "app", &spec), Ok(6060));
+        spec.port_name = Some("pprof".into());
+        assert_eq!(resolve_port(&p, "app", &spec), Ok(7070));
+        spec.port_name = Some("debug".into());
+        assert_eq!(
+            resolve_port(&p, "app", &spec),
+            Err("container app has no port named \"debug\" (named ports: pprof)".into())
+        );
+        spec.port = Some(9090);
+        assert_eq!(resolve_port(&p, "app", &spec), Ok(9090));
     }
 }

@@ -1,231 +1,174 @@
-//! Test support for reconcile scenarios: a fake Kubernetes API server on a `tower_test` mock
-//! transport (it answers the calls the controller makes and records them), and a scripted
-//! `Collector`.
-#![allow(dead_code, clippy::unwrap_used)]
+//! Real processes for integration tests: the Go fixture program and an S3-compatible server,
+//! each started on a free loopback port and killed by PID on drop. Plus a minimal pprof decode.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use futures::future::BoxFuture;
-use godiag::api::{ArtifactStatus, DiagnosisRequest, DiagnosisRequestStatus, ProfileKind, TargetPhase};
-use godiag::controller::Context;
-use godiag::controller::collector::{Collector, CollectorError, RequestRecord, TargetJob, TargetResult};
-use godiag::metrics::Metrics;
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
-use kube::client::Body;
-use kube::runtime::reflector::ObjectRef;
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-/// What the fake API server saw.
-#[derive(Default, Debug)]
-pub struct Recorded {
-    pub status_patches: Vec<DiagnosisRequestStatus>,
-    pub events: Vec<(String, String, String)>, // (type, reason, note)
-    pub deletes: Vec<String>,
-    pub pod_lists: Vec<String>, // query strings
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-pub struct FakeApi {
-    pub pods: Mutex<Vec<Value>>,
-    pub recorded: Mutex<Recorded>,
+fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{what} exited before listening: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port} within 30s");
 }
 
-impl FakeApi {
-    pub fn last_status(&self) -> DiagnosisRequestStatus {
-        self.recorded.lock().unwrap().status_patches.last().cloned().expect("a status patch")
-    }
-    pub fn event_reasons(&self) -> Vec<String> {
-        self.recorded.lock().unwrap().events.iter().map(|e| e.1.clone()).collect()
-    }
-    pub fn events(&self) -> Vec<(String, String, String)> {
-        self.recorded.lock().unwrap().events.clone()
+/// A child process killed (by its PID) and reaped on drop.
+pub struct Proc {
+    child: Child,
+    pub port: u16,
+}
+
+impl Proc {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 }
 
-pub fn pod(name: &str, phase: &str) -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": "shop", "labels": {"app": "goapp"}, "creationTimestamp": "2026-11-26T00:00:00Z"},
-        "spec": {"containers": [{"name": "app", "image": "localhost/goapp:e2e", "ports": [{"name": "pprof", "containerPort": 6060}]}]},
-        "status": {"phase": phase, "podIP": "10.0.0.1"}
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds e2e/fixtures/goapp once per test binary; `None` (with the reason printed) without `go`.
+pub fn goapp_binary() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if Command::new("go").arg("version").output().is_err() {
+            eprintln!("SKIP: `go` is not installed; the goapp fixture cannot be built");
+            return None;
+        }
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e/fixtures");
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("goapp");
+        let status = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&out)
+            .arg("./goapp")
+            .current_dir(&fixtures)
+            .status()
+            .expect("run go build");
+        assert!(status.success(), "go build of e2e/fixtures/goapp failed");
+        Some(out)
     })
+    .as_deref()
 }
 
-pub fn request(spec: Value) -> DiagnosisRequest {
-    serde_json::from_value(json!({
-        "apiVersion": "godiag.dev/v1alpha1", "kind": "DiagnosisRequest",
-        "metadata": {"name": "slow", "namespace": "shop", "uid": "uid-1", "generation": 1, "resourceVersion": "1"},
-        "spec": spec,
-    }))
-    .expect("request")
+/// Starts goapp on a free loopback port with extra flags.
+pub fn start_goapp(flags: &[&str]) -> Option<Proc> {
+    let bin = goapp_binary()?;
+    let port = free_port();
+    let mut child = Command::new(bin)
+        .arg("-listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-workers", "1"])
+        .args(flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start goapp");
+    wait_for_port(port, &mut child, "goapp");
+    Some(Proc { child, port })
 }
 
-pub fn with_status(mut req: DiagnosisRequest, status: DiagnosisRequestStatus) -> DiagnosisRequest {
-    req.status = Some(status);
-    req
-}
-
-fn respond(status: StatusCode, body: Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(&body).expect("json")))
-        .expect("response")
-}
-
-fn not_found(what: &str) -> Response<Body> {
-    respond(
-        StatusCode::NOT_FOUND,
-        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": format!("{what} not found")}),
-    )
-}
-
-async fn serve(api: Arc<FakeApi>, req: Request<Body>) -> Response<Body> {
-    let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let path = parts.uri.path().to_string();
-    let query = parts.uri.query().unwrap_or("").to_string();
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (&parts.method, segs.as_slice()) {
-        (&Method::GET, ["api", "v1", "namespaces", _, "pods"]) => {
-            api.recorded.lock().unwrap().pod_lists.push(query.clone());
-            let items = api.pods.lock().unwrap().clone();
-            respond(
-                StatusCode::OK,
-                json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": items}),
-            )
+/// Starts `moto_server` (pip install 'moto[server]') on a free loopback port;
+/// `None` (with the reason printed) when it is not installed.
+pub fn start_moto() -> Option<Proc> {
+    let port = free_port();
+    let spawned = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("SKIP: moto_server is not installed ({e}); install it with: pip install 'moto[server]'");
+            return None;
         }
-        (&Method::GET, ["api", "v1", "namespaces", _, "pods", name]) => {
-            let found = api.pods.lock().unwrap().iter().find(|p| p["metadata"]["name"] == *name).cloned();
-            match found {
-                Some(p) => respond(StatusCode::OK, p),
-                None => not_found(&format!("pods \"{name}\"")),
-            }
-        }
-        (&Method::PATCH, ["apis", "godiag.dev", "v1alpha1", "namespaces", _, "diagnosisrequests", _, "status"]) => {
-            assert!(query.contains("fieldManager=godiag"), "status must be written with field manager godiag: {query}");
-            assert!(query.contains("force=true"), "server-side apply must force: {query}");
-            let patch: Value = serde_json::from_slice(&body).expect("patch json");
-            let status: DiagnosisRequestStatus = serde_json::from_value(patch["status"].clone()).expect("status");
-            api.recorded.lock().unwrap().status_patches.push(status.clone());
-            let obj = with_status(request(json!({"targets": {"pods": ["x"]}})), status);
-            respond(StatusCode::OK, serde_json::to_value(obj).expect("json"))
-        }
-        (&Method::POST, ["apis", "events.k8s.io", "v1", "namespaces", _, "events"]) => {
-            let ev: Value = serde_json::from_slice(&body).expect("event json");
-            api.recorded.lock().unwrap().events.push((
-                ev["type"].as_str().unwrap_or_default().into(),
-                ev["reason"].as_str().unwrap_or_default().into(),
-                ev["note"].as_str().unwrap_or_default().into(),
-            ));
-            respond(StatusCode::CREATED, ev)
-        }
-        (&Method::DELETE, ["apis", "godiag.dev", "v1alpha1", "namespaces", _, "diagnosisrequests", name]) => {
-            api.recorded.lock().unwrap().deletes.push((*name).to_string());
-            respond(StatusCode::OK, json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}))
-        }
-        (m, s) => panic!("unexpected API call {m} /{} ?{query}", s.join("/")),
-    }
+    };
+    wait_for_port(port, &mut child, "moto_server");
+    Some(Proc { child, port })
 }
 
-/// A `kube::Client` whose requests are answered by a `FakeApi`.
-pub fn fake_client(pods: Vec<Value>) -> (kube::Client, Arc<FakeApi>) {
-    let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let api = Arc::new(FakeApi { pods: Mutex::new(pods), recorded: Mutex::default() });
-    let api2 = api.clone();
-    tokio::spawn(async move {
-        while let Some((req, send)) = handle.next_request().await {
-            send.send_response(serve(api2.clone(), req).await);
-        }
-    });
-    (kube::Client::new(svc, "shop"), api)
+/// Runs the real `godiag` binary.
+pub fn godiag(args: &[&str]) -> Output {
+    godiag_with_env(args, &[])
 }
 
-/// A collector that answers from a script: per pod, the result to return.
-#[derive(Default)]
-pub struct ScriptedCollector {
-    pub results: Mutex<BTreeMap<String, TargetResult>>,
-    pub jobs: Mutex<Vec<TargetJob>>,
-    pub manifests: Mutex<Vec<RequestRecord>>,
-    pub fail_manifest: Mutex<bool>,
+/// Runs the real `godiag` binary with extra environment variables.
+pub fn godiag_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_godiag"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run godiag");
+    eprintln!(
+        "$ godiag {}\n--- stdout\n{}--- stderr\n{}--- {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status
+    );
+    out
 }
 
-pub fn collected(pod: &str, kinds: &[ProfileKind]) -> TargetResult {
-    TargetResult {
-        phase: TargetPhase::Succeeded,
-        reason: None,
-        message: format!("collected {}", kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")),
-        artifacts: kinds
-            .iter()
-            .map(|k| ArtifactStatus {
-                kind: *k,
-                format: "pprof".into(),
-                uri: format!("memory:///shop/slow/{pod}/{k}.pb.gz"),
-                bytes: 1234,
-                sha256: "ab".repeat(32),
-                note: None,
-            })
-            .collect(),
-        failures: vec![],
-    }
+// Minimal profile.proto: only what the tests check.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Sample {
+    #[prost(uint64, repeated, tag = "1")]
+    pub location_id: Vec<u64>,
+    #[prost(int64, repeated, tag = "2")]
+    pub value: Vec<i64>,
 }
 
-impl Collector for ScriptedCollector {
-    fn collect(&self, job: TargetJob) -> BoxFuture<'static, TargetResult> {
-        let result = self
-            .results
-            .lock()
-            .unwrap()
-            .get(&job.pod)
-            .cloned()
-            .unwrap_or_else(|| TargetResult::failed("Unscripted", "no scripted result"));
-        self.jobs.lock().unwrap().push(job);
-        Box::pin(async move { result })
-    }
-    fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, CollectorError>> {
-        let fail = *self.fail_manifest.lock().unwrap();
-        if !fail {
-            self.manifests.lock().unwrap().push(record);
-        }
-        Box::pin(async move {
-            if fail {
-                Err(CollectorError::ManifestWrite {
-                    uri: "s3://bucket/shop/slow/manifest.json".into(),
-                    message: "connection reset".into(),
-                })
-            } else {
-                Ok("memory:///shop/slow/manifest.json".into())
-            }
-        })
-    }
-    fn artifact_root(&self, namespace: &str, request: &str) -> String {
-        format!("memory:///{namespace}/{request}/")
-    }
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ValueType {
+    #[prost(int64, tag = "1")]
+    pub r#type: i64,
+    #[prost(int64, tag = "2")]
+    pub unit: i64,
 }
 
-pub struct Harness {
-    pub ctx: Arc<Context>,
-    pub api: Arc<FakeApi>,
-    pub collector: Arc<ScriptedCollector>,
-    pub triggers: mpsc::UnboundedReceiver<ObjectRef<DiagnosisRequest>>,
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Profile {
+    #[prost(message, repeated, tag = "1")]
+    pub sample_type: Vec<ValueType>,
+    #[prost(message, repeated, tag = "2")]
+    pub sample: Vec<Sample>,
+    #[prost(string, repeated, tag = "6")]
+    pub string_table: Vec<String>,
+    #[prost(int64, tag = "10")]
+    pub duration_nanos: i64,
 }
 
-pub fn harness(pods: Vec<Value>, collector: ScriptedCollector) -> Harness {
-    let (client, api) = fake_client(pods);
-    let collector = Arc::new(collector);
-    let (ctx, triggers) = Context::new(client, collector.clone(), 4, Arc::new(Metrics::default()));
-    Harness { ctx, api, collector, triggers }
+/// gunzip + protobuf decode; panics with a clear message on anything else.
+pub fn decode_pprof(bytes: &[u8]) -> Profile {
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "pprof body is not gzip");
+    let mut raw = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut raw).expect("gunzip");
+    <Profile as prost::Message>::decode(raw.as_slice()).expect("profile.proto decode")
 }
 
-impl Harness {
-    /// Waits until `n` collections have finished and asked for a reconcile.
-    pub async fn finished_collections(&mut self, n: usize) {
-        for _ in 0..n {
-            tokio::time::timeout(std::time::Duration::from_secs(10), self.triggers.recv())
-                .await
-                .expect("a finished collection triggers a reconcile")
-                .expect("trigger channel open");
-        }
-    }
+/// sha256 as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }

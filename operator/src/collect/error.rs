@@ -1,0 +1,105 @@
+//! Why one kind could not be collected, in words a Go developer recognises.
+
+use crate::store::StoreError;
+use std::time::Duration;
+
+/// Why collecting one kind from one target failed. Each variant has a stable [`reason`](Self::reason).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// Nothing listens at the address (connection refused).
+    #[error(
+        "nothing accepts connections at {target} (connection refused): the program does not serve net/http/pprof at that port"
+    )]
+    ConnectionRefused { target: String },
+    /// The server answered 404 without Go pprof's `X-Go-Pprof` header: no pprof handler at that path.
+    #[error(
+        "{target} answered 404 for {path}: the program does not serve net/http/pprof at that path (import _ \"net/http/pprof\" or register its handlers, and check the port and path)"
+    )]
+    NoPprofEndpoint { target: String, path: String },
+    /// Go's pprof answered 404 "Unknown profile": this Go version does not offer the profile.
+    #[error("{target} serves net/http/pprof but has no {path} profile (Go said: {message})")]
+    ProfileNotAvailable { target: String, path: String, message: String },
+    /// The connection could not be opened for another reason (timeout, unreachable, port-forward refused).
+    #[error("could not connect to {target}: {message}")]
+    Connect { target: String, message: String },
+    /// Another CPU profiler held the program's profiler on every attempt.
+    #[error(
+        "another CPU profiler holds the program's profiler (Go allows one CPU profile per process; a continuous profiler such as Pyroscope or Parca, or another godiag request, is running): Go still answered \"cpu profiling already in use\" after {attempts} attempts over {waited:?}"
+    )]
+    CpuProfilerBusy { attempts: u32, waited: Duration },
+    /// Another execution trace was running on every attempt.
+    #[error(
+        "another execution trace is running in the program (Go allows one at a time): Go still answered \"tracing is already enabled\" after {attempts} attempts over {waited:?}"
+    )]
+    TracerBusy { attempts: u32, waited: Duration },
+    /// Go pprof refused the duration because the server's WriteTimeout is shorter (HTTP 400).
+    #[error(
+        "the requested duration ({requested:?}) must be lower than the program's http.Server WriteTimeout: Go answered 400 \"profile duration exceeds server's WriteTimeout\"; ask for a shorter duration or raise WriteTimeout"
+    )]
+    DurationExceedsWriteTimeout { requested: Duration },
+    /// Any other error answered by Go's pprof handler (it sets `X-Go-Pprof: 1`).
+    #[error("Go pprof at {target} answered HTTP {status} for {path}: {message}")]
+    PprofError { target: String, path: String, status: u16, message: String },
+    /// An HTTP error that did not come from Go's pprof handler (no `X-Go-Pprof`): a proxy, a
+    /// sidecar or another server.
+    #[error(
+        "HTTP {status} for {path} from {target}, not from Go's pprof handler (no X-Go-Pprof header: a proxy or another server answered): {snippet}"
+    )]
+    HttpStatus { target: String, path: String, status: u16, snippet: String },
+    /// The body was not what the endpoint serves (e.g. an HTML page instead of gzip pprof).
+    #[error("{path} at {target} did not return {expected}: got {content_type} starting with {snippet:?}")]
+    UnexpectedBody { target: String, path: String, expected: &'static str, content_type: String, snippet: String },
+    /// No complete answer before the deadline (window + grace).
+    #[error("{target} did not finish answering {path} within {limit:?} (the requested window plus grace)")]
+    Timeout { target: String, path: String, limit: Duration },
+    /// The connection broke while the body was streaming.
+    #[error(
+        "{target} closed or broke the connection while sending {path}: {message} (an http.Server WriteTimeout shorter than the duration does this on older Go versions)"
+    )]
+    BodyInterrupted { target: String, path: String, message: String },
+    /// HTTP/1.1 protocol failure (handshake, malformed response).
+    #[error("HTTP exchange with {target} for {path} failed: {message}")]
+    Http { target: String, path: String, message: String },
+    /// The target URL given to `godiag collect` cannot be used.
+    #[error("cannot collect from {url:?}: {message}")]
+    InvalidTarget { url: String, message: String },
+    /// The artifact could not be stored.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CollectError {
+    /// Stable CamelCase reason for conditions, events, manifests and metric labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CollectError::ConnectionRefused { .. } | CollectError::NoPprofEndpoint { .. } => "NoPprofEndpoint",
+            CollectError::ProfileNotAvailable { .. } => "ProfileNotAvailable",
+            CollectError::Connect { .. } => "ConnectFailed",
+            CollectError::CpuProfilerBusy { .. } => "CpuProfilerBusy",
+            CollectError::TracerBusy { .. } => "TracerBusy",
+            CollectError::DurationExceedsWriteTimeout { .. } => "DurationExceedsWriteTimeout",
+            CollectError::PprofError { .. } => "PprofError",
+            CollectError::HttpStatus { .. } => "HttpError",
+            CollectError::UnexpectedBody { .. } => "UnexpectedBody",
+            CollectError::Timeout { .. } => "Timeout",
+            CollectError::BodyInterrupted { .. } => "BodyInterrupted",
+            CollectError::Http { .. } => "HttpProtocolError",
+            CollectError::InvalidTarget { .. } => "InvalidTarget",
+            CollectError::Store(e) => e.reason(),
+        }
+    }
+
+    /// True when another profiler or tracer holds the resource: worth retrying with backoff.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, CollectError::CpuProfilerBusy { .. } | CollectError::TracerBusy { .. })
+    }
+
+    /// Records how many attempts a busy error survived and how long they took.
+    pub(crate) fn with_attempts(self, n: u32, elapsed: Duration) -> Self {
+        match self {
+            CollectError::CpuProfilerBusy { .. } => CollectError::CpuProfilerBusy { attempts: n, waited: elapsed },
+            CollectError::TracerBusy { .. } => CollectError::TracerBusy { attempts: n, waited: elapsed },
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Collecting one target: the CPU profile and the trace in the same window, the snapshot
+//! profiles taken right after they start, each artifact streamed to the store. A failing kind
+//! never stops the others.
+
+use super::body::{peek, read_limited, with_deadline};
+use super::http;
+use super::plan::{CollectPlan, Job};
+use super::quirks::{self, ERROR_BODY_LIMIT, HttpFailure, SNIFF_LEN};
+use super::samples::SampleCounter;
+use super::{CollectError, CollectedArtifact, Connector, KindFailure, TargetOutcome};
+use crate::api::ProfileKind;
+use crate::store::{ArtifactStore, StoreError, layout};
+use backon::{ExponentialBuilder, Retryable};
+use futures::StreamExt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Pause between starting the windowed requests (cpu, trace) and the snapshots, so the
+/// snapshots land inside the window rather than before it.
+const SNAPSHOT_DELAY: Duration = Duration::from_millis(200);
+/// Snapshot requests in flight at once: gentle on the target (goroutine dumps stop the world).
+const SNAPSHOT_CONCURRENCY: usize = 2;
+
+/// Collects `plan` from the target behind `conn` into `store` under `dir`
+/// (`<dir>/<kind>.<ext>`). Returns what was stored and what failed, in plan order.
+pub async fn collect_target(
+    conn: &dyn Connector,
+    plan: &CollectPlan,
+    store: &dyn ArtifactStore,
+    dir: &str,
+) -> TargetOutcome {
+    let jobs = plan.jobs();
+    let (windowed, snapshots): (Vec<_>, Vec<_>) = jobs.iter().enumerate().partition(|(_, j)| !j.window.is_zero());
+    let delay = if windowed.is_empty() { Duration::ZERO } else { SNAPSHOT_DELAY };
+
+    let windowed_fut = futures::future::join_all(
+        windowed.into_iter().map(|(i, job)| async move { (i, run_job(conn, plan, store, dir, job).await) }),
+    );
+    // Snapshots start right after the windowed requests, a few at a time.
+    let gate = tokio::sync::Semaphore::new(SNAPSHOT_CONCURRENCY);
+    let gate = &gate;
+    let snapshots_fut = futures::future::join_all(snapshots.into_iter().map(|(i, job)| async move {
+        tokio::time::sleep(delay).await;
+        let _permit = gate.acquire().await;
+        (i, run_job(conn, plan, store, dir, job).await)
+    }));
+    let (mut results, snapshot_results) = futures::future::join(windowed_fut, snapshots_fut).await;
+    results.extend(snapshot_results);
+    results.sort_by_key(|(i, _)| *i);
+
+    let mut outcome = TargetOutcome::default();
+    for (i, result) in results {
+        let job = &jobs[i];
+        match result {
+            Ok(artifact) => outcome.artifacts.push(artifact),
+            Err(error) => {
+                tracing::debug!(kind = %job.kind, reason = error.reason(), %error, "collection failed");
+                outcome.failures.push(KindFailure { kind: job.kind, format: job.format, error });
+            }
+        }
+    }
+    outcome
+}
+
+/// One request, retried with backoff while another profiler or tracer holds the resource.
+async fn run_job(
+    conn: &dyn Connector,
+    plan: &CollectPlan,
+    store: &dyn ArtifactStore,
+    dir: &str,
+    job: &Job,
+) -> Result<CollectedArtifact, CollectError> {
+    if !job.retry_busy || plan.busy_retries == 0 {
+        return fetch_and_store(conn, plan, store, dir, job).await;
+    }
+    let started = Instant::now();
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(plan.busy_backoff)
+        .with_factor(2.0)
+        .with_max_times(plan.busy_retries)
+        .with_jitter();
+    let result = (|| {
+        attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        fetch_and_store(conn, plan, store, dir, job)
+    })
+    .retry(backoff)
+    .sleep(tokio::time::sleep)
+    .when(CollectError::is_busy)
+    .notify(|e, after| tracing::info!(kind = %job.kind, reason = e.reason(), ?after, "busy; retrying"))
+    .await;
+    result.map_err(|e| {
+        let waited = Duration::from_millis(started.elapsed().as_millis() as u64);
+        e.with_attempts(attempts.load(std::sync::atomic::Ordering::Relaxed), waited)
+    })
+}
+
+/// GET one endpoint, check what came back, stream it into the store.
+async fn fetch_and_store(
+    conn: &dyn Connector,
+    plan: &CollectPlan,
+    store: &dyn ArtifactStore,
+    dir: &str,
+    job: &Job,
+) -> Result<CollectedArtifact, CollectError> {
+    let target = conn.describe();
+    let limit = job.window + plan.grace;
+    let deadline = Instant::now() + limit;
+    let timeout = || CollectError::Timeout { target: target.clone(), path: job.request.clone(), limit };
+    let body_error = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            timeout()
+        } else {
+            CollectError::BodyInterrupted { target: target.clone(), path: job.request.clone(), message: e.to_string() }
+        }
+    };
+
+    let response = tokio::time::timeout_at(deadline, http::get(conn, &job.request)).await.map_err(|_| timeout())??;
+    let body = with_deadline(response.body, deadline);
+    if response.status != 200 {
+        let text = read_limited(body, ERROR_BODY_LIMIT).await;
+        return Err(quirks::classify(&HttpFailure {
+            target: &target,
+            path: &job.request,
+            status: response.status,
+            go_pprof: response.go_pprof,
+            body: &text,
+            requested: job.window,
+        }));
+    }
+
+    let (head, body) = peek(body, SNIFF_LEN).await.map_err(body_error)?;
+    if let Err(expected) = quirks::check_body_start(job.format, &head) {
+        return Err(CollectError::UnexpectedBody {
+            target,
+            path: job.request.clone(),
+            expected,
+            content_type: if response.content_type.is_empty() {
+                "no Content-Type".into()
+            } else {
+                response.content_type
+            },
+            snippet: quirks::snippet(&String::from_utf8_lossy(&head), 120),
+        });
+    }
+
+    // Block and mutex profiles: count samples on the fly to explain an empty profile.
+    let counter = matches!(job.kind, ProfileKind::Block | ProfileKind::Mutex)
+        .then(|| Arc::new(Mutex::new(SampleCounter::default())));
+    let body = match &counter {
+        Some(c) => {
+            let c = Arc::clone(c);
+            body.inspect(move |chunk| {
+                if let (Ok(bytes), Ok(mut counter)) = (chunk, c.lock()) {
+                    counter.feed(bytes);
+                }
+            })
+            .boxed()
+        }
+        None => body,
+    };
+
+    let path = layout::artifact_path(dir, job.kind, job.format);
+    let object = store.put_stream(&path, body).await.map_err(|e| match e {
+        StoreError::Source { source, .. } => body_error(source),
+        other => CollectError::Store(other),
+    })?;
+
+    let samples = counter.and_then(|c| Arc::into_inner(c)?.into_inner().ok()?.finish());
+    let note = match samples {
+        Some(0) => quirks::empty_profile_note(job.kind).map(str::to_owned),
+        _ => None,
+    };
+    Ok(CollectedArtifact { kind: job.kind, format: job.format, object, note })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::TcpConnector;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The controller spawns one collection per pod on the multi-threaded runtime.
+    #[test]
+    fn collect_target_future_is_send() {
+        let conn = TcpConnector::new("127.0.0.1", 1);
+        let plan = CollectPlan::default();
+        let store = crate::store::open("memory://").unwrap();
+        let fut = collect_target(&conn, &plan, store.as_ref(), "x");
+        assert_send(&fut);
+    }
+}

@@ -1,0 +1,155 @@
+//! Where artifacts live inside a store: pure functions, no I/O.
+//!
+//! ```text
+//! <prefix>/<namespace>/<request>/manifest.json
+//! <prefix>/<namespace>/<request>/<pod>/<kind>.<ext>
+//! ```
+//!
+//! The `<prefix>` belongs to the store (it is part of the storage URL); every path here is
+//! relative to it.
+
+use crate::api::ProfileKind;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The file name of a request's manifest.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// How an artifact's bytes are encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ArtifactFormat {
+    /// gzip-compressed profile.proto, readable by `go tool pprof`.
+    Pprof,
+    /// The `goroutine?debug=2` text dump (panic-style stacks).
+    GoroutineText,
+    /// A Go execution trace, readable by `go tool trace`.
+    Trace,
+}
+
+impl ArtifactFormat {
+    /// Stable lowercase name, used in tables and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtifactFormat::Pprof => "pprof",
+            ArtifactFormat::GoroutineText => "text",
+            ArtifactFormat::Trace => "trace",
+        }
+    }
+}
+
+impl fmt::Display for ArtifactFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The format a kind is collected in by default (`goroutine` is also collected as text).
+pub fn default_format(kind: ProfileKind) -> ArtifactFormat {
+    match kind {
+        ProfileKind::Trace => ArtifactFormat::Trace,
+        _ => ArtifactFormat::Pprof,
+    }
+}
+
+/// File name of one artifact: `cpu.pb.gz`, `goroutine.txt`, `trace.out`, …
+pub fn artifact_file(kind: ProfileKind, format: ArtifactFormat) -> String {
+    match format {
+        ArtifactFormat::Pprof => format!("{kind}.pb.gz"),
+        ArtifactFormat::GoroutineText => format!("{kind}.txt"),
+        ArtifactFormat::Trace => format!("{kind}.out"),
+    }
+}
+
+/// Makes one path segment safe: characters outside `[A-Za-z0-9._-]` become `_`, and the
+/// empty string, `.` and `..` become `_` so a segment can never climb out of its directory.
+/// Kubernetes names pass through unchanged.
+pub fn segment(s: &str) -> String {
+    let cleaned: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    match cleaned.as_str() {
+        "" | "." | ".." => "_".to_owned(),
+        _ => cleaned,
+    }
+}
+
+/// `<namespace>/<request>`: the directory of one request.
+pub fn request_dir(namespace: &str, request: &str) -> String {
+    format!("{}/{}", segment(namespace), segment(request))
+}
+
+/// `<namespace>/<request>/<pod>`: the directory of one target of a request.
+pub fn target_dir(namespace: &str, request: &str, pod: &str) -> String {
+    format!("{}/{}", request_dir(namespace, request), segment(pod))
+}
+
+/// `<namespace>/<request>/manifest.json`.
+pub fn manifest_path(namespace: &str, request: &str) -> String {
+    join(&request_dir(namespace, request), MANIFEST_FILE)
+}
+
+/// `<dir>/<kind>.<ext>`.
+pub fn artifact_path(dir: &str, kind: ProfileKind, format: ArtifactFormat) -> String {
+    join(dir, &artifact_file(kind, format))
+}
+
+/// Joins two relative paths with exactly one `/`; an empty side is dropped.
+pub fn join(a: &str, b: &str) -> String {
+    let a = a.trim_matches('/');
+    let b = b.trim_matches('/');
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_owned(),
+        (_, true) => a.to_owned(),
+        _ => format!("{a}/{b}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_per_kind() {
+        let names: Vec<String> = ProfileKind::ALL.into_iter().map(|k| artifact_file(k, default_format(k))).collect();
+        assert_eq!(
+            names,
+            [
+                "cpu.pb.gz",
+                "heap.pb.gz",
+                "allocs.pb.gz",
+                "goroutine.pb.gz",
+                "block.pb.gz",
+                "mutex.pb.gz",
+                "threadcreate.pb.gz",
+                "trace.out"
+            ]
+        );
+        assert_eq!(artifact_file(ProfileKind::Goroutine, ArtifactFormat::GoroutineText), "goroutine.txt");
+    }
+
+    #[test]
+    fn request_layout() {
+        assert_eq!(target_dir("shop", "checkout-slow", "checkout-7d9f-abc"), "shop/checkout-slow/checkout-7d9f-abc");
+        assert_eq!(manifest_path("shop", "checkout-slow"), "shop/checkout-slow/manifest.json");
+        assert_eq!(
+            artifact_path(&target_dir("shop", "r", "p"), ProfileKind::Cpu, ArtifactFormat::Pprof),
+            "shop/r/p/cpu.pb.gz"
+        );
+    }
+
+    #[test]
+    fn segments_cannot_escape() {
+        assert_eq!(segment(".."), "_");
+        assert_eq!(segment(""), "_");
+        assert_eq!(segment("a/../b"), "a_.._b");
+        assert_eq!(segment("127.0.0.1:6060"), "127.0.0.1_6060");
+        assert_eq!(segment("[::1]:6060"), "___1__6060");
+    }
+
+    #[test]
+    fn join_handles_empty_and_slashes() {
+        assert_eq!(join("", "manifest.json"), "manifest.json");
+        assert_eq!(join("a/", "/b"), "a/b");
+        assert_eq!(join("a", ""), "a");
+    }
+}

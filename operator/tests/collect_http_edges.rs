@@ -1,0 +1,100 @@
+//! What a misbehaving server does to the collector: a real HTTP server (axum) on loopback
+//! plays a proxy that answers with HTML, a gateway error, a Go pprof error, a handler that
+//! never answers, and a body that stalls half-way.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::routing::get;
+use bytes::Bytes;
+use futures::StreamExt;
+use godiag::api::ProfileKind;
+use godiag::collect::{CollectPlan, TcpConnector, collect_target};
+use godiag::store;
+use std::time::{Duration, Instant};
+
+async fn serve() -> u16 {
+    let app = Router::new()
+        .route(
+            "/debug/pprof/heap",
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/html")], "<!DOCTYPE html><html><title>Sign in</title></html>")
+            }),
+        )
+        .route(
+            "/debug/pprof/allocs",
+            get(|| async { (StatusCode::BAD_GATEWAY, "<html><title>502 Bad Gateway</title></html>") }),
+        )
+        .route(
+            "/debug/pprof/threadcreate",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, [("X-Go-Pprof", "1")], "failed to collect profile\n") }),
+        )
+        .route(
+            "/debug/pprof/profile",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "never"
+            }),
+        )
+        .route(
+            "/debug/pprof/trace",
+            get(|| async {
+                let head = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"go 1.26 trace\0\0\0"))]);
+                Body::from_stream(head.chain(futures::stream::pending()))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let port = listener.local_addr().expect("local addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+#[tokio::test]
+async fn each_misbehaviour_gets_its_own_reason_and_nothing_partial_is_stored() {
+    let port = serve().await;
+    let conn = TcpConnector::new("127.0.0.1", port);
+    let store = store::open("memory://").unwrap();
+    let plan = CollectPlan {
+        kinds: vec![
+            ProfileKind::Cpu,
+            ProfileKind::Heap,
+            ProfileKind::Allocs,
+            ProfileKind::Threadcreate,
+            ProfileKind::Trace,
+        ],
+        cpu_duration: Duration::from_secs(1),
+        trace_duration: Duration::from_secs(1),
+        grace: Duration::from_millis(500),
+        ..CollectPlan::default()
+    };
+    let started = Instant::now();
+    let outcome = collect_target(&conn, &plan, store.as_ref(), "t").await;
+    let took = started.elapsed();
+    assert!(outcome.artifacts.is_empty(), "{:?}", outcome.artifacts);
+    assert!(took < Duration::from_secs(3), "deadlines must bound the whole collection, took {took:?}");
+
+    let by_kind = |k: ProfileKind| &outcome.failures.iter().find(|f| f.kind == k).unwrap().error;
+    let cpu = by_kind(ProfileKind::Cpu);
+    assert_eq!(cpu.reason(), "Timeout", "{cpu}");
+    assert!(cpu.to_string().contains("within 1.5s"), "{cpu}");
+
+    let heap = by_kind(ProfileKind::Heap);
+    assert_eq!(heap.reason(), "UnexpectedBody", "{heap}");
+    let msg = heap.to_string();
+    assert!(msg.contains("did not return a gzip-compressed pprof profile"), "{msg}");
+    assert!(msg.contains("text/html") && msg.contains("<!DOCTYPE html>"), "{msg}");
+
+    let allocs = by_kind(ProfileKind::Allocs);
+    assert_eq!(allocs.reason(), "HttpError", "{allocs}");
+    assert!(allocs.to_string().contains("not from Go's pprof handler"), "{allocs}");
+    assert!(allocs.to_string().contains("502 Bad Gateway"), "{allocs}");
+
+    let tc = by_kind(ProfileKind::Threadcreate);
+    assert_eq!(tc.reason(), "PprofError", "{tc}");
+    assert!(tc.to_string().contains("failed to collect profile"), "{tc}");
+
+    let trace = by_kind(ProfileKind::Trace);
+    assert_eq!(trace.reason(), "Timeout", "{trace}");
+    let err = store.get_bytes("t/trace.out").await.unwrap_err();
+    assert_eq!(err.reason(), "ObjectNotFound", "a stalled body must not leave a partial artifact");
+}
