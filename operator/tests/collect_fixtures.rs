@@ -293,3 +293,49 @@ async fn pipeline_into_memory_store() {
         assert_eq!(a.object.uri, format!("memory:///godiag/{}", a.object.path));
     }
 }
+
+/// While another client holds the CPU profiler for longer than all retries, the collection
+/// fails with the precise "another CPU profiler" message and the attempt count, and the other
+/// kinds still succeed.
+#[tokio::test]
+async fn cpu_profiler_held_elsewhere_fails_precisely_after_retries() {
+    use std::io::{Read, Write};
+    let Some(app) = start_goapp(&[]) else { return };
+    let port = app.port;
+    // The "other profiler": a raw 4s CPU profile request held open on its own thread.
+    let holder = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(
+            b"GET /debug/pprof/profile?seconds=4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let conn = TcpConnector::new("127.0.0.1", port);
+    let store = store::open("memory://").unwrap();
+    let plan = CollectPlan {
+        kinds: vec![ProfileKind::Cpu, ProfileKind::Heap],
+        cpu_duration: Duration::from_secs(1),
+        busy_retries: 2,
+        busy_backoff: Duration::from_millis(300),
+        ..CollectPlan::default()
+    };
+    let outcome = collect_target(&conn, &plan, store.as_ref(), "t").await;
+    assert_eq!(outcome.artifacts.len(), 1, "heap must still be collected");
+    assert_eq!(outcome.artifacts[0].kind, ProfileKind::Heap);
+    let f = &outcome.failures[0];
+    assert_eq!(
+        (f.kind, f.error.reason()),
+        (ProfileKind::Cpu, "CpuProfilerBusy")
+    );
+    let msg = f.error.to_string();
+    assert!(
+        msg.contains("another CPU profiler holds the program's profiler"),
+        "{msg}"
+    );
+    assert!(msg.contains("after 3 attempts"), "{msg}");
+    holder.join().unwrap();
+}

@@ -61,7 +61,7 @@ async fn s3_multipart_stream_sha256_and_manifest() {
 }
 
 #[tokio::test]
-async fn s3_wrong_credentials_are_a_write_error_not_a_hang() {
+async fn s3_missing_bucket_is_a_write_error_not_a_hang() {
     let Some((_moto, endpoint)) = s3().await else {
         return;
     };

@@ -14,6 +14,14 @@ pub type BoxedIo = Box<dyn AsyncReadWrite + Send + Unpin + 'static>;
 
 /// Opens a fresh byte stream to the target's HTTP server for each request (plain TCP, or a
 /// Kubernetes port-forward stream).
+///
+/// `connect` is called once per HTTP request, and up to four requests of one target run at the
+/// same time (cpu, trace and two snapshots). A port-forward implementation returns the
+/// `DuplexStream` from `Portforwarder::take_stream(port)` boxed as [`BoxedIo`]; the HTTP
+/// client drops the stream when the response is done (or its deadline passed), after which
+/// the forwarder's `join()` completes. Map a refused forward to
+/// [`CollectError::ConnectionRefused`] only when the pod port itself refused; API-server or
+/// RBAC failures are [`CollectError::Connect`].
 pub trait Connector: Send + Sync {
     /// Opens a new connection. Map "connection refused" to [`CollectError::ConnectionRefused`]
     /// and other failures to [`CollectError::Connect`].
