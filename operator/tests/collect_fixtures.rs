@@ -305,10 +305,7 @@ async fn cpu_profiler_held_elsewhere_fails_precisely_after_retries() {
     // The "other profiler": a raw 4s CPU profile request held open on its own thread.
     let holder = std::thread::spawn(move || {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.write_all(
-            b"GET /debug/pprof/profile?seconds=4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .unwrap();
+        s.write_all(b"GET /debug/pprof/profile?seconds=4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
         let mut sink = Vec::new();
         let _ = s.read_to_end(&mut sink);
     });
@@ -327,15 +324,9 @@ async fn cpu_profiler_held_elsewhere_fails_precisely_after_retries() {
     assert_eq!(outcome.artifacts.len(), 1, "heap must still be collected");
     assert_eq!(outcome.artifacts[0].kind, ProfileKind::Heap);
     let f = &outcome.failures[0];
-    assert_eq!(
-        (f.kind, f.error.reason()),
-        (ProfileKind::Cpu, "CpuProfilerBusy")
-    );
+    assert_eq!((f.kind, f.error.reason()), (ProfileKind::Cpu, "CpuProfilerBusy"));
     let msg = f.error.to_string();
-    assert!(
-        msg.contains("another CPU profiler holds the program's profiler"),
-        "{msg}"
-    );
+    assert!(msg.contains("another CPU profiler holds the program's profiler"), "{msg}");
     assert!(msg.contains("after 3 attempts"), "{msg}");
     holder.join().unwrap();
 }

@@ -19,7 +19,8 @@ fn read(rel: &str) -> String {
 
 /// Every YAML document in a file, comment-only documents dropped.
 fn docs(rel: &str) -> Vec<Value> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&read(rel)).unwrap_or_else(|e| panic!("{rel}: invalid YAML: {e}"));
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(&read(rel)).unwrap_or_else(|e| panic!("{rel}: invalid YAML: {e}"));
     docs.into_iter().filter(|d| !d.is_null()).collect()
 }
 
@@ -48,7 +49,8 @@ fn kind_of(v: &Value) -> &str {
 }
 
 fn base_object(kind: &str) -> Value {
-    let mut found: Vec<Value> = yaml_files("manifests/base").iter().flat_map(|f| docs(f)).filter(|d| kind_of(d) == kind).collect();
+    let mut found: Vec<Value> =
+        yaml_files("manifests/base").iter().flat_map(|f| docs(f)).filter(|d| kind_of(d) == kind).collect();
     assert_eq!(found.len(), 1, "manifests/base must hold exactly one {kind}");
     found.remove(0)
 }
@@ -58,7 +60,8 @@ fn base_object(kind: &str) -> Value {
 fn chart_rules() -> Value {
     let text = read("charts/godiag/templates/clusterrole.yaml");
     let start = text.find("\nrules:").expect("charts/godiag/templates/clusterrole.yaml has a static `rules:` block");
-    let block: String = text[start..].lines().filter(|l| !l.trim_start().starts_with("{{")).map(|l| format!("{l}\n")).collect();
+    let block: String =
+        text[start..].lines().filter(|l| !l.trim_start().starts_with("{{")).map(|l| format!("{l}\n")).collect();
     assert!(!block.contains("{{"), "the chart's ClusterRole rules must stay static YAML (no template expressions)");
     let parsed: Value = serde_saphyr::from_str(&block).expect("chart rules parse as YAML");
     parsed["rules"].clone()
@@ -109,7 +112,9 @@ fn rbac_grants_what_the_operator_does_and_nothing_for_later_features() {
     let rules = base_object("ClusterRole")["rules"].clone();
     let granted = |group: &str, resource: &str, verb: &str| {
         rules.as_array().expect("rules").iter().any(|r| {
-            strings(&r["apiGroups"]).contains(&group) && strings(&r["resources"]).contains(&resource) && strings(&r["verbs"]).contains(&verb)
+            strings(&r["apiGroups"]).contains(&group)
+                && strings(&r["resources"]).contains(&resource)
+                && strings(&r["verbs"]).contains(&verb)
         })
     };
     for (g, r, v) in [
@@ -123,7 +128,11 @@ fn rbac_grants_what_the_operator_does_and_nothing_for_later_features() {
     ] {
         assert!(granted(g, r, v), "ClusterRole must allow {v} on {r} in group {g:?}");
     }
-    for (g, r, v) in [("", "pods/ephemeralcontainers", "patch"), ("", "secrets", "get"), ("apiextensions.k8s.io", "customresourcedefinitions", "list")] {
+    for (g, r, v) in [
+        ("", "pods/ephemeralcontainers", "patch"),
+        ("", "secrets", "get"),
+        ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
+    ] {
         assert!(!granted(g, r, v), "ClusterRole must not allow {v} on {r}: godiag does not need it");
     }
 }
@@ -133,7 +142,8 @@ fn example_requests_are_valid_diagnosis_requests() {
     let mut names = BTreeSet::new();
     for file in yaml_files("manifests/examples") {
         for obj in docs(&file).into_iter().filter(|d| kind_of(d) == "DiagnosisRequest") {
-            let req: DiagnosisRequest = serde_json::from_value(obj).unwrap_or_else(|e| panic!("{file}: not a DiagnosisRequest: {e}"));
+            let req: DiagnosisRequest =
+                serde_json::from_value(obj).unwrap_or_else(|e| panic!("{file}: not a DiagnosisRequest: {e}"));
             if let Err(e) = req.validate_cel() {
                 panic!("{file}: the API server would refuse it: {e:?}");
             }
@@ -147,7 +157,8 @@ fn example_requests_are_valid_diagnosis_requests() {
 
 #[test]
 fn all_profiles_example_asks_for_every_kind() {
-    let req: DiagnosisRequest = serde_json::from_value(docs("manifests/examples/all-profiles.yaml").remove(0)).expect("request");
+    let req: DiagnosisRequest =
+        serde_json::from_value(docs("manifests/examples/all-profiles.yaml").remove(0)).expect("request");
     let asked: BTreeSet<ProfileKind> = req.spec.pprof.profiles.iter().copied().collect();
     assert_eq!(asked, ProfileKind::ALL.into_iter().collect());
 }
@@ -160,7 +171,8 @@ fn demo_app_matches_the_selector_of_the_examples() {
     let container = &app["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["image"], "localhost/goapp:e2e");
     assert_eq!(container["imagePullPolicy"], "Never", "the local cluster has no registry");
-    let req: DiagnosisRequest = serde_json::from_value(docs("manifests/examples/cpu-and-heap.yaml").remove(0)).expect("request");
+    let req: DiagnosisRequest =
+        serde_json::from_value(docs("manifests/examples/cpu-and-heap.yaml").remove(0)).expect("request");
     let selector = req.spec.targets.selector.expect("cpu-and-heap selects by label");
     assert_eq!(selector.match_labels.unwrap_or_default().get("app").map(String::as_str), Some("goapp"));
 }
@@ -187,12 +199,16 @@ fn deployment_env_vars_are_read_by_the_cli() {
     let cli = read("operator/src/cli.rs");
     let deployment = base_object("Deployment");
     let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].as_array().expect("env").clone();
-    let manifest_names: BTreeSet<String> = env.iter().map(|e| e["name"].as_str().expect("env name").to_owned()).collect();
+    let manifest_names: BTreeSet<String> =
+        env.iter().map(|e| e["name"].as_str().expect("env name").to_owned()).collect();
     let chart_names = chart_env_names();
     for name in manifest_names.iter().chain(&chart_names) {
         assert!(accepted_env(&cli, name), "{name} is set for the operator but operator/src/cli.rs does not read it");
     }
-    assert!(manifest_names.is_subset(&chart_names), "chart deployment lacks env vars the manifests set: {manifest_names:?} vs {chart_names:?}");
+    assert!(
+        manifest_names.is_subset(&chart_names),
+        "chart deployment lacks env vars the manifests set: {manifest_names:?} vs {chart_names:?}"
+    );
     // Every GODIAG_* setting of the CLI can be set through the chart.
     for setting in cli.split("env = \"").skip(1).filter_map(|s| s.split('"').next()) {
         assert!(chart_names.contains(setting), "{setting} (operator/src/cli.rs) is not settable in charts/godiag");
