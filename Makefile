@@ -1,0 +1,53 @@
+# godiag — `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+CARGO ?= cargo
+GODIAG_CACHE ?= /var/cache/godiag
+export GODIAG_CACHE
+
+help: ## List the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n",$$1,$$2}'
+
+demo: ## The main job: local cluster (or KUBECONFIG's), install godiag, diagnose a Go app, kubectl describe
+	e2e/demo.sh
+
+demo-local: ## No cluster: run the fixture Go app on loopback, `godiag collect` it, `godiag analyze` the result
+	scripts/demo-local.sh
+
+test-deps: ## Install what the tests need (Go check, moto S3 server from PyPI)
+	scripts/test-deps.sh
+
+test: test-deps ## Unit, schema, mock-API-server and real-Go-program tests (no cluster needed)
+	$(CARGO) test --workspace --locked
+
+lint: ## rustfmt check and clippy with warnings denied
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt: ## Format all crates
+	$(CARGO) fmt --all
+
+crds: ## Regenerate crds/ and the Helm chart's copy from the Rust types
+	$(CARGO) run -q -p godiag -- crdgen > crds/godiag.dev.yaml
+	cp crds/godiag.dev.yaml charts/godiag/crds/godiag.dev.yaml
+
+build: ## Release build of the godiag binary (target/release/godiag)
+	$(CARGO) build --release --locked -p godiag
+
+cluster-up: ## Build (cached) and start a single-node Kubernetes from source in its own netns
+	e2e/cluster/up.sh
+
+cluster-down: ## Stop the local cluster: processes by PID, mounts, interfaces, netns
+	e2e/cluster/down.sh
+
+images: build ## Build the OCI images (pause, goapp, busybox, dlv, godiag) and import them into containerd
+	GODIAG_BIN=$(CURDIR)/target/release/godiag e2e/images/build.sh
+
+e2e: ## End-to-end tests against the cluster KUBECONFIG names (run inside the netns for the local one)
+	@test -n "$$KUBECONFIG" || { echo "set KUBECONFIG (for the local cluster: source e2e/cluster/env.sh)"; exit 1; }
+	$(CARGO) test -p godiag-e2e --features e2e -- --test-threads=1
+
+e2e-local: ## cluster-up, images, e2e, cluster-down (also when a step fails)
+	e2e/run-local.sh
+
+.PHONY: help demo demo-local test-deps test lint fmt crds build cluster-up cluster-down images e2e e2e-local
