@@ -43,6 +43,7 @@ start() {
   while [[ $1 != -- ]]; do envs+=("$1"); shift; done; shift
   if running "$name"; then log "$name already running (pid $(cat "$PIDS/$name.pid"))"; return; fi
   log "starting $name (log: $LOGS/$name.log)"
+  [[ -f $LOGS/$name.log ]] && mv "$LOGS/$name.log" "$LOGS/$name.log.prev"
   env "${envs[@]}" setsid "${NSENTER[@]}" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$PIDS/$name.pid"
 }
