@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Build the local e2e images as OCI layout tarballs and import them into the cluster's
+# containerd (namespace k8s.io), without any registry. Pods use them with
+# imagePullPolicy: Never.
+#
+#   localhost/pause:3.10      our own static pause (pause/pause.c), the sandbox image
+#   localhost/busybox:e2e     Debian's static busybox with every applet linked in /bin
+#   localhost/goapp:e2e       e2e/fixtures/goapp, DWARF kept so Delve can attach; uid 65532
+#   localhost/dlv:1.27.2      Delve, /dlv
+#   localhost/godiag:e2e      the operator from $GODIAG_BIN (default target/release/godiag); uid 65532
+#
+# Usage: build.sh [--no-import] [IMAGE ...]      IMAGE: pause busybox goapp dlv godiag (default: all)
+# Tarballs go to $GODIAG_CACHE/images/. Import needs the cluster's containerd running.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=../cluster/lib.sh
+source "$here/../cluster/lib.sh"
+
+OUT=$GODIAG_CACHE/images
+WORK=$GODIAG_CACHE/images/work
+mkdir -p "$OUT" "$WORK"
+oci() { python3 "$here/oci-image.py" "$@"; }
+
+import=true
+images=()
+for a in "$@"; do
+  case $a in
+    --no-import) import=false ;;
+    pause|busybox|goapp|dlv|godiag) images+=("$a") ;;
+    *) die "unknown image or flag: $a" ;;
+  esac
+done
+[[ ${#images[@]} -gt 0 ]] || images=(pause busybox goapp dlv godiag)
+
+# Files for a binary: the binary itself, plus (if dynamically linked) the shared
+# libraries ldd resolves, at their own paths, so a glibc Rust binary runs in a
+# distroless image.
+lib_files() {
+  local bin=$1
+  ldd "$bin" 2>/dev/null | grep -oE '/[^ ]+' | sort -u | while read -r lib; do
+    [[ -f $lib ]] && printf -- '--file\n%s:%s\n' "$(readlink -f "$lib")" "$lib"
+  done || true
+}
+
+built=()
+for img in "${images[@]}"; do
+  case $img in
+    pause)
+      gcc -Os -static -o "$WORK/pause" "$here/pause/pause.c"
+      oci --name "localhost/pause:$PAUSE_TAG" --out "$OUT/pause.tar" \
+        --file "$WORK/pause:/pause:755" --entrypoint /pause --user 65535:65535
+      ;;
+    busybox)
+      [[ -x /bin/busybox ]] || die "/bin/busybox missing: apt-get install busybox-static"
+      args=(--file /bin/busybox:/bin/busybox:755 --dir /tmp --dir /root)
+      for applet in $(/bin/busybox --list); do
+        [[ $applet == busybox ]] || args+=(--symlink "busybox:/bin/$applet")
+      done
+      oci --name localhost/busybox:e2e --out "$OUT/busybox.tar" "${args[@]}" --arg sh
+      ;;
+    goapp)
+      # No -s -w: Delve needs the DWARF and symbol tables.
+      (cd "$repo/e2e/fixtures" && CGO_ENABLED=0 go build -trimpath -o "$WORK/goapp" ./goapp)
+      oci --name localhost/goapp:e2e --out "$OUT/goapp.tar" \
+        --file "$WORK/goapp:/goapp:755" --dir /tmp --entrypoint /goapp --user 65532:65532
+      ;;
+    dlv)
+      "$here/../cluster/build-binaries.sh" dlv
+      oci --name "localhost/dlv:$DLV_VERSION" --out "$OUT/dlv.tar" \
+        --file "$DLV_BIN/dlv:/dlv:755" --dir /tmp --entrypoint /dlv
+      ;;
+    godiag)
+      bin=${GODIAG_BIN:-$repo/target/release/godiag}
+      if [[ ! -x $bin ]]; then
+        log "SKIP localhost/godiag:e2e: no operator binary at $bin (build it with 'cargo build --release -p godiag' or set GODIAG_BIN)"
+        continue
+      fi
+      mapfile -t libs < <(lib_files "$bin")
+      oci --name localhost/godiag:e2e --out "$OUT/godiag.tar" \
+        --file "$bin:/godiag:755" "${libs[@]}" --dir /tmp --entrypoint /godiag --user 65532:65532
+      ;;
+  esac
+  built+=("$img")
+done
+
+if $import; then
+  [[ -S $CONTAINERD_SOCK ]] || die "containerd socket $CONTAINERD_SOCK not found: run e2e/cluster/up.sh first, or pass --no-import"
+  for img in "${built[@]}"; do
+    ctr_k8s images import --platform linux/amd64 "$OUT/$img.tar" >/dev/null
+    log "imported $img"
+  done
+  ctr_k8s images ls -q | grep '^localhost/' >&2
+fi

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole e2e run on this machine: start the local cluster, build and import the images
+# (the operator from `cargo build --release`), run the e2e tests inside the cluster's netns,
+# and always tear the cluster down. Exits with the tests' status.
+#
+# Env: GODIAG_CACHE, GODIAG_STATE (see cluster/lib.sh); E2E_TEST_ARGS (extra args for
+# cargo test, e.g. "--test cluster_smoke"); KEEP_CLUSTER=1 skips down.sh (for debugging).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=cluster/lib.sh
+source "$here/cluster/lib.sh"
+
+teardown() {
+  local status=$?
+  if [[ ${KEEP_CLUSTER:-0} == 1 ]]; then
+    log "KEEP_CLUSTER=1: leaving the cluster up (stop it with e2e/cluster/down.sh)"
+  else
+    "$here/cluster/down.sh" || log "down.sh failed; check for leftovers"
+  fi
+  exit "$status"
+}
+trap teardown EXIT
+
+"$here/cluster/up.sh"
+
+# The operator image, from a release build. Builds happen outside the netns (crates.io).
+(cd "$repo" && cargo build --release -p godiag)
+GODIAG_BIN=${GODIAG_BIN:-$repo/target/release/godiag} "$here/images/build.sh" godiag
+
+# Compile the tests first (needs the network for crates), then run them in the netns,
+# where the API server is, with no network access beyond the cluster.
+(cd "$repo" && cargo test -p godiag-e2e --features e2e --no-run)
+# shellcheck disable=SC2086 # E2E_TEST_ARGS is a list of words
+(cd "$repo" && KUBECONFIG=$ADMIN_KUBECONFIG "${NSENTER[@]}" \
+  cargo test --offline -p godiag-e2e --features e2e ${E2E_TEST_ARGS:-} -- --test-threads=1)
