@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "godiag", version, about = "Diagnose Go programs on demand: pprof, goroutine dumps, execution traces")]
+#[command(
+    name = "godiag",
+    version,
+    about = "Diagnose Go programs on demand: pprof, goroutine dumps, execution traces"
+)]
 pub struct Cli {
     /// Log format.
     #[arg(long, env = "GODIAG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain, global = true)]
@@ -36,7 +40,11 @@ pub enum Command {
 pub struct RunArgs {
     /// Where artifacts are stored: file:///path, s3://bucket/prefix, gs://bucket/prefix, az://container/prefix
     /// or memory:// (tests). S3/GCS/Azure credentials come from the environment the way each cloud's SDK reads them.
-    #[arg(long, env = "GODIAG_STORAGE_URL", default_value = "file:///var/lib/godiag")]
+    #[arg(
+        long,
+        env = "GODIAG_STORAGE_URL",
+        default_value = "file:///var/lib/godiag"
+    )]
     pub storage_url: String,
     /// How many pods godiag collects from at the same time, across all requests.
     #[arg(long, env = "GODIAG_MAX_CONCURRENT_TARGETS", default_value_t = 8)]
@@ -130,17 +138,32 @@ mod tests {
     #[test]
     fn collect_parses_profiles_and_duration() {
         let cli = Cli::try_parse_from([
-            "godiag", "collect", "http://127.0.0.1:6060", "--profiles", "cpu,heap,trace", "--duration", "10s",
+            "godiag",
+            "collect",
+            "http://127.0.0.1:6060",
+            "--profiles",
+            "cpu,heap,trace",
+            "--duration",
+            "10s",
         ])
         .unwrap();
-        let Command::Collect(c) = cli.command else { panic!("not collect") };
-        assert_eq!(c.profiles, vec![ProfileKind::Cpu, ProfileKind::Heap, ProfileKind::Trace]);
+        let Command::Collect(c) = cli.command else {
+            panic!("not collect")
+        };
+        assert_eq!(
+            c.profiles,
+            vec![ProfileKind::Cpu, ProfileKind::Heap, ProfileKind::Trace]
+        );
         assert_eq!(c.duration, Duration::from_secs(10));
     }
 
     #[test]
     fn collect_rejects_unknown_profile_kind() {
-        let err = Cli::try_parse_from(["godiag", "collect", "http://x", "--profiles", "cpu,gc"]).unwrap_err();
-        assert!(err.to_string().contains("unknown profile kind \"gc\""), "{err}");
+        let err = Cli::try_parse_from(["godiag", "collect", "http://x", "--profiles", "cpu,gc"])
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown profile kind \"gc\""),
+            "{err}"
+        );
     }
 }

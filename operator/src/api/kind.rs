@@ -6,7 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// One kind of diagnostic data served by Go's `net/http/pprof`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ProfileKind {
     /// CPU profile over the request's `duration` (`/debug/pprof/profile`).
