@@ -20,7 +20,11 @@ pub mod rule {
     pub const PROFILING_RATE_UNSET: &str = "profiling-rate-unset";
 }
 
-/// How much a finding matters.
+/// How much a finding matters: `high` (almost certainly a problem, e.g. goroutines the runtime
+/// itself reports as leaked), `warning` (likely a problem worth a look) or `info` (context, or
+/// why some data is missing).
+// Variants carry no doc comments on purpose: schemars would turn documented variants into a
+// `oneOf`, which is not a structural schema; plain variants become a string `enum`.
 #[derive(
     Clone,
     Copy,
@@ -37,11 +41,8 @@ pub mod rule {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    /// Almost certainly a problem (for example goroutines the runtime itself reports as leaked).
     High,
-    /// Likely a problem worth a look.
     Warning,
-    /// Context, or a reason some data is missing.
     #[default]
     Info,
 }
@@ -60,6 +61,21 @@ pub struct Finding {
     /// The function or stack and the numbers behind the finding (at most 4 short lines).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<String>,
+}
+
+/// Rules in order of how much a reader needs them first.
+fn rule_rank(r: &str) -> usize {
+    [
+        rule::GOROUTINE_LEAK,
+        rule::LOCK_CONTENTION,
+        rule::GC_PRESSURE,
+        rule::CPU_DOMINANT_FUNCTION,
+        rule::ALLOCATION_HOT_SPOT,
+        rule::PROFILING_RATE_UNSET,
+    ]
+    .iter()
+    .position(|x| *x == r)
+    .unwrap_or(usize::MAX)
 }
 
 /// Truncates to at most `max` bytes on a char boundary, marking the cut with `…`.
@@ -99,10 +115,22 @@ pub fn normalize(mut v: Vec<Finding>, max: usize) -> Vec<Finding> {
     v.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)
-            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| rule_rank(&a.rule).cmp(&rule_rank(&b.rule)))
             .then_with(|| a.message.cmp(&b.message))
     });
     v.dedup();
+    // The same rule about the same subject (first word of the message) from two profiles, e.g.
+    // an allocation hot spot seen in both heap and allocs: keep the first.
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|f| {
+        let subject = f
+            .message
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        seen.insert((f.rule.clone(), subject))
+    });
     v.truncate(max);
     v
 }

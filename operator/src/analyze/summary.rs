@@ -211,12 +211,12 @@ fn size(s: &TargetSummary) -> usize {
 /// Drops the least important entries until the summary fits in [`MAX_SUMMARY_BYTES`].
 fn shrink(s: &mut TargetSummary) {
     while size(s) > MAX_SUMMARY_BYTES {
-        if !s.notes.is_empty() {
-            s.notes.pop();
-        } else if s.findings.iter().any(|f| f.evidence.len() > 1) {
+        if s.findings.iter().any(|f| f.evidence.len() > 1) {
             for f in &mut s.findings {
                 f.evidence.truncate(1);
             }
+        } else if s.notes.len() > 1 {
+            s.notes.pop();
         } else if s.top.len() > 3 {
             s.top.pop();
         } else if s.findings.len() > 1 {
@@ -227,6 +227,8 @@ fn shrink(s: &mut TargetSummary) {
             s.top.pop();
         } else if !s.findings.is_empty() {
             s.findings.pop();
+        } else if !s.notes.is_empty() {
+            s.notes.pop();
         } else {
             break;
         }

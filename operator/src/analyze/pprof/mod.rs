@@ -68,7 +68,17 @@ fn is_machinery(name: &str) -> bool {
 
 /// Value per call site: the innermost frame that is not runtime/sync machinery.
 pub fn site_values(p: &Profile, col: usize, filter: &filter::CompiledFilter) -> Vec<(String, i64)> {
-    let machinery: Vec<bool> = p.names.iter().map(|n| is_machinery(n)).collect();
+    attributed_values(p, col, filter, is_machinery)
+}
+
+/// Value per innermost frame for which `skip` is false (or the leaf when all are skipped).
+pub fn attributed_values(
+    p: &Profile,
+    col: usize,
+    filter: &filter::CompiledFilter,
+    skip: impl Fn(&str) -> bool,
+) -> Vec<(String, i64)> {
+    let machinery: Vec<bool> = p.names.iter().map(|n| skip(n)).collect();
     let mut acc: HashMap<u32, i64> = HashMap::new();
     p.for_each_stack(|frames, values| {
         let v = values.get(col).copied().unwrap_or(0);
@@ -157,19 +167,20 @@ fn profile_findings(
     let unit = p.sample_types[col].unit.as_str();
     match kind {
         "cpu" if total > 0 => {
-            if let Some(f) = funcs.first() {
-                let pct = percent(f.flat, total);
+            // A sample that lands in runtime.asyncPreempt belongs to the loop that was preempted.
+            let sites = attributed_values(p, col, cf, |n| n == "runtime.asyncPreempt");
+            if let Some((name, v)) = sites.first() {
+                let pct = percent(*v, total);
                 if pct >= th.cpu_dominant_percent {
+                    let cum = funcs.iter().find(|f| &f.name == name).map_or(0, |f| f.cum);
                     out.push(Finding::new(
                         rule::CPU_DOMINANT_FUNCTION,
                         Severity::Warning,
-                        format!("{} uses {:.0}% of CPU on its own", f.name, pct),
+                        format!("{name} uses {pct:.0}% of CPU on its own"),
                         vec![format!(
-                            "{}: flat {} ({:.1}%), cum {} of {}",
-                            f.name,
-                            human(f.flat, unit),
-                            pct,
-                            human(f.cum, unit),
+                            "{name}: flat {} ({pct:.1}%), cum {} of {}",
+                            human(*v, unit),
+                            human(cum, unit),
                             human(total, unit)
                         )],
                     ));
@@ -212,18 +223,16 @@ fn profile_findings(
                     } else {
                         Severity::Info
                     };
-                    let what = if p.sample_types[col].name.starts_with("inuse") {
-                        "in-use"
-                    } else {
-                        "allocated"
+                    let what = match p.sample_types[col].name.as_str() {
+                        "inuse_space" => "in-use bytes",
+                        "inuse_objects" => "in-use objects",
+                        "alloc_objects" => "allocated objects",
+                        _ => "allocated bytes",
                     };
                     out.push(Finding::new(
                         rule::ALLOCATION_HOT_SPOT,
                         sev,
-                        format!(
-                            "{name} accounts for {pct:.0}% of {what} {}",
-                            p.sample_types[col].name.replace('_', " ")
-                        ),
+                        format!("{name} accounts for {pct:.0}% of {what}"),
                         vec![format!(
                             "{name}: {} of {} ({pct:.1}%)",
                             human(*v, unit),
