@@ -49,7 +49,8 @@ async fn install_godiag() -> Result<()> {
             kubectl(&["apply", "--server-side", "-k", "manifests/e2e"])?;
             let client = common::client().await;
             let deployments: Api<Deployment> = Api::namespaced(client, common::OPERATOR_NAMESPACE);
-            wait_for(&deployments, "godiag", "the godiag operator to be available", TIMEOUT, deployment_available).await?;
+            wait_for(&deployments, "godiag", "the godiag operator to be available", TIMEOUT, deployment_available)
+                .await?;
             Ok::<(), anyhow::Error>(())
         })
         .await
@@ -103,7 +104,8 @@ async fn request_collects_every_kind_through_port_forward_to_a_loopback_pprof() 
     install_godiag().await?;
     with_temp_ns("core", |_client, ns| async move {
         // pprof listens on 127.0.0.1 only: reachable through the API server's port-forward alone.
-        deploy_goapp(&ns, "goapp", &["-listen=127.0.0.1:6060", "-block-rate=1", "-mutex-fraction=1", "-leak=200"]).await?;
+        deploy_goapp(&ns, "goapp", &["-listen=127.0.0.1:6060", "-block-rate=1", "-mutex-fraction=1", "-leak=200"])
+            .await?;
         let spec = serde_json::json!({
             "targets": {"selector": {"matchLabels": {"app": "goapp"}}},
             "pprof": {"profiles": ["cpu", "heap", "allocs", "goroutine", "block", "mutex", "threadcreate", "trace"],
@@ -134,7 +136,8 @@ async fn request_collects_every_kind_through_port_forward_to_a_loopback_pprof() 
         for needle in ["Succeeded", "TargetsResolved", "cpu.pb.gz", "trace.out"] {
             ensure!(describe.contains(needle), "kubectl describe lacks {needle:?}:\n{describe}");
         }
-        let events = kubectl(&["get", "events", "-n", &ns, "--field-selector", "regarding.name=all-kinds", "-o", "name"]);
+        let events =
+            kubectl(&["get", "events", "-n", &ns, "--field-selector", "regarding.name=all-kinds", "-o", "name"]);
         ensure!(events.is_ok(), "events: {events:?}");
         Ok(())
     })

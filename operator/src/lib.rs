@@ -1,6 +1,9 @@
 //! godiag: diagnose Go programs on demand.
 #![deny(warnings)]
+// Tests may unwrap: a panic there is a test failure with a message, which is what we want.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod analyze;
 pub mod api;
 pub mod cli;
 pub mod collect;

@@ -19,7 +19,9 @@ async fn main() -> ExitCode {
             godiag::api::crds_yaml().map(|y| print!("{y}")).map(|()| ExitCode::SUCCESS).map_err(Into::into)
         }
         Command::Collect(args) => godiag::collect::cli::run_collect(args).await,
-        Command::Analyze(_) => Err(anyhow::anyhow!("not implemented in this branch")),
+        Command::Analyze(args) => {
+            godiag::analyze::cli::run_analyze(args, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)
+        }
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

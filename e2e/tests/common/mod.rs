@@ -55,20 +55,12 @@ pub async fn client() -> Client {
         "KUBECONFIG is not set. Start the local cluster (e2e/cluster/up.sh), `source e2e/cluster/env.sh`, \
          and run the tests inside its netns: in-cluster-netns cargo test -p godiag-e2e --features e2e"
     );
-    Client::try_default()
-        .await
-        .expect("cannot build a Kubernetes client from KUBECONFIG")
+    Client::try_default().await.expect("cannot build a Kubernetes client from KUBECONFIG")
 }
 
 /// Wait until `cond` holds for the object `name`, or fail after `timeout` saying what we
 /// waited for. Built on a watch (`await_condition`), so it returns as soon as it holds.
-pub async fn wait_for<K>(
-    api: &Api<K>,
-    name: &str,
-    what: &str,
-    timeout: Duration,
-    cond: impl Condition<K>,
-) -> Result<K>
+pub async fn wait_for<K>(api: &Api<K>, name: &str, what: &str, timeout: Duration, cond: impl Condition<K>) -> Result<K>
 where
     K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
 {
@@ -100,16 +92,17 @@ impl TempNamespace {
             },
             ..Namespace::default()
         };
-        let created = namespaces
-            .create(&PostParams::default(), &ns)
-            .await
-            .context("creating the test namespace")?;
+        let created = namespaces.create(&PostParams::default(), &ns).await.context("creating the test namespace")?;
         let guard = Self { name: created.name_any(), deleted: false };
         // Pods are refused until the controller-manager has made the default ServiceAccount.
         let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &guard.name);
-        wait_for(&accounts, "default", "the namespace's default ServiceAccount", TIMEOUT, |sa: Option<&ServiceAccount>| {
-            sa.is_some()
-        })
+        wait_for(
+            &accounts,
+            "default",
+            "the namespace's default ServiceAccount",
+            TIMEOUT,
+            |sa: Option<&ServiceAccount>| sa.is_some(),
+        )
         .await?;
         Ok(guard)
     }
@@ -177,9 +170,7 @@ where
 {
     let client = client().await;
     let ns = TempNamespace::create(&client, prefix).await?;
-    let outcome = AssertUnwindSafe(body(client.clone(), ns.name().to_owned()))
-        .catch_unwind()
-        .await;
+    let outcome = AssertUnwindSafe(body(client.clone(), ns.name().to_owned())).catch_unwind().await;
     let failed = !matches!(outcome, Ok(Ok(())));
     if failed {
         dump_diagnostics(&client, ns.name()).await;
