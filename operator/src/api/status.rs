@@ -1,6 +1,7 @@
 //! Status of a `DiagnosisRequest`, written only by godiag (server-side apply, field manager `godiag`).
 
 use super::kind::ProfileKind;
+use crate::analyze::TargetSummary;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,13 @@ pub struct TargetStatus {
     /// Kinds that could not be collected from this pod, each with its reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<KindFailureStatus>,
+    /// What godiag read in this pod's artifacts: top functions, goroutines by state, trace
+    /// figures and findings. Small and bounded; the full analysis is in `summary.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<TargetSummary>,
+    /// Where the full analysis (`summary.json`) and the flame graph SVGs of this pod are stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reports: Vec<String>,
 }
 
 /// Lifecycle of one pod's collection.

@@ -2,6 +2,7 @@
 //! pod and writing the request's manifest. The real implementation (`kube_collector`) talks to pods
 //! and object storage; reconcile tests use a scripted one.
 
+use crate::analyze::TargetSummary;
 use crate::api::{ArtifactStatus, KindFailureStatus, PprofSpec, TargetPhase, TargetStatus};
 use futures::future::BoxFuture;
 
@@ -23,6 +24,8 @@ pub struct TargetResult {
     pub message: String,
     pub artifacts: Vec<ArtifactStatus>,
     pub failures: Vec<KindFailureStatus>,
+    pub summary: Option<TargetSummary>,
+    pub reports: Vec<String>,
 }
 
 impl TargetResult {
@@ -34,6 +37,8 @@ impl TargetResult {
             message: message.into(),
             artifacts: vec![],
             failures: vec![],
+            summary: None,
+            reports: vec![],
         }
     }
 
@@ -43,6 +48,8 @@ impl TargetResult {
         t.message = Some(self.message.clone());
         t.artifacts = self.artifacts.clone();
         t.failures = self.failures.clone();
+        t.summary = self.summary.clone();
+        t.reports = self.reports.clone();
     }
 }
 

@@ -2,6 +2,7 @@
 //! port-forward or pod IP, runs the shared collection pipeline into object storage, and writes the
 //! request's `manifest.json`.
 
+use super::analysis::analyze_target;
 use super::collector::{Collector, CollectorError, RequestRecord, TargetJob, TargetResult};
 use super::select::{resolve_port, target_container};
 use crate::api::{Access, ArtifactStatus, KindFailureStatus, TargetPhase, TargetStatus};
@@ -81,6 +82,11 @@ impl KubeCollector {
             self.metrics.artifact_bytes.get_or_create(&KindLabel { kind: a.kind.as_str() }).inc_by(a.object.bytes);
         }
         let mut result = result_of(&outcome);
+        if !outcome.artifacts.is_empty() {
+            let analysis = analyze_target(self.store.as_ref(), &dir, &outcome.artifacts).await;
+            result.summary = analysis.summary;
+            result.reports = analysis.reports;
+        }
         if outcome.artifacts.is_empty() && !outcome.failures.is_empty() {
             // Nothing came back: if the pod went away meanwhile, that is the story to tell.
             match pods.get_opt(&job.pod).await {
@@ -181,6 +187,8 @@ pub fn result_of(outcome: &TargetOutcome) -> TargetResult {
         message: super::status::truncate(message, 1024),
         artifacts,
         failures,
+        summary: None,
+        reports: vec![],
     }
 }
 

@@ -1,5 +1,6 @@
 //! The DiagnosisRequest controller.
 
+pub mod analysis;
 pub mod collector;
 pub mod error;
 pub mod jobs;

@@ -88,6 +88,8 @@ mod tests {
             attempts,
             artifacts: vec![],
             failures: vec![],
+            summary: None,
+            reports: vec![],
         }
     }
 
@@ -105,6 +107,8 @@ mod tests {
                 note: None,
             }],
             failures: vec![],
+            summary: None,
+            reports: vec![],
         }
     }
 

@@ -113,6 +113,8 @@ fn target(
         attempts: 0,
         artifacts: vec![],
         failures: vec![],
+        summary: None,
+        reports: vec![],
     }
 }
 

@@ -36,11 +36,14 @@ pub fn progress(targets: &[TargetStatus]) -> String {
     format!("{done}/{}", targets.len())
 }
 
-/// One line for `kubectl get diag`: how many pods were collected and the first thing each failing
-/// pod reported.
+/// One line for `kubectl get diag`: how many pods were collected, what the analysis of the first
+/// analysed pod says, and the first thing each failing pod reported.
 pub fn summary(targets: &[TargetStatus]) -> String {
     let ok = targets.iter().filter(|t| t.phase == TargetPhase::Succeeded).count();
     let mut parts = vec![format!("{ok}/{} pods collected", targets.len())];
+    if let Some(s) = targets.iter().find_map(|t| t.summary.as_ref()) {
+        parts.push(crate::analyze::one_line(s));
+    }
     for t in targets.iter().filter(|t| t.phase == TargetPhase::Failed) {
         parts.push(format!("{}: {}", t.pod, t.reason.as_deref().unwrap_or("Failed")));
     }
@@ -168,6 +171,8 @@ mod tests {
             attempts: 1,
             artifacts: vec![a; artifacts],
             failures: vec![],
+            summary: None,
+            reports: vec![],
         }
     }
 

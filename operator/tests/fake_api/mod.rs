@@ -168,6 +168,8 @@ pub fn collected(pod: &str, kinds: &[ProfileKind]) -> TargetResult {
             })
             .collect(),
         failures: vec![],
+        summary: None,
+        reports: vec![],
     }
 }
 
