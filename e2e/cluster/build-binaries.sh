@@ -3,8 +3,9 @@
 #   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl
 #   etcd        etcd server (wrapper module around go.etcd.io/etcd/server/v3/etcdmain)
 #   containerd  containerd, containerd-shim-runc-v2, ctr
+#   runc        runc (cgo + libseccomp; Debian's 1.1.5 cannot run containerd 2.2's specs)
 #   dlv         Delve, for the localhost/dlv image
-# Usage: build-binaries.sh [kubernetes|etcd|containerd|dlv ...]   (default: all)
+# Usage: build-binaries.sh [kubernetes|etcd|containerd|runc|dlv ...]   (default: all)
 # A finished build lives in $GODIAG_CACHE/bin/<component>-v<version>-<go version>/ and is
 # reused as is; delete that directory to force a rebuild. Each cold build is timed with
 # /usr/bin/time -v into $GODIAG_CACHE/build-logs/.
@@ -103,6 +104,14 @@ build_containerd_inner() {
     "github.com/containerd/containerd/v2/cmd/ctr@v$CONTAINERD_VERSION"
 }
 
+# runc needs cgo (its nsenter is C) and libseccomp-dev for the seccomp tag. Debian's runc
+# 1.1.5 fails every CRI sandbox of containerd 2.2 ("can't get final child's PID from pipe")
+# and crun 1.8.1 rejects its OCI spec version; containerd 2.2 is tested with runc 1.3.
+build_runc_inner() {
+  local out=$1
+  CGO_ENABLED=1 GOBIN=$out go install -tags seccomp "github.com/opencontainers/runc@v$RUNC_VERSION"
+}
+
 build_dlv_inner() {
   local out=$1
   CGO_ENABLED=0 GOBIN=$out go install "github.com/go-delve/delve/cmd/dlv@v$DLV_VERSION"
@@ -122,12 +131,13 @@ build() {
 # Internal: the timed child process runs one build function.
 if [[ ${1:-} == --inner ]]; then "build_$2_inner" "$3"; exit; fi
 
-comps=("$@"); [[ ${#comps[@]} -gt 0 ]] || comps=(kubernetes etcd containerd dlv)
+comps=("$@"); [[ ${#comps[@]} -gt 0 ]] || comps=(kubernetes etcd containerd runc dlv)
 for c in "${comps[@]}"; do
   case $c in
     kubernetes) build kubernetes "$K8S_BIN" "${K8S_CMDS[@]}" ;;
     etcd)       build etcd "$ETCD_BIN" etcd ;;
     containerd) build containerd "$CONTAINERD_BIN" containerd containerd-shim-runc-v2 ctr ;;
+    runc)       build runc "$RUNC_BIN" runc ;;
     dlv)        build dlv "$DLV_BIN" dlv ;;
     *) die "unknown component $c" ;;
   esac

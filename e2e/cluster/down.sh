@@ -85,6 +85,11 @@ for l in /var/log/containers/*.log; do
   [[ -L $l && $(readlink "$l") == "$STATE"/* ]] && rm -f "$l"
 done
 
+# Shims keep their sockets in containerd's fixed /run/containerd/s; remove the dirs we
+# caused there only if empty (never anything another containerd might own).
+rmdir /run/containerd/s /run/containerd/fifo /run/containerd/runc/k8s.io /run/containerd/runc \
+  /run/containerd 2>/dev/null || true
+
 # Runtime state: keep logs/ for debugging, drop the rest (a new up.sh starts fresh).
 rm -rf "$CONTAINERD_RUN"
 if [[ -d $STATE ]]; then

@@ -10,6 +10,7 @@ K8S_VERSION=${K8S_VERSION:-1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-3.6.16}
 CONTAINERD_VERSION=${CONTAINERD_VERSION:-2.2.9}
 DLV_VERSION=${DLV_VERSION:-1.27.2}
+RUNC_VERSION=${RUNC_VERSION:-1.3.6}   # Debian's runc 1.1.5 and crun 1.8.1 fail with containerd 2.2
 PAUSE_TAG=3.10
 
 # --- directories ------------------------------------------------------------------
@@ -33,6 +34,7 @@ K8S_BIN=$GODIAG_CACHE/bin/kubernetes-v$K8S_VERSION-$GO_VERSION
 ETCD_BIN=$GODIAG_CACHE/bin/etcd-v$ETCD_VERSION-$GO_VERSION
 CONTAINERD_BIN=$GODIAG_CACHE/bin/containerd-v$CONTAINERD_VERSION-$GO_VERSION
 DLV_BIN=$GODIAG_CACHE/bin/dlv-v$DLV_VERSION-$GO_VERSION
+RUNC_BIN=$GODIAG_CACHE/bin/runc-v$RUNC_VERSION-$GO_VERSION
 
 # --- network (all inside our own netns, which has no uplink) ----------------------
 NETNS=${GODIAG_NETNS:-godiag}

@@ -30,14 +30,18 @@ disabled_plugins = ['io.containerd.nri.v1.nri']   # NRI would use a global /var/
 
 [plugins.'io.containerd.cri.v1.runtime']
   enable_selinux = false
+  # This host withholds CAP_SYS_RESOURCE (CapEff lacks bit 24), so runc cannot lower
+  # oom_score_adj (kubelet asks -998 for sandboxes): clamp to containerd's own value.
+  restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = 'runc'
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = 'io.containerd.runc.v2'
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-        BinaryName = '/usr/sbin/runc'     # Debian's runc
+        BinaryName = '$RUNC_BIN/runc'     # runc 1.3, built by build-binaries.sh
         SystemdCgroup = false             # cgroupfs, like the kubelet
+        Root = '$CONTAINERD_RUN/runc'     # runc state under our dir, not /run/containerd
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ['$CNI_BIN_DIR']
     conf_dir = '$CNI_CONF_DIR'

@@ -5,6 +5,7 @@
 #
 # There is no cluster DNS: pods reach the API server the way in-cluster clients do,
 # through KUBERNETES_SERVICE_HOST/PORT (the kubernetes Service IP, via kube-proxy).
+# The full TLS + token path from a pod is exercised by the operator in the e2e tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -54,10 +55,12 @@ spec:
     imagePullPolicy: Never
     command: ["sleep", "3600"]
 YAML
-if K -n "$NS" wait --for=condition=Ready pod/goapp pod/busybox --timeout=120s >/dev/null 2>&1; then
+if K -n "$NS" wait --for=condition=Ready pod/goapp pod/busybox --timeout=90s >/dev/null 2>&1; then
   pass "pods from local images (localhost/goapp:e2e, localhost/busybox:e2e) Running"
 else
-  fail "pods from local images Running" "$(K -n "$NS" get pods -o wide 2>&1 | tr '\n' ' ')"
+  fail "pods from local images Running" "$(K -n "$NS" get events --sort-by=.lastTimestamp 2>&1 | tail -5)"
+  echo "smoke: pods do not run, so the remaining checks cannot; see $LOGS/kubelet.log and containerd.log"
+  exit "$failures"
 fi
 
 # 3. port-forward to a port bound to 127.0.0.1 inside the pod
@@ -89,11 +92,14 @@ else
     "$(K -n "$NS" get pod goapp -o jsonpath='{.status.ephemeralContainerStatuses}' 2>&1)"
 fi
 
-# 6. pod -> API server through the kubernetes Service (kube-proxy)
+# 6. pod -> API server through the kubernetes Service (kube-proxy). busybox's own TLS
+# cannot negotiate with Go 1.26's default cipher suites, so speak plain HTTP to the TLS
+# port: Go's server answers that with a recognisable 400, which proves the packets went
+# pod -> 10.32.0.1:443 -> kube-proxy DNAT -> kube-apiserver and back.
 out=$(K -n "$NS" exec busybox -- sh -c \
-  'wget -q -O- --no-check-certificate "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/version"' 2>&1 || true)
-if [[ $out == *'"gitVersion": "v'$K8S_VERSION'"'* ]]; then
-  pass "pod reaches the API server via the kubernetes Service (KUBERNETES_SERVICE_HOST=$KUBERNETES_SVC_IP)"
+  'printf "GET /version HTTP/1.0\r\n\r\n" | nc -w 5 "$KUBERNETES_SERVICE_HOST" "$KUBERNETES_SERVICE_PORT"' 2>&1 || true)
+if [[ $out == *'Client sent an HTTP request to an HTTPS server'* ]]; then
+  pass "pod reaches the API server via the kubernetes Service (KUBERNETES_SERVICE_HOST=$KUBERNETES_SVC_IP:443)"
 else
   fail "pod reaches the API server via the kubernetes Service" "$out"
 fi

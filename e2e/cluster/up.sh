@@ -17,8 +17,8 @@ source "$here/lib.sh"
 t0=$SECONDS
 
 # --- 1. host packages (Debian) -------------------------------------------------------
-pkgs=(runc containernetworking-plugins openssl iproute2 iptables conntrack util-linux
-      busybox-static gcc libc6-dev python3 curl time)
+pkgs=(containernetworking-plugins openssl iproute2 iptables conntrack util-linux
+      busybox-static gcc libc6-dev libseccomp-dev pkg-config python3 curl time)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -28,7 +28,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 # --- 2. binaries (cached after the first build) --------------------------------------
-"$here/build-binaries.sh" kubernetes etcd containerd
+"$here/build-binaries.sh" kubernetes etcd containerd runc
 mkdir -p "$LOGS" "$PIDS"
 
 # running NAME: its pid file names a live process.
@@ -121,9 +121,9 @@ start kube-scheduler -- "$K8S_BIN/kube-scheduler" \
   --authorization-kubeconfig="$KCFG/kube-scheduler.kubeconfig" \
   --bind-address=127.0.0.1 --leader-elect=false --v=1
 
-# --- 6. containerd (runc from Debian, CNI bridge, our images) ------------------------
+# --- 6. containerd (runc built here, Debian's CNI plugins, our images) ------------------------
 "$here/node-config.sh"
-start containerd "PATH=$CONTAINERD_BIN:/usr/sbin:/usr/bin:/sbin:/bin" -- \
+start containerd "PATH=$CONTAINERD_BIN:$RUNC_BIN:/usr/sbin:/usr/bin:/sbin:/bin" -- \
   "$CONTAINERD_BIN/containerd" --config "$STATE/containerd/config.toml"
 wait_until 60 "containerd" ctr_k8s version
 "$here/../images/build.sh" pause busybox goapp dlv
