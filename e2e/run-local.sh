@@ -25,12 +25,13 @@ trap teardown EXIT
 "$here/cluster/up.sh"
 
 # The operator image, from a release build. Builds happen outside the netns (crates.io).
-(cd "$repo" && cargo build --release -p godiag)
-GODIAG_BIN=${GODIAG_BIN:-$repo/target/release/godiag} "$here/images/build.sh" godiag
+(cd "$repo" && cargo build --release --locked -p godiag)
+GODIAG_BIN=${GODIAG_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/godiag} "$here/images/build.sh" godiag
 
 # Compile the tests first (needs the network for crates), then run them in the netns,
 # where the API server is, with no network access beyond the cluster.
 (cd "$repo" && cargo test -p godiag-e2e --features e2e --no-run)
 # shellcheck disable=SC2086 # E2E_TEST_ARGS is a list of words
-(cd "$repo" && KUBECONFIG=$ADMIN_KUBECONFIG "${NSENTER[@]}" \
+# The tests install godiag with the cluster's own kubectl (`kubectl apply -k manifests/e2e`).
+(cd "$repo" && KUBECONFIG=$ADMIN_KUBECONFIG KUBECTL=$K8S_BIN/kubectl "${NSENTER[@]}" \
   cargo test --offline -p godiag-e2e --features e2e ${E2E_TEST_ARGS:-} -- --test-threads=1)
