@@ -85,7 +85,7 @@ pub fn is_parked_on_sync(state: &str) -> bool {
 }
 
 /// The first frame of a stack that is the program's own (not runtime) code, for messages.
-pub fn where_(stack: &[String]) -> String {
+pub fn site_of(stack: &[String]) -> String {
     stack
         .iter()
         .find(|f| {
@@ -105,7 +105,7 @@ pub fn leak_findings(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for g in groups {
-        let site = where_(&g.stack);
+        let site = site_of(&g.stack);
         let mut ev = vec![format!(
             "{} goroutines of {total} in {:?} at {site}",
             g.count, g.state
