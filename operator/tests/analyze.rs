@@ -484,3 +484,24 @@ fn mutated_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn cpu_dominance_and_gc_pressure_rules() {
+    // The fixture's hottest leaf is runtime.asyncPreempt (where preemption signals land); the
+    // rule charges those samples to the preempted function instead.
+    let mut opts = AnalyzeOptions::default();
+    opts.thresholds.cpu_dominant_percent = 25.0;
+    let r = pprof_report("cpu.pb.gz", &opts);
+    assert_eq!(r.functions[0].name, "runtime.asyncPreempt");
+    let f = r.findings.iter().find(|f| f.rule == "cpu-dominant-function").expect("dominance finding");
+    assert!(!f.message.starts_with("runtime.asyncPreempt"), "{}", f.message);
+    assert!(f.evidence[0].contains("flat"), "{:?}", f.evidence);
+
+    let default = analyze("trace.out", &AnalyzeOptions::default());
+    assert!(default.findings().is_empty(), "3 forced GCs in a short trace are not pressure");
+    opts.thresholds.stw_percent = 0.01;
+    let Analysis::Trace(t) = analyze_bytes(&fixture("trace.out"), &opts).unwrap() else { panic!() };
+    let f = &t.findings[0];
+    assert_eq!(f.rule, "gc-pressure");
+    assert!(f.message.starts_with(&format!("{} GC cycles", t.gc_count)), "{}", f.message);
+}

@@ -91,7 +91,7 @@ pub fn flame_graph_from_profile(p: &Profile, opts: &FlameOptions) -> Result<Flam
     let filter = Filter::new(opts.focus.as_deref(), opts.ignore.as_deref())?;
     let stacks = folded::folded(p, col, &filter.compile_for(p));
     if stacks.is_empty() {
-        let reason = if p.samples.is_empty() {
+        let reason = if p.sample_count() == 0 {
             format!("empty profile: no {} samples", p.guess_kind())
         } else if filter.is_active() {
             "empty profile: no samples left after focus/ignore".to_string()

@@ -60,14 +60,22 @@ fn pprof(r: &PprofReport) -> String {
             human(d.new_total, &r.unit),
             d.delta_total
         );
-        let _ = writeln!(o, "{:>12} {:>12} {:>12}  function (largest regressions)", "base flat", "new flat", "delta");
+        let _ = writeln!(
+            o,
+            "{:>12} {:>12} {:>12} {:>12}  function (largest regressions)",
+            "base flat", "new flat", "delta flat", "delta cum"
+        );
+        let signed = |v: i64| {
+            if v >= 0 { format!("+{}", human(v, &r.unit)) } else { human(v, &r.unit) }
+        };
         for x in &d.regressions {
             let _ = writeln!(
                 o,
-                "{:>12} {:>12} {:>12}  {}",
+                "{:>12} {:>12} {:>12} {:>12}  {}",
                 human(x.base_flat, &r.unit),
                 human(x.new_flat, &r.unit),
-                format!("+{}", human(x.delta_flat, &r.unit)),
+                signed(x.delta_flat),
+                signed(x.delta_cum),
                 x.name
             );
         }

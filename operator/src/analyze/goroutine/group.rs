@@ -80,7 +80,7 @@ pub fn is_parked_on_sync(state: &str) -> bool {
 }
 
 /// The first frame of a stack that is the program's own (not runtime) code, for messages.
-pub fn where_(stack: &[String]) -> String {
+pub fn site_of(stack: &[String]) -> String {
     stack
         .iter()
         .find(|f| !f.starts_with("runtime.") && !f.starts_with("internal/") && !f.starts_with("sync."))
@@ -93,7 +93,7 @@ pub fn where_(stack: &[String]) -> String {
 pub fn leak_findings(groups: &[Group], total: u64, leak_profile: bool, th: &Thresholds) -> Vec<Finding> {
     let mut out = Vec::new();
     for g in groups {
-        let site = where_(&g.stack);
+        let site = site_of(&g.stack);
         let mut ev = vec![format!("{} goroutines of {total} in {:?} at {site}", g.count, g.state)];
         if let Some(c) = &g.created_by {
             ev.push(format!("created by {c}"));

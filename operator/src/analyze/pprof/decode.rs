@@ -6,6 +6,20 @@
 use super::proto;
 use crate::analyze::AnalyzeError;
 use prost::Message;
+
+fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut x: u64 = 0;
+    for i in 0..10 {
+        let c = *b.get(*pos + i)?;
+        x |= u64::from(c & 0x7f) << (7 * i);
+        if c < 0x80 {
+            *pos += i + 1;
+            return Some(x);
+        }
+    }
+    None
+}
+
 use std::collections::HashMap;
 use std::io::Read;
 
@@ -22,24 +36,25 @@ pub struct ValueKind {
     pub unit: String,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Sample {
-    /// Indices into `Profile::locations`, leaf first.
-    pub locs: Vec<u32>,
-    pub values: Vec<i64>,
-}
-
-/// A decoded profile.
+/// A decoded profile. Locations and samples live in flat arrays (offsets + contents) so a
+/// profile with millions of frames costs a handful of allocations.
 #[derive(Clone, Debug, Default)]
 pub struct Profile {
     pub sample_types: Vec<ValueKind>,
     /// The column `go tool pprof` shows by default.
     pub default_index: usize,
-    /// Function names, indexed by the numbers in `locations`.
+    /// Function names, indexed by the numbers in `loc_funcs`.
     pub names: Vec<String>,
-    /// Per location: function indices, innermost (inlined) first, caller last.
-    pub locations: Vec<Vec<u32>>,
-    pub samples: Vec<Sample>,
+    /// Per location `l`: `loc_funcs[loc_start[l]..loc_start[l + 1]]`, function indices, innermost
+    /// (inlined) first, caller last.
+    loc_funcs: Vec<u32>,
+    loc_start: Vec<usize>,
+    /// Per sample `i`: `sample_locs[sample_start[i]..sample_start[i + 1]]`, location indices,
+    /// leaf first.
+    sample_locs: Vec<u32>,
+    sample_start: Vec<usize>,
+    /// `sample_types.len()` values per sample.
+    values: Vec<i64>,
     pub period_type: Option<ValueKind>,
     pub period: i64,
     pub duration_nanos: i64,
@@ -53,7 +68,17 @@ pub fn is_gzip(data: &[u8]) -> bool {
 
 /// Gunzips (all members) with a cap on the output size.
 pub fn gunzip(data: &[u8]) -> Result<Vec<u8>, AnalyzeError> {
-    let mut out = Vec::new();
+    // The gzip trailer states the uncompressed size (mod 2^32). It is only a capacity hint,
+    // clamped by the cap and by a generous compression ratio, so a lying trailer cannot make
+    // us allocate much; it saves the copies of a doubling buffer on large profiles.
+    let hint = data
+        .len()
+        .checked_sub(4)
+        .map(|i| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as u64)
+        .unwrap_or(0)
+        .min(MAX_DECOMPRESSED)
+        .min((data.len() as u64).saturating_mul(32));
+    let mut out = Vec::with_capacity(hint as usize + 1);
     flate2::read::MultiGzDecoder::new(data)
         .take(MAX_DECOMPRESSED + 1)
         .read_to_end(&mut out)
@@ -68,13 +93,13 @@ pub fn gunzip(data: &[u8]) -> Result<Vec<u8>, AnalyzeError> {
 pub fn decode(data: &[u8]) -> Result<Profile, AnalyzeError> {
     if is_gzip(data) {
         let raw = gunzip(data)?;
-        decode_raw(&raw)
+        decode_raw(bytes::Bytes::from(raw))
     } else {
-        decode_raw(data)
+        decode_raw(bytes::Bytes::copy_from_slice(data))
     }
 }
 
-fn decode_raw(data: &[u8]) -> Result<Profile, AnalyzeError> {
+fn decode_raw(data: bytes::Bytes) -> Result<Profile, AnalyzeError> {
     let p = proto::Profile::decode(data).map_err(|e| AnalyzeError::MalformedProfile(e.to_string()))?;
     if p.sample_type.is_empty() {
         return Err(AnalyzeError::MalformedProfile("no sample types".into()));
@@ -109,12 +134,14 @@ fn decode_raw(data: &[u8]) -> Result<Profile, AnalyzeError> {
     }
 
     let mut loc_index: HashMap<u64, u32> = HashMap::with_capacity(p.location.len());
-    let mut locations: Vec<Vec<u32>> = Vec::with_capacity(p.location.len());
+    let mut loc_funcs: Vec<u32> = Vec::with_capacity(p.location.len());
+    let mut loc_start: Vec<usize> = Vec::with_capacity(p.location.len() + 1);
     for l in &p.location {
-        let mut funcs = Vec::with_capacity(l.line.len().max(1));
+        loc_start.push(loc_funcs.len());
+        let before = loc_funcs.len();
         for line in &l.line {
             match func_index.get(&line.function_id) {
-                Some(&f) => funcs.push(f),
+                Some(&f) => loc_funcs.push(f),
                 None => {
                     return Err(AnalyzeError::MalformedProfile(format!(
                         "location {} references unknown function {}",
@@ -123,47 +150,71 @@ fn decode_raw(data: &[u8]) -> Result<Profile, AnalyzeError> {
                 }
             }
         }
-        if funcs.is_empty() {
+        if loc_funcs.len() == before {
             // Unsymbolized: pprof prints the address.
-            funcs.push(intern(format!("{:016x}", l.address), &mut names));
+            loc_funcs.push(intern(format!("{:016x}", l.address), &mut names));
         }
-        loc_index.insert(l.id, locations.len() as u32);
-        locations.push(funcs);
+        loc_index.insert(l.id, (loc_start.len() - 1) as u32);
     }
+    loc_start.push(loc_funcs.len());
+
+    // Go numbers locations 1..=n: a dense table beats hashing millions of ids. Fall back to the
+    // map for sparse ids (the table is bounded by the number of locations, not by the ids).
+    let max_id = p.location.iter().map(|l| l.id).max().unwrap_or(0);
+    let dense: Option<Vec<u32>> = (max_id <= 2 * p.location.len() as u64 + 1024).then(|| {
+        let mut t = vec![u32::MAX; max_id as usize + 1];
+        for (id, &i) in &loc_index {
+            t[*id as usize] = i;
+        }
+        t
+    });
+    let lookup = |id: u64| -> Option<u32> {
+        match &dense {
+            Some(t) => t.get(usize::try_from(id).ok()?).copied().filter(|&i| i != u32::MAX),
+            None => loc_index.get(&id).copied(),
+        }
+    };
 
     let ncols = sample_types.len();
     let mut visits: u64 = 0;
-    let mut samples = Vec::with_capacity(p.sample.len());
-    for smp in p.sample {
-        let mut locs = Vec::with_capacity(smp.location_id.len());
-        for id in &smp.location_id {
-            let Some(&li) = loc_index.get(id) else {
+    let mut sample_locs: Vec<u32> = Vec::new();
+    let mut ids: Vec<u64> = Vec::with_capacity(64);
+    let mut sample_start: Vec<usize> = Vec::with_capacity(p.sample.len() + 1);
+    let mut values: Vec<i64> = Vec::with_capacity(p.sample.len().saturating_mul(ncols));
+    for raw in &p.sample {
+        sample_start.push(sample_locs.len());
+        let before_vals = values.len();
+        ids.clear();
+        decode_sample(raw, &mut ids, &mut values)?;
+        for &id in &ids {
+            let Some(li) = lookup(id) else {
                 return Err(AnalyzeError::MalformedProfile(format!("sample references unknown location {id}")));
             };
-            visits += locations[li as usize].len() as u64;
-            locs.push(li);
+            sample_locs.push(li);
+            visits += (loc_start[li as usize + 1] - loc_start[li as usize]) as u64;
         }
         if visits > MAX_FRAME_VISITS {
             return Err(AnalyzeError::TooLarge(format!("stacks expand to more than {MAX_FRAME_VISITS} frames")));
         }
-        let mut values = smp.value;
-        if values.len() != ncols {
+        if values.len() - before_vals != ncols {
             return Err(AnalyzeError::MalformedProfile(format!(
                 "sample has {} values for {} sample types",
-                values.len(),
+                values.len() - before_vals,
                 ncols
             )));
         }
-        values.shrink_to_fit();
-        samples.push(Sample { locs, values });
     }
+    sample_start.push(sample_locs.len());
 
     Ok(Profile {
         sample_types,
         default_index,
         names,
-        locations,
-        samples,
+        loc_funcs,
+        loc_start,
+        sample_locs,
+        sample_start,
+        values,
         period_type: p.period_type.map(|v| ValueKind { name: s(v.r#type), unit: s(v.unit) }),
         period: p.period,
         duration_nanos: p.duration_nanos,
@@ -185,16 +236,37 @@ impl Profile {
         }
     }
 
+    /// Number of samples.
+    pub fn sample_count(&self) -> usize {
+        self.sample_start.len().saturating_sub(1)
+    }
+
+    /// True when no sample has a non-zero value.
+    pub fn is_all_zero(&self) -> bool {
+        self.values.iter().all(|&v| v == 0)
+    }
+
+    /// Sum of one column over all samples.
+    pub fn column_total(&self, col: usize) -> i64 {
+        let n = self.sample_types.len();
+        if col >= n {
+            return 0;
+        }
+        self.values.iter().skip(col).step_by(n).fold(0i64, |a, &v| a.saturating_add(v))
+    }
+
     /// Calls `f(frames, values)` for every sample with its stack expanded to function indices,
     /// leaf (innermost inlined) first. Reuses one buffer.
     pub fn for_each_stack(&self, mut f: impl FnMut(&[u32], &[i64])) {
-        let mut buf: Vec<u32> = Vec::with_capacity(64);
-        for s in &self.samples {
+        let ncols = self.sample_types.len();
+        let mut buf: Vec<u32> = Vec::with_capacity(128);
+        for i in 0..self.sample_count() {
             buf.clear();
-            for &l in &s.locs {
-                buf.extend_from_slice(&self.locations[l as usize]);
+            for &l in &self.sample_locs[self.sample_start[i]..self.sample_start[i + 1]] {
+                let l = l as usize;
+                buf.extend_from_slice(&self.loc_funcs[self.loc_start[l]..self.loc_start[l + 1]]);
             }
-            f(&buf, &s.values);
+            f(&buf, &self.values[i * ncols..(i + 1) * ncols]);
         }
     }
 
@@ -221,4 +293,51 @@ impl Profile {
             "unknown"
         }
     }
+}
+
+fn bad(what: &str) -> AnalyzeError {
+    AnalyzeError::MalformedProfile(format!("sample: {what}"))
+}
+
+/// Reads one `Sample` message: location ids (field 1) and values (field 2), packed or not;
+/// labels and unknown fields are skipped.
+fn decode_sample(b: &[u8], locs: &mut Vec<u64>, vals: &mut Vec<i64>) -> Result<(), AnalyzeError> {
+    let mut pos = 0;
+    while pos < b.len() {
+        let key = varint(b, &mut pos).ok_or_else(|| bad("truncated key"))?;
+        let (field, wire) = (key >> 3, key & 7);
+        match wire {
+            0 => {
+                let v = varint(b, &mut pos).ok_or_else(|| bad("truncated varint"))?;
+                match field {
+                    1 => locs.push(v),
+                    2 => vals.push(v as i64),
+                    _ => {}
+                }
+            }
+            2 => {
+                let len = varint(b, &mut pos).ok_or_else(|| bad("truncated length"))?;
+                let end = usize::try_from(len)
+                    .ok()
+                    .and_then(|l| pos.checked_add(l))
+                    .filter(|&e| e <= b.len())
+                    .ok_or_else(|| bad("length beyond the message"))?;
+                if field == 1 || field == 2 {
+                    while pos < end {
+                        let v = varint(&b[..end], &mut pos).ok_or_else(|| bad("truncated packed varint"))?;
+                        if field == 1 {
+                            locs.push(v);
+                        } else {
+                            vals.push(v as i64);
+                        }
+                    }
+                }
+                pos = end;
+            }
+            1 => pos = pos.checked_add(8).filter(|&e| e <= b.len()).ok_or_else(|| bad("truncated fixed64"))?,
+            5 => pos = pos.checked_add(4).filter(|&e| e <= b.len()).ok_or_else(|| bad("truncated fixed32"))?,
+            _ => return Err(bad("unsupported wire type")),
+        }
+    }
+    Ok(())
 }

@@ -114,7 +114,7 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> Result<PprofReport
         .enumerate()
         .map(|(i, v)| SampleTotal { name: v.name.clone(), unit: v.unit.clone(), total: top::column_total(p, i) })
         .collect();
-    let note = if p.samples.is_empty() || sample_is_all_zero(p) {
+    let note = if p.sample_count() == 0 || p.is_all_zero() {
         Some(format!("empty profile: no {kind} samples"))
     } else if total == 0 {
         Some("empty profile: no samples left after focus/ignore".to_string())
@@ -129,16 +129,12 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> Result<PprofReport
         total,
         functions: all.into_iter().take(opts.top).collect(),
         sample_types,
-        samples: p.samples.len(),
+        samples: p.sample_count(),
         duration_ns: (p.duration_nanos > 0).then_some(p.duration_nanos),
         note,
         findings,
         diff: None,
     })
-}
-
-fn sample_is_all_zero(p: &Profile) -> bool {
-    p.samples.iter().all(|s| s.values.iter().all(|&v| v == 0))
 }
 
 fn profile_findings(
@@ -212,7 +208,7 @@ fn profile_findings(
             }
         }
         "block" | "mutex" | "contention" => {
-            if total == 0 && p.samples.is_empty() {
+            if total == 0 && p.sample_count() == 0 {
                 let (msg, ev) = match kind {
                     "block" => (
                         "block profile is empty: the program never set runtime.SetBlockProfileRate",

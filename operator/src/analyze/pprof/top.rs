@@ -65,5 +65,5 @@ pub fn sort_pprof(v: &mut [FunctionValue]) {
 
 /// Sum of one column over all samples (no filter).
 pub fn column_total(p: &Profile, col: usize) -> i64 {
-    p.samples.iter().fold(0i64, |acc, s| acc.saturating_add(s.values.get(col).copied().unwrap_or(0)))
+    p.column_total(col)
 }
