@@ -50,4 +50,13 @@ e2e: ## End-to-end tests against the cluster KUBECONFIG names (run inside the ne
 e2e-local: ## cluster-up, images, e2e, cluster-down (also when a step fails)
 	e2e/run-local.sh
 
-.PHONY: help demo demo-local test-deps test lint fmt crds build cluster-up cluster-down images e2e e2e-local
+bench-analyze: ## Time `godiag analyze` against `go tool pprof -top` on the same files (same numbers), print the ratio
+	operator/benches/bench-analyze.sh
+
+fuzz-analyze: ## Bounded fuzz run of the pprof, goroutine-text and trace parsers (SECONDS_PER_TARGET, default 60)
+	$(CARGO) run --release --locked -p godiag --example fuzz_analyze -- $${SECONDS_PER_TARGET:-60}
+
+fixtures-analyze: ## Regenerate the analysis fixtures from real Go programs (GO127=path/to/go1.27 for leak markers)
+	operator/tests/fixtures/gen/regen.sh
+
+.PHONY: bench-analyze fuzz-analyze fixtures-analyze help demo demo-local test-deps test lint fmt crds build cluster-up cluster-down images e2e e2e-local
