@@ -130,34 +130,8 @@ pub fn godiag_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     out
 }
 
-// Minimal profile.proto: only what the tests check.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Sample {
-    #[prost(uint64, repeated, tag = "1")]
-    pub location_id: Vec<u64>,
-    #[prost(int64, repeated, tag = "2")]
-    pub value: Vec<i64>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct ValueType {
-    #[prost(int64, tag = "1")]
-    pub r#type: i64,
-    #[prost(int64, tag = "2")]
-    pub unit: i64,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct Profile {
-    #[prost(message, repeated, tag = "1")]
-    pub sample_type: Vec<ValueType>,
-    #[prost(message, repeated, tag = "2")]
-    pub sample: Vec<Sample>,
-    #[prost(string, repeated, tag = "6")]
-    pub string_table: Vec<String>,
-    #[prost(int64, tag = "10")]
-    pub duration_nanos: i64,
-}
+/// profile.proto as godiag's analysis reads it (samples stay undecoded byte slices).
+pub use godiag::analyze::pprof::proto::Profile;
 
 /// gunzip + protobuf decode; panics with a clear message on anything else.
 pub fn decode_pprof(bytes: &[u8]) -> Profile {
