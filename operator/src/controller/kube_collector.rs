@@ -262,3 +262,83 @@ impl Collector for KubeCollector {
         format!("{}/", self.store.uri(&layout::request_dir(namespace, request)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ProfileKind;
+    use crate::collect::{CollectError, CollectedArtifact, KindFailure};
+
+    fn artifact(kind: ProfileKind, bytes: u64, note: Option<&str>) -> CollectedArtifact {
+        CollectedArtifact {
+            kind,
+            format: layout::default_format(kind),
+            object: StoredObject {
+                path: format!("shop/r/p/{kind}"),
+                uri: format!("s3://b/shop/r/p/{kind}"),
+                bytes,
+                sha256: "ab".repeat(32),
+            },
+            note: note.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn every_kind_stored_is_a_succeeded_pod_with_sizes_and_notes() {
+        let outcome = TargetOutcome {
+            artifacts: vec![
+                artifact(ProfileKind::Cpu, 3 << 20, None),
+                artifact(ProfileKind::Block, 120, Some("empty: the program never called runtime.SetBlockProfileRate")),
+            ],
+            failures: vec![],
+        };
+        let r = result_of(&outcome);
+        assert_eq!(r.phase, TargetPhase::Succeeded);
+        assert_eq!(r.reason, None);
+        assert_eq!(r.message, "stored 2 artifact(s), 3.0 MiB");
+        assert_eq!(r.artifacts[0].uri, "s3://b/shop/r/p/cpu");
+        assert_eq!(r.artifacts[1].note.as_deref(), Some("empty: the program never called runtime.SetBlockProfileRate"));
+    }
+
+    #[test]
+    fn a_failed_kind_fails_the_pod_and_says_why() {
+        let outcome = TargetOutcome {
+            artifacts: vec![artifact(ProfileKind::Heap, 2048, None)],
+            failures: vec![KindFailure {
+                kind: ProfileKind::Cpu,
+                format: ArtifactFormat::Pprof,
+                error: CollectError::CpuProfilerBusy { attempts: 5, waited: std::time::Duration::from_secs(31) },
+            }],
+        };
+        let r = result_of(&outcome);
+        assert_eq!(r.phase, TargetPhase::Failed);
+        assert_eq!(r.reason.as_deref(), Some("CpuProfilerBusy"));
+        assert!(r.message.starts_with("stored 1 artifact(s), 2.0 KiB; cpu failed: "), "{}", r.message);
+        assert_eq!(r.failures[0].reason, "CpuProfilerBusy");
+    }
+
+    #[test]
+    fn manifest_entry_keeps_paths_and_pod_level_failures() {
+        let record = RequestRecord { namespace: "shop".into(), request: "r".into(), targets: vec![] };
+        let mut t = TargetStatus {
+            pod: "p".into(),
+            container: None,
+            phase: TargetPhase::Failed,
+            reason: Some("PodDeleted".into()),
+            message: Some("pod p was deleted".into()),
+            attempts: 1,
+            artifacts: vec![],
+            failures: vec![],
+            summary: None,
+            reports: vec![],
+        };
+        assert_eq!(manifest_entry(&record, &t).error.as_deref(), Some("PodDeleted: pod p was deleted"));
+        t.phase = TargetPhase::Succeeded;
+        t.artifacts =
+            result_of(&TargetOutcome { artifacts: vec![artifact(ProfileKind::Goroutine, 9, None)], failures: vec![] })
+                .artifacts;
+        let e = manifest_entry(&record, &t);
+        assert_eq!(e.error, None);
+        assert_eq!(e.artifacts[0].object.path, "shop/r/p/goroutine.pb.gz");
+    }
+}
