@@ -87,6 +87,10 @@ if [[ -e /run/netns/$NETNS ]]; then
   ip netns delete "$NETNS"
 fi
 
+# `ip netns add` turned /run/netns into a bind mount; undo that only if no namespace of
+# anyone else is left in it (iproute2 recreates it on demand).
+if mountpoint -q /run/netns && [[ -z $(ls -A /run/netns) ]]; then umount /run/netns && rmdir /run/netns || true; fi
+
 # Files outside our dirs that the node writes: CNI result cache, container log links.
 # (The directories are removed only if empty: nothing else of ours is in them.)
 rm -f /var/lib/cni/results/godiag-pods-* 2>/dev/null || true
