@@ -131,6 +131,10 @@ build() {
 # Internal: the timed child process runs one build function.
 if [[ ${1:-} == --inner ]]; then "build_$2_inner" "$3"; exit; fi
 
+# One build at a time per cache (CI and a developer may share this machine's cache).
+exec 9>"$GODIAG_CACHE/build.lock"
+if ! flock -n 9; then log "another build holds $GODIAG_CACHE/build.lock, waiting"; flock 9; fi
+
 comps=("$@"); [[ ${#comps[@]} -gt 0 ]] || comps=(kubernetes etcd containerd runc dlv)
 for c in "${comps[@]}"; do
   case $c in

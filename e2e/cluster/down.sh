@@ -10,23 +10,32 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 [[ $(id -u) == 0 ]] || die "must run as root"
 
-# stop NAME: SIGTERM the pid in pids/NAME.pid, wait up to 20s, then SIGKILL.
+# stop NAME...: SIGTERM every pid named in pids/NAME.pid, wait up to 20s for all of them,
+# then SIGKILL what is left.
 stop() {
-  local f=$PIDS/$1.pid pid
-  [[ -f $f ]] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    log "stopping $1 (pid $pid)"
+  local name pid pids=() i
+  for name in "$@"; do
+    [[ -f $PIDS/$name.pid ]] || continue
+    pid=$(cat "$PIDS/$name.pid")
+    rm -f "$PIDS/$name.pid"
+    kill -0 "$pid" 2>/dev/null || continue
+    log "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    local i
-    for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    if kill -0 "$pid" 2>/dev/null; then log "$1 did not exit, SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  fi
-  rm -f "$f"
+    pids+=("$pid")
+  done
+  for ((i = 0; i < 40; i++)); do
+    local alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    pids=("${alive[@]}")
+    [[ ${#pids[@]} -eq 0 ]] && return 0
+    sleep 0.5
+  done
+  log "still running after 20s, SIGKILL: ${pids[*]}"
+  kill -KILL "${pids[@]}" 2>/dev/null || true
 }
 
 # Node agents first, so nothing restarts containers while we remove them.
-for c in kube-proxy kubelet kube-scheduler kube-controller-manager; do stop "$c"; done
+stop kube-proxy kubelet kube-scheduler kube-controller-manager
 
 # Remove every container through containerd while it still runs (shims then exit).
 if [[ -S $CONTAINERD_SOCK ]] && ctr_k8s version >/dev/null 2>&1; then
@@ -40,8 +49,7 @@ if [[ -S $CONTAINERD_SOCK ]] && ctr_k8s version >/dev/null 2>&1; then
     ctr_k8s containers rm "$id" >/dev/null 2>&1 || true
   done
 fi
-stop containerd
-stop kube-apiserver
+stop containerd kube-apiserver
 stop etcd
 
 # Anything still alive in the pod cgroups, and leftover shims of our containerd binary.
@@ -79,11 +87,17 @@ if [[ -e /run/netns/$NETNS ]]; then
   ip netns delete "$NETNS"
 fi
 
+# `ip netns add` turned /run/netns into a bind mount; undo that only if no namespace of
+# anyone else is left in it (iproute2 recreates it on demand).
+if mountpoint -q /run/netns && [[ -z $(ls -A /run/netns) ]]; then umount /run/netns && rmdir /run/netns || true; fi
+
 # Files outside our dirs that the node writes: CNI result cache, container log links.
+# (The directories are removed only if empty: nothing else of ours is in them.)
 rm -f /var/lib/cni/results/godiag-pods-* 2>/dev/null || true
 for l in /var/log/containers/*.log; do
   [[ -L $l && $(readlink "$l") == "$STATE"/* ]] && rm -f "$l"
 done
+rmdir /var/lib/cni/results /var/lib/cni /var/log/containers 2>/dev/null || true
 
 # Shims keep their sockets in containerd's fixed /run/containerd/s; remove the dirs we
 # caused there only if empty (never anything another containerd might own).

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables are used by the scripts that source this file
 # Shared settings for the local-cluster scripts. Sourced, never executed.
 #
 # Everything that is slow to make (Go modules, Go build cache, built binaries) lives

@@ -8,9 +8,17 @@ source "$here/lib.sh"
 mkdir -p "$STATE/containerd" "$CONTAINERD_ROOT" "$CONTAINERD_RUN" "$CNI_CONF_DIR" \
   "$STATE/cni/ipam" "$KUBELET_DIR" "$STATE/pod-logs"
 
+# write FILE < content: replace FILE only if the content differs. kube-proxy exits when
+# its config file changes, so a second up.sh must leave unchanged files alone.
+write() {
+  local tmp=$1.new
+  cat > "$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+}
+
 # containerd 2.x, config version 3. Everything it writes is under our state dirs;
 # pod network namespaces are mounted under its state dir, not /run/netns.
-cat > "$STATE/containerd/config.toml" <<TOML
+write "$STATE/containerd/config.toml" <<TOML
 version = 3
 root = '$CONTAINERD_ROOT'
 state = '$CONTAINERD_RUN/state'
@@ -53,7 +61,7 @@ TOML
 
 # Pod network: a bridge inside our netns. No masquerade, and pods get routes only to the
 # node and to Services (no default route), so pod traffic cannot leave the netns.
-cat > "$CNI_CONF_DIR/10-godiag-pods.conflist" <<JSON
+write "$CNI_CONF_DIR/10-godiag-pods.conflist" <<JSON
 {
   "cniVersion": "1.0.0",
   "name": "godiag-pods",
@@ -78,7 +86,7 @@ JSON
 
 # DNS: there is no cluster DNS. Pods find the API server through the
 # KUBERNETES_SERVICE_HOST/PORT environment, as in-cluster clients do.
-printf 'nameserver 127.0.0.1\noptions ndots:1 timeout:1 attempts:1\n' > "$STATE/resolv.conf"
+printf 'nameserver 127.0.0.1\noptions ndots:1 timeout:1 attempts:1\n' | write "$STATE/resolv.conf"
 
 # All pod cgroups live below /godiag in every cgroup v1 hierarchy (and cgroup2's
 # unified mount), so down.sh can find and remove exactly what the node created.
@@ -91,7 +99,7 @@ for h in /sys/fs/cgroup/*/; do
   fi
 done
 
-cat > "$STATE/kubelet-config.yaml" <<YAML
+write "$STATE/kubelet-config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 failCgroupV1: false            # this host is cgroup v1; 1.35+ refuses it otherwise
@@ -116,7 +124,7 @@ imageGCLowThresholdPercent: 99
 serializeImagePulls: false
 YAML
 
-cat > "$STATE/kube-proxy-config.yaml" <<YAML
+write "$STATE/kube-proxy-config.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $KCFG/kube-proxy.kubeconfig}
@@ -126,6 +134,7 @@ clusterCIDR: 10.244.0.0/16
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 iptables: {localhostNodePorts: false}
+nodePortAddresses: [primary]
 # Leave host-global conntrack settings alone (0 = do not change).
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 YAML

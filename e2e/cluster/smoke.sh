@@ -104,5 +104,40 @@ else
   fail "pod reaches the API server via the kubernetes Service" "$out"
 fi
 
+# 7. Delve in an ephemeral container (SYS_PTRACE via --profile=general) attaches to goapp,
+# listens on 127.0.0.1 only, answers JSON-RPC through port-forward, and detaches without
+# killing it: the path godiag's Delve mode takes.
+K -n "$NS" debug goapp --image="localhost/dlv:$DLV_VERSION" --image-pull-policy=Never \
+  --target=goapp --container=dlv --profile=general -- /dlv attach 1 --headless \
+  --listen=127.0.0.1:2345 --api-version=2 --accept-multiclient >/dev/null 2>&1 || true
+dlv_listening() { K -n "$NS" logs goapp -c dlv 2>/dev/null | grep -q 'API server listening at: 127.0.0.1:2345'; }
+out=""
+if wait_until 60 "dlv to attach to goapp" dlv_listening; then
+  "${NSENTER[@]}" "$K8S_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" -n "$NS" \
+    port-forward pod/goapp 12345:2345 >"$LOGS/smoke-port-forward-dlv.log" 2>&1 &
+  pf_pid=$!
+  wait_until 30 "port-forward to dlv" "${NSENTER[@]}" python3 -c \
+    'import socket; socket.create_connection(("127.0.0.1", 12345), timeout=2)' || true
+  out=$("${NSENTER[@]}" python3 - <<'PY' 2>&1 || true
+import json, socket
+f = socket.create_connection(("127.0.0.1", 12345), timeout=20).makefile("rw")
+def call(i, method, params):
+    f.write(json.dumps({"id": i, "method": "RPCServer." + method, "params": [params]}) + "\n")
+    f.flush()
+    return json.loads(f.readline())
+gs = call(1, "ListGoroutines", {"Start": 0, "Count": 0})["result"]["Goroutines"]
+det = call(2, "Detach", {"Kill": False})
+print(f"goroutines={len(gs)} detach_error={det.get('error')}")
+PY
+)
+  kill "$pf_pid" 2>/dev/null || true; pf_pid=""
+fi
+phase=$(K -n "$NS" get pod goapp -o jsonpath='{.status.phase}' 2>/dev/null || true)
+if [[ $out == goroutines=*' detach_error=None' && $phase == Running ]]; then
+  pass "Delve in an ephemeral container: attach, list goroutines over port-forward, detach ($out)"
+else
+  fail "Delve in an ephemeral container" "$out (pod phase: $phase)"
+fi
+
 if ((failures == 0)); then echo "smoke: all checks passed"; else echo "smoke: $failures check(s) failed"; fi
 exit "$failures"

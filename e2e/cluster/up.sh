@@ -48,6 +48,17 @@ start() {
   echo $! >"$PIDS/$name.pid"
 }
 
+# restart_if_changed NAME FILE: stop NAME if FILE (its config) changed since it started,
+# so the following start() runs it with the new config.
+restart_if_changed() {
+  local name=$1 file=$2 pid
+  running "$name" && [[ $file -nt $PIDS/$name.pid ]] || return 0
+  pid=$(cat "$PIDS/$name.pid")
+  log "$name: $file changed, restarting"
+  kill -TERM "$pid"
+  wait_until 30 "$name (pid $pid) to exit" sh -c "! kill -0 $pid"
+}
+
 # --- 3. network namespace: node IP on a port-less bridge, no default route -----------
 if [[ ! -e /run/netns/$NETNS ]]; then
   log "creating network namespace $NETNS"
@@ -123,12 +134,15 @@ start kube-scheduler -- "$K8S_BIN/kube-scheduler" \
 
 # --- 6. containerd (runc built here, Debian's CNI plugins, our images) ------------------------
 "$here/node-config.sh"
+restart_if_changed containerd "$STATE/containerd/config.toml"
 start containerd "PATH=$CONTAINERD_BIN:$RUNC_BIN:/usr/sbin:/usr/bin:/sbin:/bin" -- \
   "$CONTAINERD_BIN/containerd" --config "$STATE/containerd/config.toml"
 wait_until 60 "containerd" ctr_k8s version
 "$here/../images/build.sh" pause busybox goapp dlv
 
 # --- 7. kubelet and kube-proxy --------------------------------------------------------
+restart_if_changed kubelet "$STATE/kubelet-config.yaml"
+restart_if_changed kube-proxy "$STATE/kube-proxy-config.yaml"
 start kubelet -- "$K8S_BIN/kubelet" --config="$STATE/kubelet-config.yaml" \
   --kubeconfig="$KCFG/kubelet.kubeconfig" --hostname-override="$NODE_NAME" \
   --node-ip="$NODE_IP" --root-dir="$KUBELET_DIR" --v=1
