@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail, ensure};
 use common::{TIMEOUT, wait_for, with_temp_ns};
 use godiag::api::{DiagnosisRequest, Phase, ProfileKind, TargetPhase};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, PostParams};
 use kube::runtime::wait::Condition;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,27 @@ async fn apply_request(ns: &str, name: &str, spec: serde_json::Value) -> Result<
     wait_for(&requests, name, "the request's Complete condition", REQUEST_TIMEOUT, complete()).await
 }
 
+/// The reasons of the Events about request `name`, once all of `want` are there (Events are
+/// published just after the status write the test waited for).
+async fn event_reasons(ns: &str, name: &str, want: &[&str]) -> Result<Vec<String>> {
+    let events: Api<Event> = Api::namespaced(common::client().await, ns);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let reasons: Vec<String> = events
+            .list(&Default::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.reason)
+            .collect();
+        if want.iter().all(|w| reasons.iter().any(|r| r == w)) || tokio::time::Instant::now() > deadline {
+            return Ok(reasons);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 fn sha256_of(path: &Path) -> Result<String> {
     let out = Command::new("sha256sum").arg(path).output()?;
     Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string())
@@ -136,9 +158,8 @@ async fn request_collects_every_kind_through_port_forward_to_a_loopback_pprof() 
         for needle in ["Succeeded", "TargetsResolved", "cpu.pb.gz", "trace.out"] {
             ensure!(describe.contains(needle), "kubectl describe lacks {needle:?}:\n{describe}");
         }
-        let events =
-            kubectl(&["get", "events", "-n", &ns, "--field-selector", "regarding.name=all-kinds", "-o", "name"]);
-        ensure!(events.is_ok(), "events: {events:?}");
+        let reasons = event_reasons(&ns, "all-kinds", &["TargetsResolved", "Succeeded"]).await?;
+        ensure!(reasons.contains(&"Succeeded".to_string()), "events: {reasons:?}");
         Ok(())
     })
     .await
@@ -158,6 +179,11 @@ async fn program_without_pprof_fails_with_a_precise_message() -> Result<()> {
         let t = &st.targets[0];
         ensure!(t.reason.as_deref() == Some("NoPprofEndpoint"), "{t:#?}");
         ensure!(t.message.as_deref().unwrap_or_default().contains("net/http/pprof"), "{t:#?}");
+        let reasons = event_reasons(&ns, "nopprof", &["NoPprofEndpoint", "Failed"]).await?;
+        ensure!(
+            reasons.iter().any(|r| r == "NoPprofEndpoint") && reasons.iter().any(|r| r == "Failed"),
+            "events: {reasons:?}"
+        );
         Ok(())
     })
     .await
