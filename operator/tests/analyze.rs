@@ -307,6 +307,21 @@ fn contention_and_allocation_hot_spots() {
 }
 
 #[test]
+fn allocation_hot_spot_ignores_what_collecting_the_diagnostics_allocated() {
+    // A heap profile taken while godiag's own CPU profile and trace ran: the profilers' buffers
+    // (runtime/trace, runtime/pprof and their gzip writers) are most of the in-use bytes.
+    let h = pprof_report("heap-during-collection.pb.gz", &AnalyzeOptions::default());
+    assert!(
+        h.functions
+            .iter()
+            .take(3)
+            .any(|f| f.name.starts_with("runtime/trace.") || f.name.starts_with("runtime/pprof."))
+    );
+    let f = h.findings.iter().find(|f| f.rule == "allocation-hot-spot").expect("allocation finding");
+    assert!(f.message.starts_with("main.allocLoop accounts for"), "{}", f.message);
+}
+
+#[test]
 fn flame_graph_is_coloured_by_code_origin() {
     let svg = flamegraph_svg(&fixture("cpu.pb.gz"), &FlameOptions::default()).unwrap().expect("svg");
     assert!(svg.starts_with("<?xml") && svg.contains("<svg"));

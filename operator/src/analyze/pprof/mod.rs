@@ -69,6 +69,29 @@ pub fn site_values(p: &Profile, col: usize, filter: &filter::CompiledFilter) -> 
     attributed_values(p, col, filter, is_machinery)
 }
 
+/// True for the profilers' own code. Samples through it are what collecting the diagnostics
+/// cost (e.g. the CPU profile and trace buffers in a heap profile taken during the window), not
+/// the program's behaviour.
+pub fn is_profiler(name: &str) -> bool {
+    name.starts_with("runtime/pprof.") || name.starts_with("runtime/trace.") || name.starts_with("net/http/pprof.")
+}
+
+/// Like [`site_values`], without the samples whose stack runs through the profilers; also returns
+/// the total of the samples kept.
+pub fn program_site_values(p: &Profile, col: usize, filter: &filter::CompiledFilter) -> (Vec<(String, i64)>, i64) {
+    let profiler: Vec<bool> = p.names.iter().map(|n| is_profiler(n)).collect();
+    let mut total = 0i64;
+    let sites =
+        attributed_values_where(p, col, filter, is_machinery, |frames| !frames.iter().any(|&f| profiler[f as usize]));
+    p.for_each_stack(|frames, values| {
+        let v = values.get(col).copied().unwrap_or(0);
+        if filter.keeps(frames) && !frames.iter().any(|&f| profiler[f as usize]) {
+            total = total.saturating_add(v);
+        }
+    });
+    (sites, total)
+}
+
 /// Value per innermost frame for which `skip` is false (or the leaf when all are skipped).
 pub fn attributed_values(
     p: &Profile,
@@ -76,11 +99,21 @@ pub fn attributed_values(
     filter: &filter::CompiledFilter,
     skip: impl Fn(&str) -> bool,
 ) -> Vec<(String, i64)> {
+    attributed_values_where(p, col, filter, skip, |_| true)
+}
+
+fn attributed_values_where(
+    p: &Profile,
+    col: usize,
+    filter: &filter::CompiledFilter,
+    skip: impl Fn(&str) -> bool,
+    keep_stack: impl Fn(&[u32]) -> bool,
+) -> Vec<(String, i64)> {
     let machinery: Vec<bool> = p.names.iter().map(|n| skip(n)).collect();
     let mut acc: HashMap<u32, i64> = HashMap::new();
     p.for_each_stack(|frames, values| {
         let v = values.get(col).copied().unwrap_or(0);
-        if v == 0 || !filter.keeps(frames) {
+        if v == 0 || !filter.keeps(frames) || !keep_stack(frames) {
             return;
         }
         let site = frames.iter().copied().find(|&f| !machinery[f as usize]).or(frames.first().copied());
@@ -187,8 +220,9 @@ fn profile_findings(
             }
         }
         "heap" | "allocs" if total > 0 => {
-            let sites = site_values(p, col, cf);
-            if let Some((name, v)) = sites.first() {
+            // The profiles and trace godiag takes in the same window allocate too: leave them out.
+            let (sites, total) = program_site_values(p, col, cf);
+            if let Some((name, v)) = sites.first().filter(|_| total > 0) {
                 let pct = percent(*v, total);
                 if pct >= th.alloc_site_percent {
                     let sev = if pct >= 50.0 { Severity::Warning } else { Severity::Info };
