@@ -43,9 +43,12 @@ cluster-down: ## Stop the local cluster: processes by PID, mounts, interfaces, n
 images: build ## Build the OCI images (pause, goapp, busybox, dlv, godiag) and import them into containerd
 	GODIAG_BIN=$(CURDIR)/target/release/godiag e2e/images/build.sh
 
-e2e: ## End-to-end tests against the cluster KUBECONFIG names (run inside the netns for the local one)
+# For the local cluster the tests must run inside its netns: E2E_WRAP='nsenter --net=/run/netns/godiag'
+E2E_WRAP ?=
+e2e: ## End-to-end tests against the cluster KUBECONFIG names (local cluster: source e2e/cluster/env.sh first)
 	@test -n "$$KUBECONFIG" || { echo "set KUBECONFIG (for the local cluster: source e2e/cluster/env.sh)"; exit 1; }
-	$(CARGO) test -p godiag-e2e --features e2e -- --test-threads=1
+	$(CARGO) test -p godiag-e2e --features e2e --no-run
+	$(E2E_WRAP) $(CARGO) test --offline -p godiag-e2e --features e2e -- --test-threads=1
 
 e2e-local: ## cluster-up, images, e2e, cluster-down (also when a step fails)
 	e2e/run-local.sh

@@ -8,6 +8,9 @@ _godiag_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$_godiag_here/lib.sh"
 export KUBECONFIG=$ADMIN_KUBECONFIG
 export GODIAG_NETNS=$NETNS
+# For `make e2e`: run the tests inside the netns, and let them use the built kubectl.
+export E2E_WRAP="nsenter --net=/run/netns/$NETNS"
+export KUBECTL=$K8S_BIN/kubectl
 export PATH=$_godiag_here:$PATH
 in-cluster-netns() { nsenter "--net=/run/netns/$GODIAG_NETNS" "$@"; }
 unset _godiag_here
