@@ -4,7 +4,7 @@
 
 use super::analysis::analyze_target;
 use super::collector::{Collector, CollectorError, RequestRecord, TargetJob, TargetResult};
-use super::select::{resolve_port, target_container};
+use super::select::{check_pod, resolve_port};
 use crate::api::{Access, ArtifactStatus, KindFailureStatus, TargetPhase, TargetStatus};
 use crate::collect::portforward::PortForwardConnector;
 use crate::collect::{CollectPlan, Connector, TargetOutcome, TcpConnector, collect_target};
@@ -43,17 +43,9 @@ impl KubeCollector {
             Ok(None) => return self.failed("PodNotFound", format!("pod {} no longer exists", job.pod)),
             Err(e) => return self.failed("KubeApiError", format!("cannot read pod {}: {e}", job.pod)),
         };
-        if pod.metadata.deletion_timestamp.is_some() {
-            return self.failed("PodTerminating", format!("pod {} is being deleted", job.pod));
-        }
-        let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into());
-        if phase != "Running" {
-            return self
-                .failed("PodNotRunning", format!("pod {} is {phase}, not Running: nothing to profile", job.pod));
-        }
-        let container = match target_container(&pod, job.container.as_deref()) {
+        let container = match check_pod(&pod, &job.pod, job.container.as_deref()) {
             Ok(c) => c,
-            Err(e) => return self.failed("ContainerMissing", format!("pod {}: {e}", job.pod)),
+            Err((reason, message)) => return self.failed(reason, message),
         };
         if let Some(why) = container_not_running(&pod, &container) {
             return self.failed("ContainerNotRunning", format!("container {container} of pod {} is {why}", job.pod));

@@ -173,29 +173,23 @@ pub fn select_targets(targets: &Targets, namespace: &str, pods: &[Pod]) -> Resul
     Ok(chosen)
 }
 
-fn classify(pod: &Pod, name: &str, container: Option<&str>) -> TargetStatus {
+/// Whether `pod` can be diagnosed now: the container to diagnose, or why not as
+/// `(reason, message)`. Used when targets are selected and again when collection starts.
+pub fn check_pod(pod: &Pod, name: &str, container: Option<&str>) -> Result<String, (&'static str, String)> {
     if pod.metadata.deletion_timestamp.is_some() {
-        return target(
-            name.into(),
-            None,
-            TargetPhase::Failed,
-            Some("PodTerminating"),
-            format!("pod {name} is being deleted"),
-        );
+        return Err(("PodTerminating", format!("pod {name} is being deleted")));
     }
     let phase = pod_phase(pod);
     if phase != "Running" {
-        return target(
-            name.into(),
-            None,
-            TargetPhase::Failed,
-            Some("PodNotRunning"),
-            format!("pod {name} is {phase}, not Running: nothing to profile"),
-        );
+        return Err(("PodNotRunning", format!("pod {name} is {phase}, not Running: nothing to profile")));
     }
-    match target_container(pod, container) {
+    target_container(pod, container).map_err(|e| ("ContainerMissing", format!("pod {name}: {e}")))
+}
+
+fn classify(pod: &Pod, name: &str, container: Option<&str>) -> TargetStatus {
+    match check_pod(pod, name, container) {
         Ok(c) => target(name.into(), Some(c), TargetPhase::Pending, None, "waiting to collect".into()),
-        Err(e) => target(name.into(), None, TargetPhase::Failed, Some("ContainerMissing"), format!("pod {name}: {e}")),
+        Err((reason, message)) => target(name.into(), None, TargetPhase::Failed, Some(reason), message),
     }
 }
 

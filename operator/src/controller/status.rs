@@ -50,16 +50,9 @@ pub fn summary(targets: &[TargetStatus]) -> String {
     truncate(parts.join("; "), SUMMARY_MAX)
 }
 
-pub fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max.saturating_sub(1);
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s
+/// Bounds a status or event text; the same cut as analysis findings use.
+pub fn truncate(s: String, max: usize) -> String {
+    crate::analyze::findings::clip(&s, max)
 }
 
 /// Sets a condition, keeping its `lastTransitionTime` when the status did not change.
