@@ -60,6 +60,6 @@ fuzz-analyze: ## Bounded fuzz run of the pprof, goroutine-text and trace parsers
 	$(CARGO) run --release --locked -p godiag --example fuzz_analyze -- $${SECONDS_PER_TARGET:-60}
 
 fixtures-analyze: ## Regenerate the analysis fixtures from real Go programs (GO127=path/to/go1.27 for leak markers)
-	operator/tests/fixtures/gen/regen.sh
+	operator/analyze/tests/fixtures/gen/regen.sh
 
 .PHONY: bench-analyze fuzz-analyze fixtures-analyze help demo demo-local test-deps test lint fmt crds build cluster-up cluster-down images e2e e2e-local

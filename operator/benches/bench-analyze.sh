@@ -9,7 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 runs="${1:-10}"
-fx="$root/operator/tests/fixtures"
+fx="$root/operator/analyze/tests/fixtures"
 work="$root/target/bench-analyze"
 mkdir -p "$work"
 
@@ -19,7 +19,7 @@ bin="$root/target/release/godiag"
 # A large allocation profile: 2^19 distinct stacks from a binary recursion (real runtime output).
 big="$work/big-allocs.pb.gz"
 if [[ ! -s "$big" ]]; then
-  "$root/operator/tests/fixtures/gen/regen.sh" big "$work" >/dev/null
+  "$root/operator/analyze/tests/fixtures/gen/regen.sh" big "$work" >/dev/null
 fi
 
 files=("$fx/cpu.pb.gz" "$fx/allocs.pb.gz" "$fx/mutex.pb.gz" "$big")

@@ -3,12 +3,12 @@
 // Tests may unwrap: a panic there is a test failure with a message, which is what we want.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod analyze;
 pub mod api;
 pub mod cli;
 pub mod collect;
 pub mod controller;
 pub mod http;
+pub mod local;
 pub mod metrics;
 pub mod operator;
 pub mod store;

@@ -18,9 +18,9 @@ async fn main() -> ExitCode {
         Command::Crdgen => {
             godiag::api::crds_yaml().map(|y| print!("{y}")).map(|()| ExitCode::SUCCESS).map_err(Into::into)
         }
-        Command::Collect(args) => godiag::collect::cli::run_collect(args).await,
+        Command::Collect(args) => godiag::local::collect::run_collect(args).await,
         Command::Analyze(args) => {
-            godiag::analyze::cli::run_analyze(args, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)
+            godiag::local::analyze::run_analyze(args, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)
         }
     };
     result.unwrap_or_else(|e| {

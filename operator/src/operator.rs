@@ -18,8 +18,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let store =
         crate::store::open(&args.storage_url).with_context(|| format!("cannot open storage {}", args.storage_url))?;
     let metrics = Arc::new(Metrics::default());
-    let collector = Arc::new(controller::kube_collector::KubeCollector::new(client.clone(), store, metrics.clone()));
-    let (ctx, trigger) = Context::new(client.clone(), collector, args.max_concurrent_targets, metrics.clone());
+    let diagnoser =
+        Arc::new(controller::cluster_diagnoser::ClusterDiagnoser::new(client.clone(), store, metrics.clone()));
+    let (ctx, trigger) = Context::new(client.clone(), diagnoser, args.max_concurrent_targets, metrics.clone());
     let api: Api<DiagnosisRequest> = match &args.watch_namespace {
         Some(ns) => Api::namespaced(client, ns),
         None => Api::all(client),

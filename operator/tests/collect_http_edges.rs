@@ -11,6 +11,7 @@ use futures::StreamExt;
 use godiag::api::ProfileKind;
 use godiag::collect::{CollectPlan, TcpConnector, collect_target};
 use godiag::store;
+use godiag_analyze::ArtifactKind;
 use std::time::{Duration, Instant};
 
 async fn serve() -> u16 {
@@ -73,27 +74,27 @@ async fn each_misbehaviour_gets_its_own_reason_and_nothing_partial_is_stored() {
     assert!(outcome.artifacts.is_empty(), "{:?}", outcome.artifacts);
     assert!(took < Duration::from_secs(3), "deadlines must bound the whole collection, took {took:?}");
 
-    let by_kind = |k: ProfileKind| &outcome.failures.iter().find(|f| f.kind == k).unwrap().error;
-    let cpu = by_kind(ProfileKind::Cpu);
+    let by_kind = |k: ArtifactKind| &outcome.failures.iter().find(|f| f.kind == k).unwrap().error;
+    let cpu = by_kind(ArtifactKind::Cpu);
     assert_eq!(cpu.reason(), "Timeout", "{cpu}");
     assert!(cpu.to_string().contains("within 1.5s"), "{cpu}");
 
-    let heap = by_kind(ProfileKind::Heap);
+    let heap = by_kind(ArtifactKind::Heap);
     assert_eq!(heap.reason(), "UnexpectedBody", "{heap}");
     let msg = heap.to_string();
     assert!(msg.contains("did not return a gzip-compressed pprof profile"), "{msg}");
     assert!(msg.contains("text/html") && msg.contains("<!DOCTYPE html>"), "{msg}");
 
-    let allocs = by_kind(ProfileKind::Allocs);
+    let allocs = by_kind(ArtifactKind::Allocs);
     assert_eq!(allocs.reason(), "HttpError", "{allocs}");
     assert!(allocs.to_string().contains("not from Go's pprof handler"), "{allocs}");
     assert!(allocs.to_string().contains("502 Bad Gateway"), "{allocs}");
 
-    let tc = by_kind(ProfileKind::Threadcreate);
+    let tc = by_kind(ArtifactKind::Threadcreate);
     assert_eq!(tc.reason(), "PprofError", "{tc}");
     assert!(tc.to_string().contains("failed to collect profile"), "{tc}");
 
-    let trace = by_kind(ProfileKind::Trace);
+    let trace = by_kind(ArtifactKind::Trace);
     assert_eq!(trace.reason(), "Timeout", "{trace}");
     let err = store.get_bytes("t/trace.out").await.unwrap_err();
     assert_eq!(err.reason(), "ObjectNotFound", "a stalled body must not leave a partial artifact");

@@ -3,10 +3,11 @@
 mod fake_api;
 
 use fake_api::*;
-use godiag::api::{Phase, ProfileKind, TargetPhase};
-use godiag::controller::collector::TargetResult;
+use godiag::api::{ArtifactKind, Phase, TargetPhase};
+use godiag::controller::diagnoser::TargetResult;
 use godiag::controller::reconcile::reconcile;
 use godiag::controller::status::{COND_COMPLETE, COND_TARGETS_RESOLVED};
+use godiag::controller::target_failure::TargetFailure;
 use kube::runtime::controller::Action;
 use serde_json::json;
 use std::sync::Arc;
@@ -19,9 +20,9 @@ fn selector_request() -> godiag::api::DiagnosisRequest {
 
 #[tokio::test]
 async fn new_request_runs_then_succeeds() {
-    let script = ScriptedCollector::default();
-    script.results.lock().unwrap().insert("a".into(), collected("a", &[ProfileKind::Cpu, ProfileKind::Heap]));
-    script.results.lock().unwrap().insert("b".into(), collected("b", &[ProfileKind::Cpu, ProfileKind::Heap]));
+    let script = ScriptedDiagnoser::default();
+    script.results.lock().unwrap().insert("a".into(), collected("a", &[ArtifactKind::Cpu, ArtifactKind::Heap]));
+    script.results.lock().unwrap().insert("b".into(), collected("b", &[ArtifactKind::Cpu, ArtifactKind::Heap]));
     let mut h = harness(vec![pod("a", "Running"), pod("b", "Running")], script);
 
     let req = selector_request();
@@ -37,7 +38,7 @@ async fn new_request_runs_then_succeeds() {
     assert!(h.api.recorded.lock().unwrap().pod_lists[0].contains("labelSelector=app%3Dgoapp"));
 
     h.finished_collections(2).await;
-    let jobs = h.collector.jobs.lock().unwrap().clone();
+    let jobs = h.diagnoser.jobs.lock().unwrap().clone();
     assert_eq!(jobs.len(), 2);
     assert!(jobs.iter().all(|j| j.pprof.duration == "10s" && j.container.as_deref() == Some("app")));
 
@@ -51,19 +52,19 @@ async fn new_request_runs_then_succeeds() {
     let complete = done.conditions.iter().find(|c| c.type_ == COND_COMPLETE).unwrap();
     assert_eq!((complete.status.as_str(), complete.reason.as_str()), ("True", "Succeeded"));
     assert!(done.completion_time.is_some());
-    assert_eq!(h.collector.manifests.lock().unwrap().len(), 1, "manifest.json written once at the end");
+    assert_eq!(h.diagnoser.manifests.lock().unwrap().len(), 1, "manifest.json written once at the end");
     assert_eq!(h.api.event_reasons(), ["TargetsResolved", "Succeeded"]);
 
     // A terminal request is never collected again, even when reconciled again.
     let patches = h.api.recorded.lock().unwrap().status_patches.len();
     reconcile(Arc::new(with_status(req, done)), h.ctx.clone()).await.expect("third pass");
     assert_eq!(h.api.recorded.lock().unwrap().status_patches.len(), patches);
-    assert_eq!(h.collector.jobs.lock().unwrap().len(), 2);
+    assert_eq!(h.diagnoser.jobs.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn selector_matching_nothing_fails_with_reason() {
-    let h = harness(vec![], ScriptedCollector::default());
+    let h = harness(vec![], ScriptedDiagnoser::default());
     let action = reconcile(Arc::new(selector_request()), h.ctx.clone()).await.expect("pass");
     assert_eq!(action, Action::await_change());
     let st = h.api.last_status();
@@ -75,17 +76,18 @@ async fn selector_matching_nothing_fails_with_reason() {
     let events = h.api.events();
     assert_eq!(events.len(), 1);
     assert_eq!((events[0].0.as_str(), events[0].1.as_str()), ("Warning", "NoMatchingPods"));
-    assert!(h.collector.jobs.lock().unwrap().is_empty());
+    assert!(h.diagnoser.jobs.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn pod_deleted_mid_collection_gives_partially_succeeded() {
-    let script = ScriptedCollector::default();
-    script.results.lock().unwrap().insert("a".into(), collected("a", &[ProfileKind::Cpu]));
-    script.results.lock().unwrap().insert(
-        "b".into(),
-        TargetResult::failed("PodDeleted", "pod b was deleted during collection; nothing was stored for it"),
-    );
+    let script = ScriptedDiagnoser::default();
+    script.results.lock().unwrap().insert("a".into(), collected("a", &[ArtifactKind::Cpu]));
+    script
+        .results
+        .lock()
+        .unwrap()
+        .insert("b".into(), TargetResult::failed(&TargetFailure::PodDeleted { pod: "b".into(), gone: true }));
     let mut h = harness(vec![pod("a", "Running"), pod("b", "Running")], script);
     let req = selector_request();
     reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
@@ -104,8 +106,8 @@ async fn pod_deleted_mid_collection_gives_partially_succeeded() {
 
 #[tokio::test]
 async fn operator_restart_mid_collection_collects_again_then_reports_loss() {
-    let script = ScriptedCollector::default();
-    script.results.lock().unwrap().insert("a".into(), collected("a", &[ProfileKind::Cpu]));
+    let script = ScriptedDiagnoser::default();
+    script.results.lock().unwrap().insert("a".into(), collected("a", &[ArtifactKind::Cpu]));
     let mut h = harness(vec![pod("a", "Running")], script);
     let req = selector_request();
     // Status as the previous operator process left it: collecting, first attempt, no artifacts.
@@ -114,8 +116,8 @@ async fn operator_restart_mid_collection_collects_again_then_reports_loss() {
     h.finished_collections(1).await;
 
     // A fresh process (empty job table) sees the half-done status.
-    let fresh = harness(vec![pod("a", "Running")], ScriptedCollector::default());
-    fresh.collector.results.lock().unwrap().insert("a".into(), collected("a", &[ProfileKind::Cpu]));
+    let fresh = harness(vec![pod("a", "Running")], ScriptedDiagnoser::default());
+    fresh.diagnoser.results.lock().unwrap().insert("a".into(), collected("a", &[ArtifactKind::Cpu]));
     let mut fresh = fresh;
     reconcile(Arc::new(with_status(req.clone(), half_done.clone())), fresh.ctx.clone()).await.expect("after restart");
     let restarted = fresh.api.last_status();
@@ -126,19 +128,19 @@ async fn operator_restart_mid_collection_collects_again_then_reports_loss() {
     assert_eq!(fresh.api.last_status().phase, Some(Phase::Succeeded));
 
     // Restarted again during the second attempt: nothing more is tried, the loss is reported.
-    let third = harness(vec![pod("a", "Running")], ScriptedCollector::default());
+    let third = harness(vec![pod("a", "Running")], ScriptedDiagnoser::default());
     reconcile(Arc::new(with_status(req, restarted)), third.ctx.clone()).await.expect("second restart");
     let st = third.api.last_status();
     assert_eq!(st.phase, Some(Phase::Failed));
     assert_eq!(st.targets[0].reason.as_deref(), Some("OperatorRestarted"));
-    assert!(third.collector.jobs.lock().unwrap().is_empty());
+    assert!(third.diagnoser.jobs.lock().unwrap().is_empty());
     h.triggers.close();
 }
 
 #[tokio::test]
 async fn storage_write_failure_is_retried_not_reported_as_done() {
-    let script = ScriptedCollector::default();
-    script.results.lock().unwrap().insert("a".into(), collected("a", &[ProfileKind::Heap]));
+    let script = ScriptedDiagnoser::default();
+    script.results.lock().unwrap().insert("a".into(), collected("a", &[ArtifactKind::Heap]));
     *script.fail_manifest.lock().unwrap() = true;
     let mut h = harness(vec![pod("a", "Running")], script);
     let req = selector_request();
@@ -154,15 +156,15 @@ async fn storage_write_failure_is_retried_not_reported_as_done() {
     assert_eq!(h.api.last_status().phase, Some(Phase::Running), "not marked finished while the manifest is missing");
 
     // Storage recovers: the result kept in memory is written on the retry.
-    *h.collector.fail_manifest.lock().unwrap() = false;
+    *h.diagnoser.fail_manifest.lock().unwrap() = false;
     reconcile(Arc::new(with_status(req, running)), h.ctx.clone()).await.expect("retry");
     assert_eq!(h.api.last_status().phase, Some(Phase::Succeeded));
-    assert_eq!(h.collector.manifests.lock().unwrap().len(), 1);
+    assert_eq!(h.diagnoser.manifests.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn finished_request_is_deleted_after_its_ttl() {
-    let h = harness(vec![], ScriptedCollector::default());
+    let h = harness(vec![], ScriptedDiagnoser::default());
     let mut req = selector_request();
     req.spec.ttl_seconds_after_finished = Some(0);
     let mut st = godiag::api::DiagnosisRequestStatus { phase: Some(Phase::Succeeded), ..Default::default() };

@@ -1,4 +1,5 @@
-//! The kinds of Go diagnostics godiag can collect.
+//! The kinds of Go diagnostics godiag can collect (what a request asks for) and the artifacts
+//! they yield (what the status lists).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,62 @@ impl FromStr for ProfileKind {
                 )
             })
     }
+}
+
+/// What one stored artifact is. Most requested kinds yield one artifact of the same name;
+/// `goroutine` yields two: `goroutine` (the binary profile) and `goroutineText` (the `debug=2`
+/// dump with every goroutine's state and wait time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ArtifactKind {
+    /// CPU profile (`cpu.pb.gz`).
+    Cpu,
+    /// Live heap (`heap.pb.gz`).
+    Heap,
+    /// Allocations since the program started (`allocs.pb.gz`).
+    Allocs,
+    /// Goroutine stacks as a pprof profile (`goroutine.pb.gz`).
+    Goroutine,
+    /// Every goroutine with its state and wait time, as Go prints them (`goroutine.txt`).
+    GoroutineText,
+    /// Blocking profile (`block.pb.gz`).
+    Block,
+    /// Mutex contention profile (`mutex.pb.gz`).
+    Mutex,
+    /// Thread creation profile (`threadcreate.pb.gz`).
+    Threadcreate,
+    /// Execution trace (`trace.out`).
+    Trace,
+}
+
+/// How a stored artifact is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ArtifactFormat {
+    /// gzip-compressed protobuf; open it with `go tool pprof`.
+    Pprof,
+    /// Text in the form Go prints goroutine stacks (`goroutine?debug=2`).
+    GoroutineText,
+    /// Go execution trace; open it with `go tool trace`.
+    Trace,
+}
+
+impl ArtifactKind {
+    pub const ALL: [ArtifactKind; 9] = [
+        ArtifactKind::Cpu,
+        ArtifactKind::Heap,
+        ArtifactKind::Allocs,
+        ArtifactKind::Goroutine,
+        ArtifactKind::GoroutineText,
+        ArtifactKind::Block,
+        ArtifactKind::Mutex,
+        ArtifactKind::Threadcreate,
+        ArtifactKind::Trace,
+    ];
+}
+
+impl ArtifactFormat {
+    pub const ALL: [ArtifactFormat; 3] = [ArtifactFormat::Pprof, ArtifactFormat::GoroutineText, ArtifactFormat::Trace];
 }
 
 #[cfg(test)]

@@ -4,16 +4,51 @@ pub mod duration;
 pub mod kind;
 pub mod request;
 pub mod status;
+pub mod summary;
 
-pub use kind::ProfileKind;
+pub use kind::{ArtifactFormat, ArtifactKind, ProfileKind};
 pub use request::{Access, DiagnosisRequest, DiagnosisRequestSpec, PprofSpec, Targets};
 pub use status::{ArtifactStatus, DiagnosisRequestStatus, KindFailureStatus, Phase, TargetPhase, TargetStatus};
+pub use summary::{Finding, FindingRule, GoroutineCounts, Severity, TargetSummary, TopFunction, TraceFigures};
 
 use kube::CustomResourceExt;
 
-/// Every CRD godiag defines, in a stable order, as `godiag crdgen` prints them.
-pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
-    vec![DiagnosisRequest::crd()]
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+/// Every CRD godiag defines, in a stable order, as `godiag crdgen` prints them. Field
+/// descriptions read as paragraphs in `kubectl explain`: the line breaks of `///` comments are
+/// joined, blank lines between paragraphs kept.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![DiagnosisRequest::crd()].into_iter().map(with_paragraphs).collect()
+}
+
+fn with_paragraphs(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, child) in m.iter_mut() {
+                    match child {
+                        serde_json::Value::String(s) if k == "description" => *s = paragraphs(s),
+                        _ => walk(child),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let Ok(mut v) = serde_json::to_value(&crd) else { return crd };
+    walk(&mut v);
+    serde_json::from_value(v).unwrap_or(crd)
+}
+
+/// Joins the lines of each paragraph with a space; paragraphs stay separated by a blank line.
+pub fn paragraphs(doc: &str) -> String {
+    doc.split("\n\n")
+        .map(|p| p.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// The CRDs as one multi-document YAML stream (the content of `crds/godiag.dev.yaml`).
@@ -24,4 +59,13 @@ pub fn crds_yaml() -> Result<String, serde_saphyr::ser::Error> {
         out.push_str(&serde_saphyr::to_string(&crd)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paragraphs_join_lines_and_keep_blank_lines() {
+        assert_eq!(super::paragraphs("Defaults to a\n30s CPU\nprofile."), "Defaults to a 30s CPU profile.");
+        assert_eq!(super::paragraphs("One.\n\nTwo\nlines."), "One.\n\nTwo lines.");
+    }
 }

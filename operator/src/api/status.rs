@@ -1,7 +1,7 @@
 //! Status of a `DiagnosisRequest`, written only by godiag (server-side apply, field manager `godiag`).
 
-use super::kind::ProfileKind;
-use crate::analyze::TargetSummary;
+use super::kind::{ArtifactFormat, ArtifactKind};
+use super::summary::TargetSummary;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,11 @@ pub struct TargetStatus {
     pub container: Option<String>,
     /// Pending, Collecting, Succeeded or Failed.
     pub phase: TargetPhase,
-    /// Machine-readable cause of the current phase, e.g. NoPprofEndpoint, PodNotRunning.
+    /// Machine-readable cause of the current phase. Why the pod could not be diagnosed:
+    /// PodNotFound, PodTerminating, PodNotRunning, ContainerMissing, ContainerNotRunning,
+    /// PortNotFound, NoPodIP, InvalidDuration, KubeApiError, PodDeleted, OperatorRestarted or
+    /// InternalError; CollectionRestarted while godiag collects again after a restart; or,
+    /// when an artifact failed, the reason of the first entry in `failures`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// What happened, in words; says what to change when something failed.
@@ -98,7 +102,7 @@ pub struct TargetStatus {
     /// Stored artifacts: where each lives, its size and sha256. Never the bytes themselves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactStatus>,
-    /// Kinds that could not be collected from this pod, each with its reason.
+    /// Artifacts that could not be collected from this pod, each with its reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<KindFailureStatus>,
     /// What godiag read in this pod's artifacts: top functions, goroutines by state, trace
@@ -130,10 +134,10 @@ impl TargetPhase {
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactStatus {
     /// What was collected.
-    pub kind: ProfileKind,
-    /// pprof (gzip protobuf, open with `go tool pprof`), goroutine-text (`debug=2` dump) or trace
-    /// (open with `go tool trace`).
-    pub format: String,
+    pub kind: ArtifactKind,
+    /// How the bytes are encoded: pprof (open with `go tool pprof`), goroutineText (the
+    /// `debug=2` dump) or trace (open with `go tool trace`).
+    pub format: ArtifactFormat,
     /// Where it is stored.
     pub uri: String,
     /// Size in bytes.
@@ -146,13 +150,16 @@ pub struct ArtifactStatus {
     pub note: Option<String>,
 }
 
-/// A kind that could not be collected from one pod.
+/// An artifact that could not be collected from one pod.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KindFailureStatus {
-    /// The kind that failed.
-    pub kind: ProfileKind,
-    /// Machine-readable cause, e.g. CpuProfilingInUse, WriteTimeoutExceeded.
+    /// The artifact that failed.
+    pub kind: ArtifactKind,
+    /// Machine-readable cause: NoPprofEndpoint, ProfileNotAvailable, ConnectFailed,
+    /// CpuProfilerBusy, TracerBusy, DurationExceedsWriteTimeout, PprofError, HttpError,
+    /// UnexpectedBody, Timeout, BodyInterrupted, HttpProtocolError, InvalidTarget,
+    /// InvalidObjectPath or StorageWriteFailed.
     pub reason: String,
     /// What happened and what to change.
     pub message: String,

@@ -68,24 +68,75 @@ pub enum CollectError {
     Store(#[from] StoreError),
 }
 
+/// Why one artifact could not be collected: the stable name of each [`CollectError`], as the
+/// status, the manifest, Events and metric labels show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr)]
+pub enum ArtifactReason {
+    /// Nothing serves net/http/pprof at that port or path.
+    NoPprofEndpoint,
+    /// This Go version does not offer the profile.
+    ProfileNotAvailable,
+    /// The connection (or the port-forward) could not be opened.
+    ConnectFailed,
+    /// Another CPU profiler held the profiler on every attempt.
+    CpuProfilerBusy,
+    /// Another execution trace ran on every attempt.
+    TracerBusy,
+    /// The duration is longer than the program's http.Server WriteTimeout.
+    DurationExceedsWriteTimeout,
+    /// Go's pprof handler answered another error.
+    PprofError,
+    /// Something other than Go's pprof handler answered an HTTP error.
+    HttpError,
+    /// The body was not what the endpoint serves.
+    UnexpectedBody,
+    /// No complete answer before the deadline.
+    Timeout,
+    /// The connection broke while the body streamed.
+    BodyInterrupted,
+    /// The HTTP exchange itself failed.
+    HttpProtocolError,
+    /// `godiag collect` was given a URL it cannot use.
+    InvalidTarget,
+    /// The artifact's path in the store is not valid.
+    InvalidObjectPath,
+    /// The store refused or failed the write.
+    StorageWriteFailed,
+}
+
+impl ArtifactReason {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 impl CollectError {
     /// Stable CamelCase reason for conditions, events, manifests and metric labels.
     pub fn reason(&self) -> &'static str {
+        self.cause().as_str()
+    }
+
+    /// The typed reason.
+    pub fn cause(&self) -> ArtifactReason {
         match self {
-            CollectError::ConnectionRefused { .. } | CollectError::NoPprofEndpoint { .. } => "NoPprofEndpoint",
-            CollectError::ProfileNotAvailable { .. } => "ProfileNotAvailable",
-            CollectError::Connect { .. } => "ConnectFailed",
-            CollectError::CpuProfilerBusy { .. } => "CpuProfilerBusy",
-            CollectError::TracerBusy { .. } => "TracerBusy",
-            CollectError::DurationExceedsWriteTimeout { .. } => "DurationExceedsWriteTimeout",
-            CollectError::PprofError { .. } => "PprofError",
-            CollectError::HttpStatus { .. } => "HttpError",
-            CollectError::UnexpectedBody { .. } => "UnexpectedBody",
-            CollectError::Timeout { .. } => "Timeout",
-            CollectError::BodyInterrupted { .. } => "BodyInterrupted",
-            CollectError::Http { .. } => "HttpProtocolError",
-            CollectError::InvalidTarget { .. } => "InvalidTarget",
-            CollectError::Store(e) => e.reason(),
+            CollectError::ConnectionRefused { .. } | CollectError::NoPprofEndpoint { .. } => {
+                ArtifactReason::NoPprofEndpoint
+            }
+            CollectError::ProfileNotAvailable { .. } => ArtifactReason::ProfileNotAvailable,
+            CollectError::Connect { .. } => ArtifactReason::ConnectFailed,
+            CollectError::CpuProfilerBusy { .. } => ArtifactReason::CpuProfilerBusy,
+            CollectError::TracerBusy { .. } => ArtifactReason::TracerBusy,
+            CollectError::DurationExceedsWriteTimeout { .. } => ArtifactReason::DurationExceedsWriteTimeout,
+            CollectError::PprofError { .. } => ArtifactReason::PprofError,
+            CollectError::HttpStatus { .. } => ArtifactReason::HttpError,
+            CollectError::UnexpectedBody { .. } => ArtifactReason::UnexpectedBody,
+            CollectError::Timeout { .. } => ArtifactReason::Timeout,
+            CollectError::BodyInterrupted { .. } => ArtifactReason::BodyInterrupted,
+            CollectError::Http { .. } => ArtifactReason::HttpProtocolError,
+            CollectError::InvalidTarget { .. } => ArtifactReason::InvalidTarget,
+            // Collection only writes: a bad path, or a write the backend failed.
+            CollectError::Store(StoreError::InvalidPath { .. }) => ArtifactReason::InvalidObjectPath,
+            CollectError::Store(_) => ArtifactReason::StorageWriteFailed,
         }
     }
 

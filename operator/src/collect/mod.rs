@@ -3,7 +3,6 @@
 //! [`ArtifactStore`](crate::store::ArtifactStore).
 
 mod body;
-pub mod cli;
 mod connector;
 mod error;
 mod http;
@@ -11,47 +10,41 @@ mod pipeline;
 pub mod plan;
 pub mod portforward;
 pub mod quirks;
-pub mod samples;
 
-pub use crate::store::ArtifactFormat;
 pub use connector::{AsyncReadWrite, BoxedIo, Connector, TcpConnector};
-pub use error::CollectError;
+pub use error::{ArtifactReason, CollectError};
 pub use pipeline::collect_target;
 pub use plan::CollectPlan;
 
-use crate::api::ProfileKind;
 use crate::store::StoredObject;
 use crate::store::manifest::{ArtifactEntry, FailureEntry, TargetEntry};
+use godiag_analyze::ArtifactKind;
 
 /// What one target yielded.
 #[derive(Debug, Default)]
 pub struct TargetOutcome {
     /// Stored artifacts, in plan order.
     pub artifacts: Vec<CollectedArtifact>,
-    /// Kinds (or formats of a kind) that failed, in plan order.
+    /// Artifacts that could not be collected, in plan order.
     pub failures: Vec<KindFailure>,
 }
 
 /// One stored artifact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CollectedArtifact {
-    /// Profile kind.
-    pub kind: ProfileKind,
-    /// Encoding of the stored bytes.
-    pub format: ArtifactFormat,
+    /// What it is (its format follows from the kind).
+    pub kind: ArtifactKind,
     /// Where it is, its size and SHA-256.
     pub object: StoredObject,
     /// Something a reader should know, e.g. "empty: the program never called runtime.SetBlockProfileRate".
     pub note: Option<String>,
 }
 
-/// One kind (in one format) that could not be collected.
+/// One artifact that could not be collected.
 #[derive(Debug)]
 pub struct KindFailure {
-    /// Profile kind.
-    pub kind: ProfileKind,
-    /// The format that was attempted (`goroutine` is fetched as pprof and as text).
-    pub format: ArtifactFormat,
+    /// The artifact that was attempted (`goroutine` and `goroutineText` fail separately).
+    pub kind: ArtifactKind,
     /// Why.
     pub error: CollectError,
 }
@@ -65,22 +58,12 @@ impl TargetOutcome {
             artifacts: self
                 .artifacts
                 .iter()
-                .map(|a| ArtifactEntry {
-                    kind: a.kind,
-                    format: a.format,
-                    object: a.object.clone(),
-                    note: a.note.clone(),
-                })
+                .map(|a| ArtifactEntry::new(a.kind, a.object.clone(), a.note.clone()))
                 .collect(),
             failures: self
                 .failures
                 .iter()
-                .map(|f| FailureEntry {
-                    kind: f.kind,
-                    format: f.format,
-                    reason: f.error.reason().to_owned(),
-                    message: f.error.to_string(),
-                })
+                .map(|f| FailureEntry::new(f.kind, f.error.reason(), f.error.to_string()))
                 .collect(),
             error: None,
         }

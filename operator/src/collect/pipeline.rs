@@ -4,14 +4,14 @@
 
 use super::body::{peek, read_limited, with_deadline};
 use super::http;
-use super::plan::{CollectPlan, Job};
+use super::plan::{CollectPlan, Fetch};
 use super::quirks::{self, ERROR_BODY_LIMIT, HttpFailure, SNIFF_LEN};
-use super::samples::SampleCounter;
 use super::{CollectError, CollectedArtifact, Connector, KindFailure, TargetOutcome};
-use crate::api::ProfileKind;
 use crate::store::{ArtifactStore, StoreError, layout};
 use backon::{ExponentialBuilder, Retryable};
 use futures::StreamExt;
+use godiag_analyze::ArtifactKind;
+use godiag_analyze::pprof::sample_count::SampleCounter;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -30,20 +30,20 @@ pub async fn collect_target(
     store: &dyn ArtifactStore,
     dir: &str,
 ) -> TargetOutcome {
-    let jobs = plan.jobs();
-    let (windowed, snapshots): (Vec<_>, Vec<_>) = jobs.iter().enumerate().partition(|(_, j)| !j.window.is_zero());
+    let fetches = plan.fetches();
+    let (windowed, snapshots): (Vec<_>, Vec<_>) = fetches.iter().enumerate().partition(|(_, j)| !j.window.is_zero());
     let delay = if windowed.is_empty() { Duration::ZERO } else { SNAPSHOT_DELAY };
 
     let windowed_fut = futures::future::join_all(
-        windowed.into_iter().map(|(i, job)| async move { (i, run_job(conn, plan, store, dir, job).await) }),
+        windowed.into_iter().map(|(i, fetch)| async move { (i, run_fetch(conn, plan, store, dir, fetch).await) }),
     );
     // Snapshots start right after the windowed requests, a few at a time.
     let gate = tokio::sync::Semaphore::new(SNAPSHOT_CONCURRENCY);
     let gate = &gate;
-    let snapshots_fut = futures::future::join_all(snapshots.into_iter().map(|(i, job)| async move {
+    let snapshots_fut = futures::future::join_all(snapshots.into_iter().map(|(i, fetch)| async move {
         tokio::time::sleep(delay).await;
         let _permit = gate.acquire().await;
-        (i, run_job(conn, plan, store, dir, job).await)
+        (i, run_fetch(conn, plan, store, dir, fetch).await)
     }));
     let (mut results, snapshot_results) = futures::future::join(windowed_fut, snapshots_fut).await;
     results.extend(snapshot_results);
@@ -51,12 +51,12 @@ pub async fn collect_target(
 
     let mut outcome = TargetOutcome::default();
     for (i, result) in results {
-        let job = &jobs[i];
+        let kind = fetches[i].kind;
         match result {
             Ok(artifact) => outcome.artifacts.push(artifact),
             Err(error) => {
-                tracing::debug!(kind = %job.kind, reason = error.reason(), %error, "collection failed");
-                outcome.failures.push(KindFailure { kind: job.kind, format: job.format, error });
+                tracing::debug!(%kind, reason = error.reason(), %error, "collection failed");
+                outcome.failures.push(KindFailure { kind, error });
             }
         }
     }
@@ -64,15 +64,15 @@ pub async fn collect_target(
 }
 
 /// One request, retried with backoff while another profiler or tracer holds the resource.
-async fn run_job(
+async fn run_fetch(
     conn: &dyn Connector,
     plan: &CollectPlan,
     store: &dyn ArtifactStore,
     dir: &str,
-    job: &Job,
+    fetch: &Fetch,
 ) -> Result<CollectedArtifact, CollectError> {
-    if !job.retry_busy || plan.busy_retries == 0 {
-        return fetch_and_store(conn, plan, store, dir, job).await;
+    if !fetch.retry_busy || plan.busy_retries == 0 {
+        return fetch_and_store(conn, plan, store, dir, fetch).await;
     }
     let started = Instant::now();
     let attempts = std::sync::atomic::AtomicU32::new(0);
@@ -83,12 +83,12 @@ async fn run_job(
         .with_jitter();
     let result = (|| {
         attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        fetch_and_store(conn, plan, store, dir, job)
+        fetch_and_store(conn, plan, store, dir, fetch)
     })
     .retry(backoff)
     .sleep(tokio::time::sleep)
     .when(CollectError::is_busy)
-    .notify(|e, after| tracing::info!(kind = %job.kind, reason = e.reason(), ?after, "busy; retrying"))
+    .notify(|e, after| tracing::info!(kind = %fetch.kind, reason = e.reason(), ?after, "busy; retrying"))
     .await;
     result.map_err(|e| {
         let waited = Duration::from_millis(started.elapsed().as_millis() as u64);
@@ -102,39 +102,44 @@ async fn fetch_and_store(
     plan: &CollectPlan,
     store: &dyn ArtifactStore,
     dir: &str,
-    job: &Job,
+    fetch: &Fetch,
 ) -> Result<CollectedArtifact, CollectError> {
     let target = conn.describe();
-    let limit = job.window + plan.grace;
+    let limit = fetch.window + plan.grace;
     let deadline = Instant::now() + limit;
-    let timeout = || CollectError::Timeout { target: target.clone(), path: job.request.clone(), limit };
+    let timeout = || CollectError::Timeout { target: target.clone(), path: fetch.request.clone(), limit };
     let body_error = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::TimedOut {
             timeout()
         } else {
-            CollectError::BodyInterrupted { target: target.clone(), path: job.request.clone(), message: e.to_string() }
+            CollectError::BodyInterrupted {
+                target: target.clone(),
+                path: fetch.request.clone(),
+                message: e.to_string(),
+            }
         }
     };
 
-    let response = tokio::time::timeout_at(deadline, http::get(conn, &job.request)).await.map_err(|_| timeout())??;
+    let response =
+        tokio::time::timeout_at(deadline, http::get(conn, &fetch.request)).await.map_err(|_| timeout())??;
     let body = with_deadline(response.body, deadline);
     if response.status != 200 {
         let text = read_limited(body, ERROR_BODY_LIMIT).await;
         return Err(quirks::classify(&HttpFailure {
             target: &target,
-            path: &job.request,
+            path: &fetch.request,
             status: response.status,
             go_pprof: response.go_pprof,
             body: &text,
-            requested: job.window,
+            requested: fetch.window,
         }));
     }
 
     let (head, body) = peek(body, SNIFF_LEN).await.map_err(body_error)?;
-    if let Err(expected) = quirks::check_body_start(job.format, &head) {
+    if let Err(expected) = quirks::check_body_start(fetch.kind.format(), &head) {
         return Err(CollectError::UnexpectedBody {
             target,
-            path: job.request.clone(),
+            path: fetch.request.clone(),
             expected,
             content_type: if response.content_type.is_empty() {
                 "no Content-Type".into()
@@ -146,7 +151,7 @@ async fn fetch_and_store(
     }
 
     // Block and mutex profiles: count samples on the fly to explain an empty profile.
-    let counter = matches!(job.kind, ProfileKind::Block | ProfileKind::Mutex)
+    let counter = matches!(fetch.kind, ArtifactKind::Block | ArtifactKind::Mutex)
         .then(|| Arc::new(Mutex::new(SampleCounter::default())));
     let body = match &counter {
         Some(c) => {
@@ -161,7 +166,7 @@ async fn fetch_and_store(
         None => body,
     };
 
-    let path = layout::artifact_path(dir, job.kind, job.format);
+    let path = layout::artifact_path(dir, fetch.kind);
     let object = store.put_stream(&path, body).await.map_err(|e| match e {
         StoreError::Source { source, .. } => body_error(source),
         other => CollectError::Store(other),
@@ -169,10 +174,10 @@ async fn fetch_and_store(
 
     let samples = counter.and_then(|c| Arc::into_inner(c)?.into_inner().ok()?.finish());
     let note = match samples {
-        Some(0) => quirks::empty_profile_note(job.kind).map(str::to_owned),
+        Some(0) => quirks::empty_profile_note(fetch.kind).map(str::to_owned),
         _ => None,
     };
-    Ok(CollectedArtifact { kind: job.kind, format: job.format, object, note })
+    Ok(CollectedArtifact { kind: fetch.kind, object, note })
 }
 
 #[cfg(test)]

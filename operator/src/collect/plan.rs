@@ -1,7 +1,7 @@
 //! What to collect and how: the plan, and the HTTP requests it turns into (pure).
 
 use crate::api::ProfileKind;
-use crate::store::ArtifactFormat;
+use godiag_analyze::ArtifactKind;
 use std::time::Duration;
 
 /// What to collect from one target.
@@ -44,49 +44,56 @@ impl CollectPlan {
     }
 
     /// The requests this plan makes, in the plan's kind order.
-    pub fn jobs(&self) -> Vec<Job> {
+    pub fn fetches(&self) -> Vec<Fetch> {
         let base = normalize_path(&self.path);
         let mut seen = Vec::new();
-        let mut jobs = Vec::new();
+        let mut fetches = Vec::new();
         for &kind in &self.kinds {
             if seen.contains(&kind) {
                 continue;
             }
             seen.push(kind);
-            let job = |format, endpoint: String, window| Job {
-                kind,
-                format,
+            let fetch = |artifact: ArtifactKind, endpoint: String, window| Fetch {
+                kind: artifact,
                 request: format!("{base}/{endpoint}"),
                 window,
-                retry_busy: kind.is_windowed(),
+                retry_busy: artifact.is_windowed(),
             };
             match kind {
                 ProfileKind::Cpu => {
                     let secs = self.cpu_duration.as_secs_f64().ceil().max(1.0) as u64;
-                    jobs.push(job(ArtifactFormat::Pprof, format!("profile?seconds={secs}"), Duration::from_secs(secs)));
+                    fetches.push(fetch(
+                        ArtifactKind::Cpu,
+                        format!("profile?seconds={secs}"),
+                        Duration::from_secs(secs),
+                    ));
                 }
                 ProfileKind::Trace => {
                     let secs = self.trace_duration.as_secs_f64().max(0.001);
-                    jobs.push(job(ArtifactFormat::Trace, format!("trace?seconds={secs}"), self.trace_duration));
+                    fetches.push(fetch(ArtifactKind::Trace, format!("trace?seconds={secs}"), self.trace_duration));
                 }
                 ProfileKind::Goroutine => {
-                    jobs.push(job(ArtifactFormat::Pprof, "goroutine".to_owned(), Duration::ZERO));
-                    jobs.push(job(ArtifactFormat::GoroutineText, "goroutine?debug=2".to_owned(), Duration::ZERO));
+                    fetches.push(fetch(ArtifactKind::Goroutine, "goroutine".to_owned(), Duration::ZERO));
+                    fetches.push(fetch(ArtifactKind::GoroutineText, "goroutine?debug=2".to_owned(), Duration::ZERO));
                 }
-                _ => jobs.push(job(ArtifactFormat::Pprof, kind.as_str().to_owned(), Duration::ZERO)),
+                ProfileKind::Heap => fetches.push(fetch(ArtifactKind::Heap, "heap".to_owned(), Duration::ZERO)),
+                ProfileKind::Allocs => fetches.push(fetch(ArtifactKind::Allocs, "allocs".to_owned(), Duration::ZERO)),
+                ProfileKind::Block => fetches.push(fetch(ArtifactKind::Block, "block".to_owned(), Duration::ZERO)),
+                ProfileKind::Mutex => fetches.push(fetch(ArtifactKind::Mutex, "mutex".to_owned(), Duration::ZERO)),
+                ProfileKind::Threadcreate => {
+                    fetches.push(fetch(ArtifactKind::Threadcreate, "threadcreate".to_owned(), Duration::ZERO))
+                }
             }
         }
-        jobs
+        fetches
     }
 }
 
-/// One HTTP request of a plan.
+/// One HTTP GET of a plan: one artifact.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Job {
-    /// Kind collected.
-    pub kind: ProfileKind,
-    /// Format of the body.
-    pub format: ArtifactFormat,
+pub struct Fetch {
+    /// The artifact it yields (its format is the body's).
+    pub kind: ArtifactKind,
     /// Path and query, e.g. `/debug/pprof/profile?seconds=10`.
     pub request: String,
     /// How long the server takes by design (zero for snapshots).
@@ -113,22 +120,22 @@ mod tests {
             Duration::from_millis(9500),
             Duration::from_millis(2500),
         );
-        let jobs = plan.jobs();
-        let got: Vec<(&str, ArtifactFormat, Duration, bool)> =
-            jobs.iter().map(|j| (j.request.as_str(), j.format, j.window, j.retry_busy)).collect();
+        let fetches = plan.fetches();
+        let got: Vec<(&str, ArtifactKind, Duration, bool)> =
+            fetches.iter().map(|j| (j.request.as_str(), j.kind, j.window, j.retry_busy)).collect();
         let zero = Duration::ZERO;
         assert_eq!(
             got,
             vec![
-                ("/debug/pprof/profile?seconds=10", ArtifactFormat::Pprof, Duration::from_secs(10), true),
-                ("/debug/pprof/heap", ArtifactFormat::Pprof, zero, false),
-                ("/debug/pprof/allocs", ArtifactFormat::Pprof, zero, false),
-                ("/debug/pprof/goroutine", ArtifactFormat::Pprof, zero, false),
-                ("/debug/pprof/goroutine?debug=2", ArtifactFormat::GoroutineText, zero, false),
-                ("/debug/pprof/block", ArtifactFormat::Pprof, zero, false),
-                ("/debug/pprof/mutex", ArtifactFormat::Pprof, zero, false),
-                ("/debug/pprof/threadcreate", ArtifactFormat::Pprof, zero, false),
-                ("/debug/pprof/trace?seconds=2.5", ArtifactFormat::Trace, Duration::from_millis(2500), true),
+                ("/debug/pprof/profile?seconds=10", ArtifactKind::Cpu, Duration::from_secs(10), true),
+                ("/debug/pprof/heap", ArtifactKind::Heap, zero, false),
+                ("/debug/pprof/allocs", ArtifactKind::Allocs, zero, false),
+                ("/debug/pprof/goroutine", ArtifactKind::Goroutine, zero, false),
+                ("/debug/pprof/goroutine?debug=2", ArtifactKind::GoroutineText, zero, false),
+                ("/debug/pprof/block", ArtifactKind::Block, zero, false),
+                ("/debug/pprof/mutex", ArtifactKind::Mutex, zero, false),
+                ("/debug/pprof/threadcreate", ArtifactKind::Threadcreate, zero, false),
+                ("/debug/pprof/trace?seconds=2.5", ArtifactKind::Trace, Duration::from_millis(2500), true),
             ]
         );
     }
@@ -141,9 +148,9 @@ mod tests {
             Duration::from_millis(200),
             Duration::from_secs(1),
         );
-        let jobs = plan.jobs();
-        assert_eq!(jobs.len(), 2);
-        assert_eq!(jobs[0].request, "/profile?seconds=1");
-        assert_eq!(jobs[1].request, "/trace?seconds=1");
+        let fetches = plan.fetches();
+        assert_eq!(fetches.len(), 2);
+        assert_eq!(fetches[0].request, "/profile?seconds=1");
+        assert_eq!(fetches[1].request, "/trace?seconds=1");
     }
 }

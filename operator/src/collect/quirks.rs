@@ -2,8 +2,8 @@
 //! precise error out; body prefixes checked against what each endpoint serves.
 
 use super::CollectError;
-use crate::api::ProfileKind;
-use crate::store::ArtifactFormat;
+use godiag_analyze::text::clip;
+use godiag_analyze::{ArtifactFormat, ArtifactKind};
 use std::time::Duration;
 
 /// How many bytes of an error body are read (Go's pprof errors are one line).
@@ -67,12 +67,12 @@ pub fn check_body_start(format: ArtifactFormat, prefix: &[u8]) -> Result<(), &'s
 
 /// The note for a block or mutex profile with zero samples: not an error, the program never
 /// turned the profile on.
-pub fn empty_profile_note(kind: ProfileKind) -> Option<&'static str> {
+pub fn empty_profile_note(kind: ArtifactKind) -> Option<&'static str> {
     match kind {
-        ProfileKind::Block => Some(
+        ArtifactKind::Block => Some(
             "empty: the program never called runtime.SetBlockProfileRate, so Go records no blocking events (rate is 0)",
         ),
-        ProfileKind::Mutex => Some(
+        ArtifactKind::Mutex => Some(
             "empty: the program never called runtime.SetMutexProfileFraction, so Go records no mutex contention (fraction is 0)",
         ),
         _ => None,
@@ -80,16 +80,11 @@ pub fn empty_profile_note(kind: ProfileKind) -> Option<&'static str> {
 }
 
 /// A short, printable excerpt of a body: whitespace collapsed, control characters dropped,
-/// at most `max` characters (with `…` when cut).
+/// at most `max` bytes (with `…` when cut).
 pub fn snippet(body: &str, max: usize) -> String {
     let collapsed: String =
         body.split_whitespace().collect::<Vec<_>>().join(" ").chars().filter(|c| !c.is_control()).collect();
-    if collapsed.chars().count() > max {
-        let cut: String = collapsed.chars().take(max).collect();
-        format!("{cut}…")
-    } else {
-        collapsed
-    }
+    clip(&collapsed, max)
 }
 
 #[cfg(test)]
@@ -166,14 +161,14 @@ mod tests {
 
     #[test]
     fn notes_only_for_block_and_mutex() {
-        assert!(empty_profile_note(ProfileKind::Block).unwrap().contains("runtime.SetBlockProfileRate"));
-        assert!(empty_profile_note(ProfileKind::Mutex).unwrap().contains("runtime.SetMutexProfileFraction"));
-        assert!(empty_profile_note(ProfileKind::Heap).is_none());
+        assert!(empty_profile_note(ArtifactKind::Block).unwrap().contains("runtime.SetBlockProfileRate"));
+        assert!(empty_profile_note(ArtifactKind::Mutex).unwrap().contains("runtime.SetMutexProfileFraction"));
+        assert!(empty_profile_note(ArtifactKind::Heap).is_none());
     }
 
     #[test]
     fn snippets_are_short_and_clean() {
         assert_eq!(snippet("a\n\n  b\tc\u{7}", 100), "a b c");
-        assert_eq!(snippet("abcdef", 3), "abc…");
+        assert_eq!(snippet("abcdefgh", 6), "abc…", "at most 6 bytes, the cut marked");
     }
 }

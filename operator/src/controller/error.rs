@@ -1,6 +1,6 @@
 //! Errors of one reconcile pass. Each has a stable `reason()` used for Events and metric labels.
 
-use super::collector::CollectorError;
+use super::diagnoser::DiagnoserError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -9,7 +9,7 @@ pub enum Error {
     #[error("invalid label selector: {0}")]
     InvalidSelector(String),
     #[error(transparent)]
-    Collector(#[from] CollectorError),
+    Diagnoser(#[from] DiagnoserError),
     #[error("DiagnosisRequest has no {0}")]
     MissingMetadata(&'static str),
 }
@@ -19,7 +19,7 @@ impl Error {
         match self {
             Error::Kube(_) => "KubeApiError",
             Error::InvalidSelector(_) => "InvalidSelector",
-            Error::Collector(e) => e.reason(),
+            Error::Diagnoser(e) => e.reason(),
             Error::MissingMetadata(_) => "MissingMetadata",
         }
     }

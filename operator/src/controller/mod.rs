@@ -1,26 +1,29 @@
 //! The DiagnosisRequest controller.
 
 pub mod analysis;
-pub mod collector;
+pub mod cluster_diagnoser;
+pub mod diagnoser;
 pub mod error;
-pub mod jobs;
-pub mod kube_collector;
-pub mod plan;
+pub mod pod_check;
+pub mod progress;
 pub mod reconcile;
+pub mod running;
 pub mod select;
 pub mod status;
+pub mod target_failure;
+pub mod to_api;
 
 use crate::api::DiagnosisRequest;
 use crate::metrics::{Metrics, ReasonLabel};
-use collector::Collector;
+use diagnoser::Diagnoser;
 use error::Error;
 use futures::StreamExt;
-use jobs::Jobs;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client};
+use running::RunningTasks;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
@@ -29,9 +32,9 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 /// Everything a reconcile pass needs.
 pub struct Context {
     pub client: Client,
-    pub collector: Arc<dyn Collector>,
+    pub diagnoser: Arc<dyn Diagnoser>,
     pub recorder: Recorder,
-    pub jobs: Jobs,
+    pub running: RunningTasks,
     /// Operator-wide bound on pods collected at the same time.
     pub limit: Arc<Semaphore>,
     pub metrics: Arc<Metrics>,
@@ -42,7 +45,7 @@ pub struct Context {
 impl Context {
     pub fn new(
         client: Client,
-        collector: Arc<dyn Collector>,
+        diagnoser: Arc<dyn Diagnoser>,
         max_concurrent_targets: usize,
         metrics: Arc<Metrics>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<ObjectRef<DiagnosisRequest>>) {
@@ -51,8 +54,8 @@ impl Context {
         let ctx = Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            collector,
-            jobs: Jobs::default(),
+            diagnoser,
+            running: RunningTasks::default(),
             limit: Arc::new(Semaphore::new(max_concurrent_targets.max(1))),
             metrics,
             trigger: tx,

@@ -3,13 +3,15 @@
 //! status plus the collections running in this process.
 
 use super::Context;
-use super::collector::{RequestRecord, TargetJob};
+use super::diagnoser::{RequestRecord, TargetResult, TargetTask};
 use super::error::Error;
-use super::plan::plan_targets;
+use super::progress::advance_targets;
 use super::select::{SelectionError, select_targets, selector_string};
 use super::status::{self as st, COND_TARGETS_RESOLVED};
+use super::target_failure::TargetFailure;
 use crate::api::{DiagnosisRequest, DiagnosisRequestStatus, TargetPhase, TargetStatus};
 use futures::FutureExt;
+use godiag_analyze::text::clip;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
@@ -36,7 +38,7 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
     let requests: Api<DiagnosisRequest> = Api::namespaced(ctx.client.clone(), &ns);
 
     if prev.phase.is_some_and(|p| p.is_terminal()) {
-        ctx.jobs.forget(&uid);
+        ctx.running.forget(&uid);
         return finished(&requests, &req, &prev).await;
     }
 
@@ -50,7 +52,7 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
                     &mut status.conditions,
                     st::condition(COND_TARGETS_RESOLVED, true, "Resolved", &msg, generation, &now),
                 );
-                status.artifact_root = Some(ctx.collector.artifact_root(&ns, &name));
+                status.artifact_root = Some(ctx.diagnoser.artifact_root(&ns, &name));
                 publish(&ctx, &req, EventType::Normal, "TargetsResolved", "Resolve", msg).await;
                 for t in targets.iter().filter(|t| t.phase == TargetPhase::Failed) {
                     let note = t.message.clone().unwrap_or_default();
@@ -76,19 +78,19 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
         }
     }
 
-    let (running, results) = ctx.jobs.snapshot(&uid);
-    let plan = plan_targets(&status.targets, &running, &results);
+    let (running, results) = ctx.running.snapshot(&uid);
+    let plan = advance_targets(&status.targets, &running, &results);
     let new = st::with_targets(&status, plan.targets, generation, &now);
     let phase = new.phase.unwrap_or(crate::api::Phase::Running);
 
     if phase.is_terminal() {
         let record = RequestRecord { namespace: ns.clone(), request: name.clone(), targets: new.targets.clone() };
-        ctx.collector.write_manifest(record).await?;
+        ctx.diagnoser.write_manifest(record).await?;
     }
     if new != prev {
         apply_status(&requests, &name, &new).await?;
     }
-    ctx.jobs.recorded(&uid, results.keys().cloned());
+    ctx.running.recorded(&uid, results.keys().cloned());
 
     for t in &new.targets {
         let was = prev.targets.iter().find(|p| p.pod == t.pod).map(|p| p.phase);
@@ -105,7 +107,7 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
         let kind = if phase == crate::api::Phase::Succeeded { EventType::Normal } else { EventType::Warning };
         publish(&ctx, &req, kind, phase.as_str(), "Complete", new.summary.clone().unwrap_or_default()).await;
         ctx.metrics.requests_finished.get_or_create(&crate::metrics::PhaseLabel { phase: phase.as_str() }).inc();
-        ctx.jobs.forget(&uid);
+        ctx.running.forget(&uid);
         return finished(&requests, &req, &new).await;
     }
     Ok(Action::requeue(RUNNING_RECHECK))
@@ -145,24 +147,22 @@ async fn resolve(
 
 fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targets: &[TargetStatus], pod: &str) {
     let Some(target) = targets.iter().find(|t| t.pod == pod) else { return };
-    let job = TargetJob {
+    let task = TargetTask {
         namespace: req.namespace().unwrap_or_default(),
         request: req.name_any(),
         pod: pod.to_string(),
         container: target.container.clone(),
         pprof: req.spec.pprof.clone(),
     };
-    ctx.jobs.start(uid, pod);
+    ctx.running.start(uid, pod);
     let (ctx, uid, pod, obj) = (ctx.clone(), uid.to_string(), pod.to_string(), ObjectRef::from_obj(req));
     tokio::spawn(async move {
         let result = {
             let _permit = ctx.limit.clone().acquire_owned().await;
-            AssertUnwindSafe(ctx.collector.collect(job)).catch_unwind().await
+            AssertUnwindSafe(ctx.diagnoser.diagnose(task)).catch_unwind().await
         };
-        let result = result.unwrap_or_else(|_| {
-            super::collector::TargetResult::failed("InternalError", "collection panicked; see the operator log")
-        });
-        ctx.jobs.finish(&uid, &pod, result);
+        let result = result.unwrap_or_else(|_| TargetResult::failed(&TargetFailure::InternalError));
+        ctx.running.finish(&uid, &pod, result);
         // The controller may be gone during shutdown; the next start re-plans from status.
         let _ = ctx.trigger.send(obj);
     });
@@ -211,13 +211,8 @@ pub async fn publish(
     action: &str,
     note: String,
 ) {
-    let ev = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(super::status::truncate(note, 1000)),
-        action: action.into(),
-        secondary: None,
-    };
+    let ev =
+        Event { type_, reason: reason.into(), note: Some(clip(&note, 1000)), action: action.into(), secondary: None };
     if let Err(e) = ctx.recorder.publish(&ev, &req.object_ref(&())).await {
         tracing::warn!(error = %e, reason, "cannot publish event");
     }

@@ -1,7 +1,9 @@
 //! Target selection (pure): which pods a request diagnoses, decided once from the pods that exist
 //! when the request starts.
 
-use crate::api::{PprofSpec, TargetPhase, TargetStatus, Targets};
+use super::pod_check::{check_pod, pod_phase};
+use super::target_failure::TargetFailure;
+use crate::api::{TargetPhase, TargetStatus, Targets};
 use k8s_openapi::api::core::v1::Pod;
 
 /// Why a request has no pod to diagnose at all.
@@ -20,62 +22,6 @@ impl SelectionError {
             SelectionError::NoRunningPods { .. } => "NoRunningPods",
         }
     }
-}
-
-/// The container godiag diagnoses in `pod`: the requested one, else the pod's
-/// `kubectl.kubernetes.io/default-container`, else its first container.
-pub fn target_container(pod: &Pod, requested: Option<&str>) -> Result<String, String> {
-    let spec = pod.spec.as_ref();
-    let names: Vec<&str> = spec.map(|s| s.containers.iter().map(|c| c.name.as_str()).collect()).unwrap_or_default();
-    if let Some(want) = requested {
-        return if names.contains(&want) {
-            Ok(want.to_string())
-        } else {
-            Err(format!("pod has no container {want:?} (containers: {})", names.join(", ")))
-        };
-    }
-    let default = pod
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get("kubectl.kubernetes.io/default-container"))
-        .filter(|c| names.contains(&c.as_str()));
-    match (default, names.first()) {
-        (Some(c), _) => Ok(c.clone()),
-        (None, Some(first)) => Ok((*first).to_string()),
-        (None, None) => Err("pod has no containers".into()),
-    }
-}
-
-/// The pod port of the pprof server: `port`, the container port named `portName`, or 6060.
-pub fn resolve_port(pod: &Pod, container: &str, pprof: &PprofSpec) -> Result<u16, String> {
-    let port = match (&pprof.port, &pprof.port_name) {
-        (Some(p), _) => *p,
-        (None, Some(name)) => {
-            let ports = pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.containers.iter().find(|c| c.name == container))
-                .and_then(|c| c.ports.clone())
-                .unwrap_or_default();
-            match ports.iter().find(|p| p.name.as_deref() == Some(name.as_str())) {
-                Some(p) => p.container_port,
-                None => {
-                    let names: Vec<String> = ports.iter().filter_map(|p| p.name.clone()).collect();
-                    return Err(format!(
-                        "container {container} has no port named {name:?} (named ports: {})",
-                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
-                    ));
-                }
-            }
-        }
-        (None, None) => PprofSpec::DEFAULT_PORT,
-    };
-    u16::try_from(port).map_err(|_| format!("port {port} is not a valid TCP port"))
-}
-
-fn pod_phase(pod: &Pod) -> &str {
-    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Unknown")
 }
 
 fn is_collectable(pod: &Pod) -> bool {
@@ -131,12 +77,9 @@ pub fn select_targets(targets: &Targets, namespace: &str, pods: &[Pod]) -> Resul
             .iter()
             .take(max)
             .map(|name| match pods.iter().find(|p| p.metadata.name.as_deref() == Some(name)) {
-                None => target(
+                None => failed(
                     name.clone(),
-                    None,
-                    TargetPhase::Failed,
-                    Some("PodNotFound"),
-                    format!("pod {name} does not exist in namespace {namespace}"),
+                    &TargetFailure::PodNotFound { pod: name.clone(), namespace: namespace.to_string() },
                 ),
                 Some(pod) => classify(pod, name, targets.container.as_deref()),
             })
@@ -173,24 +116,15 @@ pub fn select_targets(targets: &Targets, namespace: &str, pods: &[Pod]) -> Resul
     Ok(chosen)
 }
 
-/// Whether `pod` can be diagnosed now: the container to diagnose, or why not as
-/// `(reason, message)`. Used when targets are selected and again when collection starts.
-pub fn check_pod(pod: &Pod, name: &str, container: Option<&str>) -> Result<String, (&'static str, String)> {
-    if pod.metadata.deletion_timestamp.is_some() {
-        return Err(("PodTerminating", format!("pod {name} is being deleted")));
-    }
-    let phase = pod_phase(pod);
-    if phase != "Running" {
-        return Err(("PodNotRunning", format!("pod {name} is {phase}, not Running: nothing to profile")));
-    }
-    target_container(pod, container).map_err(|e| ("ContainerMissing", format!("pod {name}: {e}")))
-}
-
 fn classify(pod: &Pod, name: &str, container: Option<&str>) -> TargetStatus {
     match check_pod(pod, name, container) {
         Ok(c) => target(name.into(), Some(c), TargetPhase::Pending, None, "waiting to collect".into()),
-        Err((reason, message)) => target(name.into(), None, TargetPhase::Failed, Some(reason), message),
+        Err(f) => failed(name.into(), &f),
     }
+}
+
+fn failed(pod: String, f: &TargetFailure) -> TargetStatus {
+    target(pod, None, TargetPhase::Failed, Some(f.reason().as_str()), f.to_string())
 }
 
 #[cfg(test)]
@@ -277,35 +211,5 @@ mod tests {
         let t = select_targets(&targets, "shop", &[pod("a", "Running", 1)]).unwrap();
         assert_eq!(t[0].reason.as_deref(), Some("ContainerMissing"));
         assert_eq!(t[0].message.as_deref(), Some("pod a: pod has no container \"web\" (containers: app, sidecar)"));
-    }
-
-    #[test]
-    fn default_container_annotation_wins_over_first_container() {
-        let mut p = pod("a", "Running", 1);
-        p.metadata.annotations =
-            Some(BTreeMap::from([("kubectl.kubernetes.io/default-container".into(), "sidecar".into())]));
-        assert_eq!(target_container(&p, None).unwrap(), "sidecar");
-        assert_eq!(target_container(&pod("b", "Running", 1), None).unwrap(), "app");
-    }
-
-    #[test]
-    fn port_comes_from_port_then_port_name_then_default() {
-        let mut p = pod("a", "Running", 1);
-        p.spec.as_mut().unwrap().containers[0].ports = Some(vec![k8s_openapi::api::core::v1::ContainerPort {
-            name: Some("pprof".into()),
-            container_port: 7070,
-            ..Default::default()
-        }]);
-        let mut spec = PprofSpec::default();
-        assert_eq!(resolve_port(&p, "app", &spec), Ok(6060));
-        spec.port_name = Some("pprof".into());
-        assert_eq!(resolve_port(&p, "app", &spec), Ok(7070));
-        spec.port_name = Some("debug".into());
-        assert_eq!(
-            resolve_port(&p, "app", &spec),
-            Err("container app has no port named \"debug\" (named ports: pprof)".into())
-        );
-        spec.port = Some(9090);
-        assert_eq!(resolve_port(&p, "app", &spec), Ok(9090));
     }
 }

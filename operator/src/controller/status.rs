@@ -3,6 +3,7 @@
 //! changes nothing is not a write at all.
 
 use crate::api::{DiagnosisRequestStatus, Phase, TargetPhase, TargetStatus};
+use godiag_analyze::text::clip;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 pub const COND_TARGETS_RESOLVED: &str = "TargetsResolved";
@@ -42,17 +43,12 @@ pub fn summary(targets: &[TargetStatus]) -> String {
     let ok = targets.iter().filter(|t| t.phase == TargetPhase::Succeeded).count();
     let mut parts = vec![format!("{ok}/{} pods collected", targets.len())];
     if let Some(s) = targets.iter().find_map(|t| t.summary.as_ref()) {
-        parts.push(crate::analyze::one_line(s));
+        parts.push(godiag_analyze::one_line(&s.clone().into()));
     }
     for t in targets.iter().filter(|t| t.phase == TargetPhase::Failed) {
         parts.push(format!("{}: {}", t.pod, t.reason.as_deref().unwrap_or("Failed")));
     }
-    truncate(parts.join("; "), SUMMARY_MAX)
-}
-
-/// Bounds a status or event text; the same cut as analysis findings use.
-pub fn truncate(s: String, max: usize) -> String {
-    crate::analyze::findings::clip(&s, max)
+    clip(&parts.join("; "), SUMMARY_MAX)
 }
 
 /// Sets a condition, keeping its `lastTransitionTime` when the status did not change.
@@ -130,7 +126,7 @@ pub fn no_targets(
     st.phase = Some(Phase::Failed);
     st.observed_generation = generation;
     st.progress = Some("0/0".into());
-    st.summary = Some(truncate(message.to_string(), SUMMARY_MAX));
+    st.summary = Some(clip(message, SUMMARY_MAX));
     st.completion_time = Some(now.clone());
     set_condition(&mut st.conditions, condition(COND_TARGETS_RESOLVED, false, reason, message, generation, now));
     set_condition(&mut st.conditions, condition(COND_COMPLETE, true, Phase::Failed.as_str(), message, generation, now));
@@ -140,7 +136,7 @@ pub fn no_targets(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ArtifactStatus, ProfileKind};
+    use crate::api::{ArtifactFormat, ArtifactKind, ArtifactStatus};
 
     fn now() -> Time {
         Time(jiff::Timestamp::from_second(1_800_000_000).unwrap())
@@ -148,8 +144,8 @@ mod tests {
 
     fn t(pod: &str, phase: TargetPhase, artifacts: usize, reason: Option<&str>) -> TargetStatus {
         let a = ArtifactStatus {
-            kind: ProfileKind::Heap,
-            format: "pprof".into(),
+            kind: ArtifactKind::Heap,
+            format: ArtifactFormat::Pprof,
             uri: "u".into(),
             bytes: 1,
             sha256: "s".into(),

@@ -8,58 +8,10 @@
 //! The `<prefix>` belongs to the store (it is part of the storage URL); every path here is
 //! relative to it.
 
-use crate::api::ProfileKind;
-use serde::{Deserialize, Serialize};
-use std::fmt;
+use godiag_analyze::ArtifactKind;
 
 /// The file name of a request's manifest.
 pub const MANIFEST_FILE: &str = "manifest.json";
-
-/// How an artifact's bytes are encoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ArtifactFormat {
-    /// gzip-compressed profile.proto, readable by `go tool pprof`.
-    Pprof,
-    /// The `goroutine?debug=2` text dump (panic-style stacks).
-    GoroutineText,
-    /// A Go execution trace, readable by `go tool trace`.
-    Trace,
-}
-
-impl ArtifactFormat {
-    /// Stable lowercase name, used in tables and messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ArtifactFormat::Pprof => "pprof",
-            ArtifactFormat::GoroutineText => "text",
-            ArtifactFormat::Trace => "trace",
-        }
-    }
-}
-
-impl fmt::Display for ArtifactFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The format a kind is collected in by default (`goroutine` is also collected as text).
-pub fn default_format(kind: ProfileKind) -> ArtifactFormat {
-    match kind {
-        ProfileKind::Trace => ArtifactFormat::Trace,
-        _ => ArtifactFormat::Pprof,
-    }
-}
-
-/// File name of one artifact: `cpu.pb.gz`, `goroutine.txt`, `trace.out`, …
-pub fn artifact_file(kind: ProfileKind, format: ArtifactFormat) -> String {
-    match format {
-        ArtifactFormat::Pprof => format!("{kind}.pb.gz"),
-        ArtifactFormat::GoroutineText => format!("{kind}.txt"),
-        ArtifactFormat::Trace => format!("{kind}.out"),
-    }
-}
 
 /// Makes one path segment safe: characters outside `[A-Za-z0-9._-]` become `_`, and the
 /// empty string, `.` and `..` become `_` so a segment can never climb out of its directory.
@@ -88,9 +40,9 @@ pub fn manifest_path(namespace: &str, request: &str) -> String {
     join(&request_dir(namespace, request), MANIFEST_FILE)
 }
 
-/// `<dir>/<kind>.<ext>`.
-pub fn artifact_path(dir: &str, kind: ProfileKind, format: ArtifactFormat) -> String {
-    join(dir, &artifact_file(kind, format))
+/// `<dir>/<kind>.<ext>`, e.g. `shop/r/p/cpu.pb.gz` ([`ArtifactKind::file_name`]).
+pub fn artifact_path(dir: &str, kind: ArtifactKind) -> String {
+    join(dir, kind.file_name())
 }
 
 /// Joins two relative paths with exactly one `/`; an empty side is dropped.
@@ -110,31 +62,28 @@ mod tests {
 
     #[test]
     fn file_names_per_kind() {
-        let names: Vec<String> = ProfileKind::ALL.into_iter().map(|k| artifact_file(k, default_format(k))).collect();
+        let names: Vec<String> = ArtifactKind::ALL.into_iter().map(|k| artifact_path("d", k)).collect();
         assert_eq!(
             names,
             [
-                "cpu.pb.gz",
-                "heap.pb.gz",
-                "allocs.pb.gz",
-                "goroutine.pb.gz",
-                "block.pb.gz",
-                "mutex.pb.gz",
-                "threadcreate.pb.gz",
-                "trace.out"
+                "d/cpu.pb.gz",
+                "d/heap.pb.gz",
+                "d/allocs.pb.gz",
+                "d/goroutine.pb.gz",
+                "d/goroutine.txt",
+                "d/block.pb.gz",
+                "d/mutex.pb.gz",
+                "d/threadcreate.pb.gz",
+                "d/trace.out"
             ]
         );
-        assert_eq!(artifact_file(ProfileKind::Goroutine, ArtifactFormat::GoroutineText), "goroutine.txt");
     }
 
     #[test]
     fn request_layout() {
         assert_eq!(target_dir("shop", "checkout-slow", "checkout-7d9f-abc"), "shop/checkout-slow/checkout-7d9f-abc");
         assert_eq!(manifest_path("shop", "checkout-slow"), "shop/checkout-slow/manifest.json");
-        assert_eq!(
-            artifact_path(&target_dir("shop", "r", "p"), ProfileKind::Cpu, ArtifactFormat::Pprof),
-            "shop/r/p/cpu.pb.gz"
-        );
+        assert_eq!(artifact_path(&target_dir("shop", "r", "p"), ArtifactKind::Cpu), "shop/r/p/cpu.pb.gz");
     }
 
     #[test]

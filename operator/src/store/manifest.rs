@@ -1,10 +1,9 @@
 //! The per-request `manifest.json`: what was collected from which target, sizes, SHA-256,
 //! and the failures with their reason and message.
 
-use super::layout::ArtifactFormat;
 use super::{ArtifactStore, StoreError, StoredObject};
-use crate::api::ProfileKind;
 use bytes::Bytes;
+use godiag_analyze::{ArtifactFormat, ArtifactKind};
 use serde::{Deserialize, Serialize};
 
 /// Version of the manifest layout; bumped on incompatible changes.
@@ -53,8 +52,8 @@ pub struct TargetEntry {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactEntry {
-    /// Profile kind.
-    pub kind: ProfileKind,
+    /// What the artifact is.
+    pub kind: ArtifactKind,
     /// Encoding of the bytes.
     pub format: ArtifactFormat,
     /// Where and how big.
@@ -69,14 +68,28 @@ pub struct ArtifactEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FailureEntry {
-    /// Profile kind.
-    pub kind: ProfileKind,
+    /// The artifact that could not be collected.
+    pub kind: ArtifactKind,
     /// Which encoding was attempted.
     pub format: ArtifactFormat,
     /// Stable CamelCase reason, e.g. `NoPprofEndpoint`.
     pub reason: String,
     /// Readable explanation.
     pub message: String,
+}
+
+impl ArtifactEntry {
+    /// The entry of a stored artifact; the format follows from the kind.
+    pub fn new(kind: ArtifactKind, object: StoredObject, note: Option<String>) -> Self {
+        ArtifactEntry { kind, format: kind.format(), object, note }
+    }
+}
+
+impl FailureEntry {
+    /// The entry of an artifact that could not be collected.
+    pub fn new(kind: ArtifactKind, reason: &str, message: String) -> Self {
+        FailureEntry { kind, format: kind.format(), reason: reason.to_owned(), message }
+    }
 }
 
 impl Manifest {
@@ -118,23 +131,17 @@ mod tests {
         m.targets.push(TargetEntry {
             name: "pod-a".into(),
             source: "127.0.0.1:6060".into(),
-            artifacts: vec![ArtifactEntry {
-                kind: ProfileKind::Block,
-                format: ArtifactFormat::Pprof,
-                object: StoredObject {
+            artifacts: vec![ArtifactEntry::new(
+                ArtifactKind::Block,
+                StoredObject {
                     path: "shop/checkout-slow/pod-a/block.pb.gz".into(),
                     uri: "memory:///shop/checkout-slow/pod-a/block.pb.gz".into(),
                     bytes: 42,
                     sha256: "ab".repeat(32),
                 },
-                note: Some("empty".into()),
-            }],
-            failures: vec![FailureEntry {
-                kind: ProfileKind::Cpu,
-                format: ArtifactFormat::Pprof,
-                reason: "CpuProfilerBusy".into(),
-                message: "another profiler".into(),
-            }],
+                Some("empty".into()),
+            )],
+            failures: vec![FailureEntry::new(ArtifactKind::GoroutineText, "Timeout", "too slow".into())],
             error: None,
         });
         m
@@ -148,7 +155,11 @@ mod tests {
         assert_eq!(a["format"], "pprof");
         assert_eq!(a["bytes"], 42);
         assert_eq!(a["path"], "shop/checkout-slow/pod-a/block.pb.gz");
-        assert_eq!(v["targets"][0]["failures"][0]["reason"], "CpuProfilerBusy");
+        let f = &v["targets"][0]["failures"][0];
+        assert_eq!(
+            (&f["kind"], &f["format"], &f["reason"]),
+            (&"goroutineText".into(), &"goroutineText".into(), &"Timeout".into())
+        );
         assert_eq!(v["namespace"], "shop");
     }
 

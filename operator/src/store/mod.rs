@@ -10,7 +10,6 @@ pub mod url;
 
 pub use backend::ObjectStoreBackend;
 pub use error::StoreError;
-pub use layout::ArtifactFormat;
 pub use manifest::Manifest;
 
 use bytes::Bytes;

@@ -1,12 +1,15 @@
 //! Test support for reconcile scenarios: a fake Kubernetes API server on a `tower_test` mock
 //! transport (it answers the calls the controller makes and records them), and a scripted
-//! `Collector`.
+//! `Diagnoser`.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use futures::future::BoxFuture;
-use godiag::api::{ArtifactStatus, DiagnosisRequest, DiagnosisRequestStatus, ProfileKind, TargetPhase};
+use godiag::api::{
+    ArtifactFormat, ArtifactKind, ArtifactStatus, DiagnosisRequest, DiagnosisRequestStatus, TargetPhase,
+};
 use godiag::controller::Context;
-use godiag::controller::collector::{Collector, CollectorError, RequestRecord, TargetJob, TargetResult};
+use godiag::controller::diagnoser::{Diagnoser, DiagnoserError, RequestRecord, TargetResult, TargetTask};
+use godiag::controller::target_failure::TargetFailure;
 use godiag::metrics::Metrics;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -142,26 +145,26 @@ pub fn fake_client(pods: Vec<Value>) -> (kube::Client, Arc<FakeApi>) {
     (kube::Client::new(svc, "shop"), api)
 }
 
-/// A collector that answers from a script: per pod, the result to return.
+/// A diagnoser that answers from a script: per pod, the result to return.
 #[derive(Default)]
-pub struct ScriptedCollector {
+pub struct ScriptedDiagnoser {
     pub results: Mutex<BTreeMap<String, TargetResult>>,
-    pub jobs: Mutex<Vec<TargetJob>>,
+    pub jobs: Mutex<Vec<TargetTask>>,
     pub manifests: Mutex<Vec<RequestRecord>>,
     pub fail_manifest: Mutex<bool>,
 }
 
-pub fn collected(pod: &str, kinds: &[ProfileKind]) -> TargetResult {
+pub fn collected(pod: &str, kinds: &[ArtifactKind]) -> TargetResult {
     TargetResult {
         phase: TargetPhase::Succeeded,
         reason: None,
-        message: format!("collected {}", kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")),
+        message: format!("collected {}", kinds.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ")),
         artifacts: kinds
             .iter()
             .map(|k| ArtifactStatus {
                 kind: *k,
-                format: "pprof".into(),
-                uri: format!("memory:///shop/slow/{pod}/{k}.pb.gz"),
+                format: ArtifactFormat::Pprof,
+                uri: format!("memory:///shop/slow/{pod}/{k:?}.pb.gz"),
                 bytes: 1234,
                 sha256: "ab".repeat(32),
                 note: None,
@@ -173,26 +176,26 @@ pub fn collected(pod: &str, kinds: &[ProfileKind]) -> TargetResult {
     }
 }
 
-impl Collector for ScriptedCollector {
-    fn collect(&self, job: TargetJob) -> BoxFuture<'static, TargetResult> {
+impl Diagnoser for ScriptedDiagnoser {
+    fn diagnose(&self, job: TargetTask) -> BoxFuture<'static, TargetResult> {
         let result = self
             .results
             .lock()
             .unwrap()
             .get(&job.pod)
             .cloned()
-            .unwrap_or_else(|| TargetResult::failed("Unscripted", "no scripted result"));
+            .unwrap_or_else(|| TargetResult::failed(&TargetFailure::InternalError));
         self.jobs.lock().unwrap().push(job);
         Box::pin(async move { result })
     }
-    fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, CollectorError>> {
+    fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, DiagnoserError>> {
         let fail = *self.fail_manifest.lock().unwrap();
         if !fail {
             self.manifests.lock().unwrap().push(record);
         }
         Box::pin(async move {
             if fail {
-                Err(CollectorError::ManifestWrite {
+                Err(DiagnoserError::ManifestWrite {
                     uri: "s3://bucket/shop/slow/manifest.json".into(),
                     message: "connection reset".into(),
                 })
@@ -209,15 +212,15 @@ impl Collector for ScriptedCollector {
 pub struct Harness {
     pub ctx: Arc<Context>,
     pub api: Arc<FakeApi>,
-    pub collector: Arc<ScriptedCollector>,
+    pub diagnoser: Arc<ScriptedDiagnoser>,
     pub triggers: mpsc::UnboundedReceiver<ObjectRef<DiagnosisRequest>>,
 }
 
-pub fn harness(pods: Vec<Value>, collector: ScriptedCollector) -> Harness {
+pub fn harness(pods: Vec<Value>, diagnoser: ScriptedDiagnoser) -> Harness {
     let (client, api) = fake_client(pods);
-    let collector = Arc::new(collector);
-    let (ctx, triggers) = Context::new(client, collector.clone(), 4, Arc::new(Metrics::default()));
-    Harness { ctx, api, collector, triggers }
+    let diagnoser = Arc::new(diagnoser);
+    let (ctx, triggers) = Context::new(client, diagnoser.clone(), 4, Arc::new(Metrics::default()));
+    Harness { ctx, api, diagnoser, triggers }
 }
 
 impl Harness {

@@ -2,7 +2,6 @@
 //! each started on a free loopback port and killed by PID on drop. Plus a minimal pprof decode.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -130,15 +129,13 @@ pub fn godiag_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     out
 }
 
-/// profile.proto as godiag's analysis reads it (samples stay undecoded byte slices).
-pub use godiag::analyze::pprof::proto::Profile;
+/// A profile as godiag's analysis decodes it.
+pub use godiag_analyze::pprof::Profile;
 
-/// gunzip + protobuf decode; panics with a clear message on anything else.
+/// The analysis crate's decoder on a gzip pprof body; panics with a clear message on anything else.
 pub fn decode_pprof(bytes: &[u8]) -> Profile {
     assert_eq!(&bytes[..2], &[0x1f, 0x8b], "pprof body is not gzip");
-    let mut raw = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut raw).expect("gunzip");
-    <Profile as prost::Message>::decode(raw.as_slice()).expect("profile.proto decode")
+    godiag_analyze::pprof::decode::decode(bytes).expect("profile.proto decode")
 }
 
 /// sha256 as lowercase hex.

@@ -1,0 +1,150 @@
+//! The rule set that turns numbers into findings. Every finding names its rule, carries the
+//! evidence (function or stack and the numbers) and is bounded in size; lists are sorted
+//! in a stable order (severity, rule, message).
+
+use crate::text::clip;
+use serde::{Deserialize, Serialize};
+
+/// Most findings one report or summary carries.
+pub const MAX_FINDINGS: usize = 8;
+const MAX_EVIDENCE: usize = 4;
+const MAX_TEXT: usize = 160;
+
+/// The rule that produced a finding, in the order a reader needs them first. Serialized as
+/// its [`reason`](Rule::reason): `goroutine-leak`, `lock-contention`, …
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// Many goroutines parked with one stack, or the runtime's own leak detector.
+    GoroutineLeak,
+    /// One site causes most of the block or mutex delay.
+    LockContention,
+    /// Garbage collection takes a large share of CPU or of the trace.
+    GcPressure,
+    /// One function burns most of the CPU on its own.
+    CpuDominantFunction,
+    /// One allocation site holds or allocates most of the bytes.
+    AllocationHotSpot,
+    /// A block or mutex profile is empty because its rate was never set.
+    #[default]
+    ProfilingRateUnset,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 6] = [
+        Rule::GoroutineLeak,
+        Rule::LockContention,
+        Rule::GcPressure,
+        Rule::CpuDominantFunction,
+        Rule::AllocationHotSpot,
+        Rule::ProfilingRateUnset,
+    ];
+
+    /// The stable name of the rule.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rule::GoroutineLeak => "goroutine-leak",
+            Rule::LockContention => "lock-contention",
+            Rule::GcPressure => "gc-pressure",
+            Rule::CpuDominantFunction => "cpu-dominant-function",
+            Rule::AllocationHotSpot => "allocation-hot-spot",
+            Rule::ProfilingRateUnset => "profiling-rate-unset",
+        }
+    }
+}
+
+/// How much a finding matters: `high` (almost certainly a problem, e.g. goroutines the runtime
+/// itself reports as leaked), `warning` (likely a problem worth a look) or `info` (context, or
+/// why some data is missing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    High,
+    Warning,
+    #[default]
+    Info,
+}
+
+/// Something godiag noticed in the collected data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// The rule that fired.
+    pub rule: Rule,
+    /// How much it matters: `high`, `warning` or `info`.
+    pub severity: Severity,
+    /// One sentence for humans.
+    pub message: String,
+    /// The function or stack and the numbers behind the finding (at most 4 short lines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+impl Finding {
+    pub fn new(rule: Rule, severity: Severity, message: impl Into<String>, evidence: Vec<String>) -> Finding {
+        Finding {
+            rule,
+            severity,
+            message: clip(&message.into(), MAX_TEXT),
+            evidence: evidence.iter().take(MAX_EVIDENCE).map(|e| clip(e, MAX_TEXT)).collect(),
+        }
+    }
+}
+
+/// Sorts findings into their stable order, drops exact duplicates and keeps at most `max`.
+pub fn normalize(mut v: Vec<Finding>, max: usize) -> Vec<Finding> {
+    v.sort_by(|a, b| {
+        a.severity.cmp(&b.severity).then_with(|| a.rule.cmp(&b.rule)).then_with(|| a.message.cmp(&b.message))
+    });
+    v.dedup();
+    // The same rule about the same subject (first word of the message) from two profiles, e.g.
+    // an allocation hot spot seen in both heap and allocs: keep the first.
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|f| {
+        let subject = f.message.split_whitespace().next().unwrap_or("").to_string();
+        seen.insert((f.rule, subject))
+    });
+    v.truncate(max);
+    v
+}
+
+/// Share of `part` in `total`, in percent (0 when the total is 0).
+pub fn percent(part: i64, total: i64) -> f64 {
+    if total == 0 { 0.0 } else { (part as f64) * 100.0 / (total as f64) }
+}
+
+/// Thresholds of the rules; the defaults are deliberately conservative.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thresholds {
+    /// A group of goroutines parked with the same stack in a channel/select/sync state is a
+    /// leak suspect from this many goroutines on…
+    pub leak_min_group: u64,
+    /// …or from `leak_min_group_waited` goroutines that have waited at least this many minutes.
+    pub leak_min_minutes: u64,
+    pub leak_min_group_waited: u64,
+    /// One function with at least this share of CPU (flat) dominates.
+    pub cpu_dominant_percent: f64,
+    /// GC work (background mark workers, assists, sweeping) above this share of CPU is pressure.
+    pub gc_cpu_percent: f64,
+    /// Stop-the-world time above this share of a trace's duration is GC pressure.
+    pub stw_percent: f64,
+    /// An allocation site with at least this share of allocated bytes is a hot spot.
+    pub alloc_site_percent: f64,
+    /// A contention site with at least this share of delay is a hot spot.
+    pub contention_site_percent: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            leak_min_group: 100,
+            leak_min_minutes: 10,
+            leak_min_group_waited: 10,
+            cpu_dominant_percent: 40.0,
+            gc_cpu_percent: 20.0,
+            stw_percent: 5.0,
+            alloc_site_percent: 25.0,
+            contention_site_percent: 20.0,
+        }
+    }
+}

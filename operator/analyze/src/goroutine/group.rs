@@ -1,0 +1,128 @@
+//! Grouping goroutines with identical stacks, counting states and spotting leak suspects.
+
+use super::text::Goroutine;
+use crate::findings::{Finding, MAX_FINDINGS, Rule, Severity, Thresholds};
+use crate::frames::is_machinery;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Goroutines sharing one state and one stack.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub count: u64,
+    /// Wait reason or scheduler state (`chan send`, `select`, `running`, …); `unknown` for the
+    /// binary goroutine profile, which records no states.
+    pub state: String,
+    /// Longest wait in the group, as the runtime reports it (0 when under a minute or unknown).
+    pub max_wait_minutes: u64,
+    /// Function names, innermost first.
+    pub stack: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// How many of them the runtime marked as leaked.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub leaked: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// Accumulates goroutines into groups.
+#[derive(Default)]
+pub struct Grouper {
+    pub total: u64,
+    pub by_state: BTreeMap<String, u64>,
+    groups: HashMap<(String, Vec<String>), Group>,
+}
+
+impl Grouper {
+    pub fn add(&mut self, g: Goroutine) {
+        self.add_many(g, 1);
+    }
+
+    pub fn add_many(&mut self, g: Goroutine, count: u64) {
+        self.total = self.total.saturating_add(count);
+        *self.by_state.entry(g.state.clone()).or_insert(0) += count;
+        let key = (g.state.clone(), g.frames);
+        let e = self.groups.entry(key).or_insert_with_key(|k| Group {
+            count: 0,
+            state: k.0.clone(),
+            max_wait_minutes: 0,
+            stack: k.1.clone(),
+            created_by: g.created_by.clone(),
+            leaked: 0,
+        });
+        e.count = e.count.saturating_add(count);
+        e.max_wait_minutes = e.max_wait_minutes.max(g.minutes);
+        if g.leaked {
+            e.leaked = e.leaked.saturating_add(count);
+        }
+    }
+
+    /// Groups, largest first (ties: state, then stack).
+    pub fn into_groups(self) -> (u64, BTreeMap<String, u64>, Vec<Group>) {
+        let mut v: Vec<Group> = self.groups.into_values().collect();
+        v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.state.cmp(&b.state)).then_with(|| a.stack.cmp(&b.stack)));
+        (self.total, self.by_state, v)
+    }
+}
+
+/// States in which a goroutine waits for another goroutine that may never come.
+pub fn is_parked_on_sync(state: &str) -> bool {
+    state.starts_with("chan send")
+        || state.starts_with("chan receive")
+        || state.starts_with("select")
+        || state.starts_with("sync.")
+        || state.starts_with("semacquire")
+        || state == "sync.Cond.Wait"
+}
+
+/// The first frame of a stack that is the program's own (not runtime) code, for messages.
+pub fn site_of(stack: &[String]) -> String {
+    stack.iter().find(|f| !is_machinery(f)).or(stack.first()).cloned().unwrap_or_else(|| "<no frames>".to_string())
+}
+
+/// Leak-suspect findings over all groups.
+pub fn leak_findings(groups: &[Group], total: u64, leak_profile: bool, th: &Thresholds) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for g in groups {
+        let site = site_of(&g.stack);
+        let mut ev = vec![format!("{} goroutines of {total} in {:?} at {site}", g.count, g.state)];
+        if let Some(c) = &g.created_by {
+            ev.push(format!("created by {c}"));
+        }
+        if g.max_wait_minutes > 0 {
+            ev.push(format!("waiting up to {} minutes", g.max_wait_minutes));
+        }
+        ev.push(format!("stack: {}", g.stack.iter().take(6).cloned().collect::<Vec<_>>().join(" ← ")));
+        if leak_profile || g.leaked > 0 {
+            let n = if leak_profile { g.count } else { g.leaked };
+            out.push(Finding::new(
+                Rule::GoroutineLeak,
+                Severity::High,
+                format!("{n} goroutines leaked (runtime leak detector) blocked in {site}"),
+                ev,
+            ));
+        } else if is_parked_on_sync(&g.state)
+            && (g.count >= th.leak_min_group
+                || (g.count >= th.leak_min_group_waited && g.max_wait_minutes >= th.leak_min_minutes))
+        {
+            out.push(Finding::new(
+                Rule::GoroutineLeak,
+                Severity::Warning,
+                format!("{} goroutines blocked in {} at {site} (leak suspect)", g.count, g.state),
+                ev,
+            ));
+        }
+    }
+    normalize_by_count(out)
+}
+
+/// Leak findings keep the group order (largest first) within a severity; stable sort.
+fn normalize_by_count(mut v: Vec<Finding>) -> Vec<Finding> {
+    v.sort_by_key(|f| f.severity);
+    v.truncate(MAX_FINDINGS);
+    v
+}

@@ -1,0 +1,147 @@
+//! Human-readable text for `godiag analyze --format text`.
+
+use crate::findings::{Finding, percent};
+use crate::units;
+use crate::{Analysis, GoroutineReport, PprofReport, TraceReport};
+use std::fmt::Write;
+
+pub fn text(a: &Analysis) -> String {
+    match a {
+        Analysis::Pprof(r) => pprof(r),
+        Analysis::Goroutines(r) => goroutines(r),
+        Analysis::Trace(r) => trace(r),
+    }
+}
+
+fn findings(out: &mut String, f: &[Finding]) {
+    if f.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nFindings:");
+    for x in f {
+        let _ = writeln!(out, "  [{:?}] {}: {}", x.severity, x.rule.reason(), x.message);
+        for e in &x.evidence {
+            let _ = writeln!(out, "      {e}");
+        }
+    }
+}
+
+fn pprof(r: &PprofReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "Profile: {} ({} samples)", r.profile, r.samples);
+    let _ = writeln!(o, "Sample type: {} ({}), total {}", r.sample_type, r.unit, units::scaled(r.total, &r.unit));
+    for t in &r.sample_types {
+        let _ = writeln!(o, "  {:<16} {}", t.name, units::scaled(t.total, &t.unit));
+    }
+    if let Some(n) = &r.note {
+        let _ = writeln!(o, "Note: {n}");
+    }
+    if !r.functions.is_empty() {
+        let _ = writeln!(o, "\n{:>12} {:>7} {:>7} {:>12} {:>7}  function", "flat", "flat%", "sum%", "cum", "cum%");
+        let mut sum = 0i64;
+        for f in &r.functions {
+            sum = sum.saturating_add(f.flat);
+            let _ = writeln!(
+                o,
+                "{:>12} {:>6.2}% {:>6.2}% {:>12} {:>6.2}%  {}",
+                units::scaled(f.flat, &r.unit),
+                percent(f.flat, r.total),
+                percent(sum, r.total),
+                units::scaled(f.cum, &r.unit),
+                percent(f.cum, r.total),
+                f.name
+            );
+        }
+    }
+    if let Some(d) = &r.diff {
+        let _ = writeln!(
+            o,
+            "\nDiff against base: total {} -> {} ({:+})",
+            units::scaled(d.base_total, &r.unit),
+            units::scaled(d.new_total, &r.unit),
+            d.delta_total
+        );
+        let _ = writeln!(
+            o,
+            "{:>12} {:>12} {:>12} {:>12}  function (largest regressions)",
+            "base flat", "new flat", "delta flat", "delta cum"
+        );
+        let signed = |v: i64| {
+            if v >= 0 { format!("+{}", units::scaled(v, &r.unit)) } else { units::scaled(v, &r.unit) }
+        };
+        for x in &d.regressions {
+            let _ = writeln!(
+                o,
+                "{:>12} {:>12} {:>12} {:>12}  {}",
+                units::scaled(x.base_flat, &r.unit),
+                units::scaled(x.new_flat, &r.unit),
+                signed(x.delta_flat),
+                signed(x.delta_cum),
+                x.name
+            );
+        }
+    }
+    findings(&mut o, &r.findings);
+    o
+}
+
+fn goroutines(r: &GoroutineReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "Goroutines: {} ({} groups, source: {})", r.total, r.distinct_groups, r.source.as_str());
+    if r.leaked > 0 {
+        let _ = writeln!(o, "Leaked (runtime): {}", r.leaked);
+    }
+    if let Some(n) = &r.note {
+        let _ = writeln!(o, "Note: {n}");
+    }
+    if !r.by_state.is_empty() {
+        let _ = writeln!(o, "\nBy state:");
+        let mut v: Vec<_> = r.by_state.iter().collect();
+        v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        for (s, n) in v {
+            let _ = writeln!(o, "  {n:>8}  {s}");
+        }
+    }
+    let _ = writeln!(o, "\nLargest groups:");
+    for g in &r.groups {
+        let wait =
+            if g.max_wait_minutes > 0 { format!(", up to {} minutes", g.max_wait_minutes) } else { String::new() };
+        let _ = writeln!(o, "  {} × [{}{}]", g.count, g.state, wait);
+        for f in g.stack.iter().take(8) {
+            let _ = writeln!(o, "        {f}");
+        }
+        if let Some(c) = &g.created_by {
+            let _ = writeln!(o, "        created by {c}");
+        }
+    }
+    findings(&mut o, &r.findings);
+    o
+}
+
+fn trace(r: &TraceReport) -> String {
+    let mut o = String::new();
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let _ = writeln!(o, "Execution trace ({} format), {:.2} ms", r.version, ms(r.duration_ns));
+    let _ = writeln!(o, "  goroutines created: {}", r.goroutines_created);
+    let _ = writeln!(o, "  GC cycles:          {}", r.gc_count);
+    let _ = writeln!(
+        o,
+        "  stop-the-world:     {} pauses, {:.3} ms total, {:.3} ms longest",
+        r.stw_count,
+        ms(r.stw_total_ns),
+        ms(r.stw_max_ns)
+    );
+    let _ = writeln!(o, "  syscalls:           {} ({:.3} ms)", r.syscall_count, ms(r.syscall_ns));
+    if let Some(g) = r.gomaxprocs {
+        let _ = writeln!(o, "  GOMAXPROCS:         {g}");
+    }
+    let _ = writeln!(o, "  per-P utilisation:");
+    for p in &r.proc_utilization {
+        let _ = writeln!(o, "    P{:<4} {:>6.1}%  ({:.3} ms busy)", p.p, p.utilization * 100.0, ms(p.busy_ns));
+    }
+    if let Some(n) = &r.note {
+        let _ = writeln!(o, "Note: {n}");
+    }
+    findings(&mut o, &r.findings);
+    o
+}

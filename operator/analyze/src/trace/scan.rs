@@ -1,0 +1,277 @@
+//! A single-pass scanner over the batches of a Go 1.22+ execution trace. It does not order
+//! events across Ms (that needs the runtime's sequence-number algorithm); it aggregates what a
+//! per-M view gives exactly: creations, GC cycles, stop-the-world and syscall intervals, and
+//! the time each P spends started on an M.
+
+use crate::AnalyzeError;
+use crate::wire::read_varint;
+use std::collections::{BTreeSet, HashMap};
+
+// Event types (internal/trace/tracev2/events.go).
+const EV_EVENT_BATCH: u8 = 1;
+const EV_STACKS: u8 = 2;
+const EV_STRINGS: u8 = 4;
+const EV_CPU_SAMPLES: u8 = 6;
+const EV_FREQUENCY: u8 = 8;
+const EV_PROCS_CHANGE: u8 = 9;
+const EV_PROC_START: u8 = 10;
+const EV_PROC_STOP: u8 = 11;
+const EV_PROC_STEAL: u8 = 12;
+const EV_PROC_STATUS: u8 = 13;
+const EV_GO_CREATE: u8 = 14;
+const EV_GO_CREATE_SYSCALL: u8 = 15;
+const EV_GO_SYSCALL_BEGIN: u8 = 22;
+const EV_GO_SYSCALL_END: u8 = 23;
+const EV_GO_SYSCALL_END_BLOCKED: u8 = 24;
+const EV_STW_BEGIN: u8 = 26;
+const EV_STW_END: u8 = 27;
+const EV_GC_BEGIN: u8 = 29;
+const EV_GO_CREATE_BLOCKED: u8 = 47;
+const EV_EXPERIMENTAL_BATCH: u8 = 49;
+const EV_SYNC: u8 = 50;
+const EV_CLOCK_SNAPSHOT: u8 = 51;
+const EV_END_OF_GENERATION: u8 = 52;
+
+/// Largest batch the runtime writes (tracev2.MaxBatchSize).
+const MAX_BATCH: u64 = 64 << 10;
+
+/// Argument counts (including the leading timestamp delta) of the timed events, by type.
+/// 0 means "not a timed event".
+const ARGS: [u8; 53] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 0, // 0..=8 structural
+    3, 3, 1, 4, 3, // 9 ProcsChange, ProcStart, ProcStop, ProcSteal, ProcStatus
+    4, 2, 3, 1, 1, 3, 3, 4, 3, 1, 1, 4, // 14 GoCreate .. 25 GoStatus
+    3, 1, // 26 STWBegin, STWEnd
+    2, 3, 2, 2, 2, 3, 2, 2, 1, 2, 2, // 28 GCActive .. 38 HeapGoal
+    2, 5, 3, 4, 4, 5, // 39 GoLabel .. 44 UserLog
+    3, 3, 4, 5, // 45 GoSwitch, GoSwitchDestroy, GoCreateBlocked, GoStatusStack (1.23+)
+    0, 0, // 49 ExperimentalBatch, 50 Sync
+    4, // 51 ClockSnapshot (1.25+)
+    0, // 52 EndOfGeneration
+];
+
+/// Highest timed event type valid in a version.
+fn max_event(ver: u32) -> u8 {
+    match ver {
+        22 => 44,
+        23 => 48,
+        _ => 51,
+    }
+}
+
+/// Raw aggregates in trace clock ticks.
+#[derive(Debug, Default, Clone)]
+pub struct Scan {
+    pub freq: u64,
+    pub min_ts: Option<u64>,
+    pub max_ts: u64,
+    pub goroutines_created: u64,
+    pub gc_count: u64,
+    pub stw_count: u64,
+    pub stw_total: u64,
+    pub stw_max: u64,
+    pub syscall_count: u64,
+    pub syscall_total: u64,
+    pub gomaxprocs: Option<u64>,
+    /// Busy ticks per P id.
+    pub proc_busy: HashMap<u64, u64>,
+    pub generations: usize,
+    pub batches: u64,
+    /// Batches skipped because they held an event this scanner cannot size.
+    pub skipped_batches: u64,
+    /// Set when the stream ended early or broke (what came before is still counted).
+    pub stopped_early: Option<String>,
+}
+
+#[derive(Default)]
+struct Open {
+    stw: HashMap<u64, u64>,
+    sys: HashMap<u64, u64>,
+    proc_: HashMap<u64, (u64, u64)>,
+}
+
+/// Scans the batches after the header.
+pub fn scan(data: &[u8], ver: u32) -> Result<Scan, AnalyzeError> {
+    let mut s = Scan::default();
+    let mut open = Open::default();
+    let mut gens: BTreeSet<u64> = BTreeSet::new();
+    let mut pos = super::header::HEADER_LEN;
+    while pos < data.len() {
+        let kind = data[pos];
+        pos += 1;
+        if kind == EV_END_OF_GENERATION && ver >= 26 {
+            continue;
+        }
+        let experimental = kind == EV_EXPERIMENTAL_BATCH && ver >= 23;
+        if kind != EV_EVENT_BATCH && !experimental {
+            s.stopped_early = Some(format!("expected a batch at offset {}, found byte {kind}", pos - 1));
+            break;
+        }
+        if experimental {
+            if pos >= data.len() {
+                s.stopped_early = Some("truncated experimental batch header".into());
+                break;
+            }
+            pos += 1;
+        }
+        let (Some(gen_), Some(m), Some(ts), Some(size)) = (
+            read_varint(data, &mut pos),
+            read_varint(data, &mut pos),
+            read_varint(data, &mut pos),
+            read_varint(data, &mut pos),
+        ) else {
+            s.stopped_early = Some(format!("truncated batch header at offset {pos}"));
+            break;
+        };
+        if size > MAX_BATCH {
+            s.stopped_early = Some(format!("batch size {size} exceeds the format's maximum {MAX_BATCH}"));
+            break;
+        }
+        let size = size as usize;
+        if data.len() - pos < size {
+            s.stopped_early = Some(format!("trace truncated inside a batch at offset {pos}"));
+            break;
+        }
+        let batch = &data[pos..pos + size];
+        pos += size;
+        s.batches += 1;
+        if gens.len() < 1 << 16 {
+            gens.insert(gen_);
+        }
+        if experimental || batch.is_empty() {
+            continue;
+        }
+        match batch[0] {
+            EV_STRINGS | EV_STACKS | EV_CPU_SAMPLES => {}
+            EV_SYNC if ver >= 25 => sync_batch(&batch[1..], &mut s),
+            EV_FREQUENCY if ver < 25 => {
+                let mut p = 1;
+                if let Some(f) = read_varint(batch, &mut p) {
+                    s.freq = f;
+                }
+            }
+            _ => event_batch(batch, ts, m, ver, &mut s, &mut open),
+        }
+    }
+    if s.batches == 0 {
+        return Err(AnalyzeError::MalformedTrace(
+            s.stopped_early.take().unwrap_or_else(|| "no event batches after the header".into()),
+        ));
+    }
+    // Intervals still open at the end of the trace last until its end.
+    let end = s.max_ts;
+    for (_, start) in open.stw.drain() {
+        add_stw(&mut s, end.saturating_sub(start));
+    }
+    for (_, start) in open.sys.drain() {
+        s.syscall_total = s.syscall_total.saturating_add(end.saturating_sub(start));
+    }
+    for (_, (p, start)) in open.proc_.drain() {
+        let e = s.proc_busy.entry(p).or_insert(0);
+        *e = e.saturating_add(end.saturating_sub(start));
+    }
+    s.generations = gens.len();
+    Ok(s)
+}
+
+fn sync_batch(b: &[u8], s: &mut Scan) {
+    let mut p = 0;
+    while p < b.len() {
+        let t = b[p];
+        p += 1;
+        match t {
+            EV_FREQUENCY => match read_varint(b, &mut p) {
+                Some(f) => s.freq = f,
+                None => return,
+            },
+            EV_CLOCK_SNAPSHOT => {
+                for _ in 0..4 {
+                    if read_varint(b, &mut p).is_none() {
+                        return;
+                    }
+                }
+            }
+            _ => return,
+        }
+    }
+}
+
+fn add_stw(s: &mut Scan, d: u64) {
+    s.stw_count += 1;
+    s.stw_total = s.stw_total.saturating_add(d);
+    s.stw_max = s.stw_max.max(d);
+}
+
+fn close_proc(s: &mut Scan, open: &mut Open, m: u64, t: u64) {
+    if let Some((p, start)) = open.proc_.remove(&m) {
+        let e = s.proc_busy.entry(p).or_insert(0);
+        *e = e.saturating_add(t.saturating_sub(start));
+    }
+}
+
+fn event_batch(b: &[u8], base: u64, m: u64, ver: u32, s: &mut Scan, open: &mut Open) {
+    let mut p = 0;
+    let mut t = base;
+    let maxev = max_event(ver);
+    let mut args = [0u64; 5];
+    while p < b.len() {
+        let typ = b[p];
+        let n = if typ <= maxev { ARGS[typ as usize] as usize } else { 0 };
+        if n == 0 {
+            // An event we cannot size: the rest of this batch is unreadable, the next one is fine.
+            s.skipped_batches += 1;
+            return;
+        }
+        p += 1;
+        for a in args.iter_mut().take(n) {
+            match read_varint(b, &mut p) {
+                Some(v) => *a = v,
+                None => {
+                    s.skipped_batches += 1;
+                    return;
+                }
+            }
+        }
+        t = t.saturating_add(args[0]);
+        s.min_ts = Some(s.min_ts.map_or(t, |x| x.min(t)));
+        s.max_ts = s.max_ts.max(t);
+        match typ {
+            EV_GO_CREATE | EV_GO_CREATE_SYSCALL | EV_GO_CREATE_BLOCKED => s.goroutines_created += 1,
+            EV_GC_BEGIN => s.gc_count += 1,
+            EV_STW_BEGIN => {
+                open.stw.insert(m, t);
+            }
+            EV_STW_END => {
+                if let Some(start) = open.stw.remove(&m) {
+                    add_stw(s, t.saturating_sub(start));
+                }
+            }
+            EV_GO_SYSCALL_BEGIN => {
+                open.sys.insert(m, t);
+            }
+            EV_GO_SYSCALL_END | EV_GO_SYSCALL_END_BLOCKED => {
+                if let Some(start) = open.sys.remove(&m) {
+                    s.syscall_count += 1;
+                    s.syscall_total = s.syscall_total.saturating_add(t.saturating_sub(start));
+                }
+            }
+            EV_PROCS_CHANGE => s.gomaxprocs = Some(args[1]),
+            EV_PROC_START => {
+                close_proc(s, open, m, t);
+                open.proc_.insert(m, (args[1], t));
+            }
+            EV_PROC_STOP => close_proc(s, open, m, t),
+            EV_PROC_STEAL => {
+                let victim = args[3];
+                if open.proc_.get(&victim).is_some_and(|&(pid, _)| pid == args[1]) {
+                    close_proc(s, open, victim, t);
+                }
+            }
+            // 1 = running, 3 = in a syscall: the P is attached to this M.
+            EV_PROC_STATUS if (args[2] == 1 || args[2] == 3) && !open.proc_.contains_key(&m) => {
+                open.proc_.insert(m, (args[1], t));
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! What godiag read in one pod's artifacts, as the status publishes it: small and bounded (under
+//! 2 KiB per pod). The full analysis of every artifact is in the pod's `summary.json`.
+
+use super::kind::ArtifactKind;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A short, bounded summary of what godiag found in one pod's diagnostics (under 2 KiB).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetSummary {
+    /// The top functions of each profile (at most three per profile), by flat value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top: Vec<TopFunction>,
+    /// Goroutine counts, when a goroutine dump was collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines: Option<GoroutineCounts>,
+    /// Execution trace figures, when a trace was collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceFigures>,
+    /// What godiag noticed (goroutine leaks, contention, allocation and CPU hot spots, GC
+    /// pressure), most severe first, at most five.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+    /// Remarks about the data itself, such as an empty profile or an artifact that could not be
+    /// analysed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// One of the top functions of a profile.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TopFunction {
+    /// The profile the function was found in: cpu, heap, allocs, block, mutex or threadcreate.
+    pub profile: ArtifactKind,
+    /// Go function name as `go tool pprof -top` prints it.
+    pub name: String,
+    /// Share of the profile's total spent in the function itself, in percent.
+    pub flat_percent: f64,
+    /// Share of the profile's total spent in the function and everything it called, in percent.
+    pub cum_percent: f64,
+}
+
+/// Goroutine counts from the goroutine dump.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct GoroutineCounts {
+    /// Number of goroutines in the dump.
+    pub total: u64,
+    /// Goroutines per state (wait reason), the largest few; the rest are counted under `other`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_state: BTreeMap<String, u64>,
+    /// Goroutines the Go runtime itself reported as leaked (Go 1.26+ leak detection).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub leaked: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// Headline numbers from the execution trace.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceFigures {
+    /// Length of the trace in milliseconds.
+    pub duration_ms: u64,
+    /// Goroutines created during the trace.
+    pub goroutines_created: u64,
+    /// Garbage collection cycles that started during the trace.
+    pub gc_count: u64,
+    /// Longest stop-the-world pause, in microseconds.
+    pub stw_max_us: u64,
+    /// Average P utilisation over the trace, in percent.
+    pub utilization_percent: f64,
+}
+
+/// Something godiag noticed in the collected data.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// The rule that fired.
+    pub rule: FindingRule,
+    /// How much it matters.
+    pub severity: Severity,
+    /// One sentence for humans.
+    pub message: String,
+    /// The function or stack and the numbers behind the finding (at most 4 short lines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+/// The rule behind a finding.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingRule {
+    /// Many goroutines parked in a channel, select or sync wait with the same stack, or
+    /// goroutines the runtime's own leak detector reports.
+    GoroutineLeak,
+    /// One call site causes most of the block or mutex delay.
+    LockContention,
+    /// Garbage collection takes a large share of CPU, or stops the world for long.
+    GcPressure,
+    /// One function uses a large share of CPU on its own.
+    CpuDominantFunction,
+    /// One allocation site accounts for most in-use or allocated memory.
+    AllocationHotSpot,
+    /// A block or mutex profile is empty because the program never set its rate.
+    ProfilingRateUnset,
+}
+
+/// How much a finding matters.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Almost certainly a problem, e.g. goroutines the runtime itself reports as leaked.
+    High,
+    /// Likely a problem worth a look.
+    Warning,
+    /// Context, or why some data is missing.
+    Info,
+}
+
+impl FindingRule {
+    pub const ALL: [FindingRule; 6] = [
+        FindingRule::GoroutineLeak,
+        FindingRule::LockContention,
+        FindingRule::GcPressure,
+        FindingRule::CpuDominantFunction,
+        FindingRule::AllocationHotSpot,
+        FindingRule::ProfilingRateUnset,
+    ];
+}

@@ -1,0 +1,273 @@
+//! The real [`Diagnoser`]: reads the pod through the API server, checks it
+//! ([`prepare_target`]), opens the pprof server by port-forward or pod IP, runs the collection
+//! pipeline into object storage, analyses what was stored, and writes the request's
+//! `manifest.json`.
+
+use super::analysis::analyze_target;
+use super::diagnoser::{Diagnoser, DiagnoserError, RequestRecord, TargetResult, TargetTask};
+use super::pod_check::{PodAccess, prepare_target};
+use super::target_failure::TargetFailure;
+use crate::api::{ArtifactStatus, KindFailureStatus, TargetPhase, TargetStatus};
+use crate::collect::portforward::PortForwardConnector;
+use crate::collect::{Connector, TargetOutcome, TcpConnector, collect_target};
+use crate::metrics::{KindLabel, Metrics, ReasonLabel};
+use crate::store::manifest::{ArtifactEntry, FailureEntry, TargetEntry};
+use crate::store::{ArtifactStore, Manifest, StoredObject, layout};
+use futures::future::BoxFuture;
+use godiag_analyze::text::clip;
+use godiag_analyze::{ArtifactKind, units};
+use k8s_openapi::api::core::v1::Pod;
+use kube::{Api, Client};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Longest message of one pod in the status.
+const MAX_TARGET_MESSAGE: usize = 1024;
+
+#[derive(Clone)]
+pub struct ClusterDiagnoser {
+    client: Client,
+    store: Arc<dyn ArtifactStore>,
+    metrics: Arc<Metrics>,
+}
+
+impl ClusterDiagnoser {
+    pub fn new(client: Client, store: Arc<dyn ArtifactStore>, metrics: Arc<Metrics>) -> Self {
+        ClusterDiagnoser { client, store, metrics }
+    }
+
+    async fn diagnose_pod(&self, task: TargetTask) -> TargetResult {
+        let started = Instant::now();
+        let result = match self.collect_and_analyse(&task).await {
+            Ok(r) => r,
+            Err(failure) => {
+                self.metrics.target_failures.get_or_create(&ReasonLabel { reason: failure.reason().as_str() }).inc();
+                TargetResult::failed(&failure)
+            }
+        };
+        self.metrics.target_seconds.observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// A pod-level failure is the error; per-artifact failures are part of the result.
+    async fn collect_and_analyse(&self, task: &TargetTask) -> Result<TargetResult, TargetFailure> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &task.namespace);
+        let pod = pods
+            .get_opt(&task.pod)
+            .await
+            .map_err(|e| TargetFailure::KubeApiError { pod: task.pod.clone(), error: e.to_string() })?
+            .ok_or_else(|| TargetFailure::PodNotFound { pod: task.pod.clone(), namespace: task.namespace.clone() })?;
+        let target = prepare_target(&pod, task)?;
+        let connector: Box<dyn Connector> = match target.access {
+            PodAccess::PortForward => Box::new(PortForwardConnector::new(pods.clone(), &task.pod, target.port)),
+            PodAccess::PodIp(ip) => Box::new(TcpConnector::new(ip, target.port)),
+        };
+        let dir = layout::target_dir(&task.namespace, &task.request, &task.pod);
+        let outcome = collect_target(connector.as_ref(), &target.plan, self.store.as_ref(), &dir).await;
+        for a in &outcome.artifacts {
+            let label = KindLabel { kind: a.kind.as_str() };
+            self.metrics.artifacts.get_or_create(&label).inc();
+            self.metrics.artifact_bytes.get_or_create(&label).inc_by(a.object.bytes);
+        }
+        if let Some(reason) = outcome.failures.first().map(|f| f.error.reason()) {
+            self.metrics.target_failures.get_or_create(&ReasonLabel { reason }).inc();
+        }
+        if outcome.artifacts.is_empty() && !outcome.failures.is_empty() {
+            // Nothing came back: if the pod went away meanwhile, that is the story to tell.
+            match pods.get_opt(&task.pod).await {
+                Ok(None) => return Err(TargetFailure::PodDeleted { pod: task.pod.clone(), gone: true }),
+                Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
+                    return Err(TargetFailure::PodDeleted { pod: task.pod.clone(), gone: false });
+                }
+                _ => {}
+            }
+        }
+        let mut result = result_of(&outcome);
+        if !outcome.artifacts.is_empty() {
+            let analysis = analyze_target(self.store.as_ref(), &dir, &outcome.artifacts).await;
+            result.summary = analysis.summary;
+            result.reports = analysis.reports;
+        }
+        Ok(result)
+    }
+
+    async fn write_manifest_inner(&self, record: RequestRecord) -> Result<String, DiagnoserError> {
+        let path = layout::manifest_path(&record.namespace, &record.request);
+        let uri = self.store.uri(&path);
+        let now = jiff::Timestamp::now();
+        let mut manifest = Manifest::new(Some(record.namespace.clone()), Some(record.request.clone()), now);
+        manifest.targets = record.targets.iter().map(|t| manifest_entry(&record, t)).collect();
+        manifest
+            .write(self.store.as_ref(), &path)
+            .await
+            .map(|_| uri.clone())
+            .map_err(|e| DiagnoserError::ManifestWrite { uri, message: e.to_string() })
+    }
+}
+
+/// A pod's result from what the pipeline stored and what failed.
+pub fn result_of(outcome: &TargetOutcome) -> TargetResult {
+    let artifacts: Vec<ArtifactStatus> = outcome
+        .artifacts
+        .iter()
+        .map(|a| ArtifactStatus {
+            kind: a.kind.into(),
+            format: a.kind.format().into(),
+            uri: a.object.uri.clone(),
+            bytes: i64::try_from(a.object.bytes).unwrap_or(i64::MAX),
+            sha256: a.object.sha256.clone(),
+            note: a.note.clone(),
+        })
+        .collect();
+    let failures: Vec<KindFailureStatus> = outcome
+        .failures
+        .iter()
+        .map(|f| KindFailureStatus {
+            kind: f.kind.into(),
+            reason: f.error.reason().into(),
+            message: f.error.to_string(),
+        })
+        .collect();
+    let total: i64 = artifacts.iter().map(|a| a.bytes).sum();
+    let mut message = format!("stored {} artifact(s), {}", artifacts.len(), units::bytes(total));
+    for f in &outcome.failures {
+        message.push_str(&format!("; {} failed: {}", f.kind, f.error));
+    }
+    TargetResult {
+        phase: if failures.is_empty() { TargetPhase::Succeeded } else { TargetPhase::Failed },
+        reason: failures.first().map(|f| f.reason.clone()),
+        message: clip(&message, MAX_TARGET_MESSAGE),
+        artifacts,
+        failures,
+        summary: None,
+        reports: vec![],
+    }
+}
+
+/// A pod's manifest entry from its status entry (all a restarted operator still has).
+fn manifest_entry(record: &RequestRecord, t: &TargetStatus) -> TargetEntry {
+    let dir = layout::target_dir(&record.namespace, &record.request, &t.pod);
+    TargetEntry {
+        name: t.pod.clone(),
+        source: format!("pod {}/{}", record.namespace, t.pod),
+        artifacts: t
+            .artifacts
+            .iter()
+            .map(|a| {
+                let kind = ArtifactKind::from(a.kind);
+                let object = StoredObject {
+                    path: layout::artifact_path(&dir, kind),
+                    uri: a.uri.clone(),
+                    bytes: u64::try_from(a.bytes).unwrap_or(0),
+                    sha256: a.sha256.clone(),
+                };
+                ArtifactEntry::new(kind, object, a.note.clone())
+            })
+            .collect(),
+        failures: t.failures.iter().map(|f| FailureEntry::new(f.kind.into(), &f.reason, f.message.clone())).collect(),
+        error: (t.phase == TargetPhase::Failed && t.failures.is_empty()).then(|| {
+            format!("{}: {}", t.reason.as_deref().unwrap_or("Failed"), t.message.as_deref().unwrap_or_default())
+        }),
+    }
+}
+
+impl Diagnoser for ClusterDiagnoser {
+    fn diagnose(&self, task: TargetTask) -> BoxFuture<'static, TargetResult> {
+        let this = self.clone();
+        Box::pin(async move { this.diagnose_pod(task).await })
+    }
+
+    fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, DiagnoserError>> {
+        let this = self.clone();
+        Box::pin(async move { this.write_manifest_inner(record).await })
+    }
+
+    fn artifact_root(&self, namespace: &str, request: &str) -> String {
+        format!("{}/", self.store.uri(&layout::request_dir(namespace, request)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::{CollectError, CollectedArtifact, KindFailure};
+
+    fn artifact(kind: ArtifactKind, bytes: u64, note: Option<&str>) -> CollectedArtifact {
+        CollectedArtifact {
+            kind,
+            object: StoredObject {
+                path: format!("shop/r/p/{kind}"),
+                uri: format!("s3://b/shop/r/p/{kind}"),
+                bytes,
+                sha256: "ab".repeat(32),
+            },
+            note: note.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn every_kind_stored_is_a_succeeded_pod_with_sizes_and_notes() {
+        let outcome = TargetOutcome {
+            artifacts: vec![
+                artifact(ArtifactKind::Cpu, 3 << 20, None),
+                artifact(ArtifactKind::Block, 120, Some("empty: the program never called runtime.SetBlockProfileRate")),
+            ],
+            failures: vec![],
+        };
+        let r = result_of(&outcome);
+        assert_eq!(r.phase, TargetPhase::Succeeded);
+        assert_eq!(r.reason, None);
+        assert_eq!(r.message, "stored 2 artifact(s), 3MB");
+        assert_eq!(r.artifacts[0].uri, "s3://b/shop/r/p/cpu");
+        assert_eq!(r.artifacts[1].note.as_deref(), Some("empty: the program never called runtime.SetBlockProfileRate"));
+    }
+
+    #[test]
+    fn a_failed_kind_fails_the_pod_and_says_why() {
+        let outcome = TargetOutcome {
+            artifacts: vec![artifact(ArtifactKind::Heap, 2048, None)],
+            failures: vec![KindFailure {
+                kind: ArtifactKind::Cpu,
+                error: CollectError::CpuProfilerBusy { attempts: 5, waited: std::time::Duration::from_secs(31) },
+            }],
+        };
+        let r = result_of(&outcome);
+        assert_eq!(r.phase, TargetPhase::Failed);
+        assert_eq!(r.reason.as_deref(), Some("CpuProfilerBusy"));
+        assert!(r.message.starts_with("stored 1 artifact(s), 2kB; cpu failed: "), "{}", r.message);
+        assert_eq!(r.failures[0].reason, "CpuProfilerBusy");
+    }
+
+    #[test]
+    fn manifest_entry_keeps_paths_and_pod_level_failures() {
+        let record = RequestRecord { namespace: "shop".into(), request: "r".into(), targets: vec![] };
+        let mut t = TargetStatus {
+            pod: "p".into(),
+            container: None,
+            phase: TargetPhase::Failed,
+            reason: Some("PodDeleted".into()),
+            message: Some("pod p was deleted".into()),
+            attempts: 1,
+            artifacts: vec![],
+            failures: vec![],
+            summary: None,
+            reports: vec![],
+        };
+        assert_eq!(manifest_entry(&record, &t).error.as_deref(), Some("PodDeleted: pod p was deleted"));
+        t.phase = TargetPhase::Succeeded;
+        t.artifacts =
+            result_of(&TargetOutcome { artifacts: vec![artifact(ArtifactKind::Goroutine, 9, None)], failures: vec![] })
+                .artifacts;
+        let e = manifest_entry(&record, &t);
+        assert_eq!(e.error, None);
+        assert_eq!(e.artifacts[0].object.path, "shop/r/p/goroutine.pb.gz");
+        t.artifacts = result_of(&TargetOutcome {
+            artifacts: vec![artifact(ArtifactKind::GoroutineText, 9, None)],
+            failures: vec![],
+        })
+        .artifacts;
+        let e = manifest_entry(&record, &t);
+        assert_eq!(e.artifacts[0].object.path, "shop/r/p/goroutine.txt", "the text dump keeps its own file");
+        assert_eq!(e.artifacts[0].format, godiag_analyze::ArtifactFormat::GoroutineText);
+    }
+}

@@ -1,0 +1,89 @@
+//! The seam between the controller and the world outside the Kubernetes API: diagnosing one pod
+//! (collect, store, analyse) and writing the request's manifest. The real implementation
+//! ([`ClusterDiagnoser`](super::cluster_diagnoser::ClusterDiagnoser)) talks to pods and object
+//! storage; reconcile tests use a scripted one.
+
+use super::target_failure::TargetFailure;
+use crate::api::{ArtifactStatus, KindFailureStatus, PprofSpec, TargetPhase, TargetStatus, TargetSummary};
+use futures::future::BoxFuture;
+
+/// One pod to diagnose: what the controller hands the [`Diagnoser`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetTask {
+    pub namespace: String,
+    pub request: String,
+    pub pod: String,
+    pub container: Option<String>,
+    pub pprof: PprofSpec,
+}
+
+/// How collecting from one pod ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetResult {
+    pub phase: TargetPhase,
+    pub reason: Option<String>,
+    pub message: String,
+    pub artifacts: Vec<ArtifactStatus>,
+    pub failures: Vec<KindFailureStatus>,
+    pub summary: Option<TargetSummary>,
+    pub reports: Vec<String>,
+}
+
+impl TargetResult {
+    /// A pod-level failure before anything was collected (pod gone, no such port, …).
+    pub fn failed(failure: &TargetFailure) -> Self {
+        TargetResult {
+            phase: TargetPhase::Failed,
+            reason: Some(failure.reason().as_str().into()),
+            message: failure.to_string(),
+            artifacts: vec![],
+            failures: vec![],
+            summary: None,
+            reports: vec![],
+        }
+    }
+
+    pub fn apply_to(&self, t: &mut TargetStatus) {
+        t.phase = self.phase;
+        t.reason = self.reason.clone();
+        t.message = Some(self.message.clone());
+        t.artifacts = self.artifacts.clone();
+        t.failures = self.failures.clone();
+        t.summary = self.summary.clone();
+        t.reports = self.reports.clone();
+    }
+}
+
+/// What the request's `manifest.json` records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRecord {
+    pub namespace: String,
+    pub request: String,
+    pub targets: Vec<TargetStatus>,
+}
+
+/// Errors from the outside world that the controller retries (as opposed to per-pod failures,
+/// which are results).
+#[derive(Debug, thiserror::Error)]
+pub enum DiagnoserError {
+    #[error("cannot write the manifest to {uri}: {message}")]
+    ManifestWrite { uri: String, message: String },
+}
+
+impl DiagnoserError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DiagnoserError::ManifestWrite { .. } => "StorageWriteFailed",
+        }
+    }
+}
+
+pub trait Diagnoser: Send + Sync + 'static {
+    /// Collects and analyses everything the task asks for from one pod. Never fails as a whole:
+    /// what went wrong is in the result.
+    fn diagnose(&self, task: TargetTask) -> BoxFuture<'static, TargetResult>;
+    /// Stores the request's `manifest.json`; returns its URI.
+    fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, DiagnoserError>>;
+    /// Where a request's artifacts live, for `status.artifactRoot`.
+    fn artifact_root(&self, namespace: &str, request: &str) -> String;
+}
