@@ -21,6 +21,7 @@ test: test-deps ## Unit, schema, mock-API-server and real-Go-program tests (no c
 	$(CARGO) test --workspace --locked
 
 lint: ## rustfmt check and clippy with warnings denied
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
@@ -56,10 +57,10 @@ e2e-local: ## cluster-up, images, e2e, cluster-down (also when a step fails)
 bench-analyze: ## Time `godiag analyze` against `go tool pprof -top` on the same files (same numbers), print the ratio
 	operator/benches/bench-analyze.sh
 
-fuzz-analyze: ## Bounded fuzz run of the pprof, goroutine-text and trace parsers (SECONDS_PER_TARGET, default 60)
-	$(CARGO) run --release --locked -p godiag --example fuzz_analyze -- $${SECONDS_PER_TARGET:-60}
+fuzz: ## cargo fuzz (libFuzzer, nightly) of the pprof, goroutine-text and trace parsers, FUZZ_SECONDS each (default 60)
+	scripts/fuzz.sh
 
 fixtures-analyze: ## Regenerate the analysis fixtures from real Go programs (GO127=path/to/go1.27 for leak markers)
 	operator/analyze/tests/fixtures/gen/regen.sh
 
-.PHONY: bench-analyze fuzz-analyze fixtures-analyze help demo demo-local test-deps test lint fmt crds build cluster-up cluster-down images e2e e2e-local
+.PHONY: bench-analyze fuzz fixtures-analyze help demo demo-local test-deps test lint fmt crds build cluster-up cluster-down images e2e e2e-local

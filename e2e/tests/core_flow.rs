@@ -7,7 +7,7 @@ mod common;
 
 use anyhow::{Context, Result, bail, ensure};
 use common::{TIMEOUT, wait_for, with_temp_ns};
-use godiag::api::{DiagnosisRequest, Phase, ProfileKind, TargetPhase};
+use godiag::api::{ArtifactFormat, ArtifactKind, DiagnosisRequest, Phase, TargetPhase};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, PostParams};
@@ -139,9 +139,11 @@ async fn request_collects_every_kind_through_port_forward_to_a_loopback_pprof() 
         ensure!(st.progress.as_deref() == Some("1/1"), "progress {:?}", st.progress);
         let target = &st.targets[0];
         ensure!(target.phase == TargetPhase::Succeeded, "{target:#?}");
-        for kind in ProfileKind::ALL {
-            ensure!(target.artifacts.iter().any(|a| a.kind == kind), "no {kind} artifact in {target:#?}");
+        for kind in ArtifactKind::ALL {
+            ensure!(target.artifacts.iter().any(|a| a.kind == kind), "no {kind:?} artifact in {target:#?}");
         }
+        let text = target.artifacts.iter().find(|a| a.kind == ArtifactKind::GoroutineText).context("goroutineText")?;
+        ensure!(text.format == ArtifactFormat::GoroutineText && text.uri.ends_with("/goroutine.txt"), "{text:#?}");
         for a in &target.artifacts {
             let pod_path = a.uri.strip_prefix("file://").context("file:// URI")?;
             let host = PathBuf::from(pod_path.replacen(POD_ARTIFACTS, HOST_ARTIFACTS, 1));

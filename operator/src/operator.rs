@@ -11,6 +11,7 @@ use kube::api::ListParams;
 use kube::{Api, Client};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client =
@@ -20,7 +21,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let diagnoser =
         Arc::new(controller::cluster_diagnoser::ClusterDiagnoser::new(client.clone(), store, metrics.clone()));
-    let (ctx, trigger) = Context::new(client.clone(), diagnoser, args.max_concurrent_targets, metrics.clone());
+    let (ctx, inputs) = Context::new(client.clone(), diagnoser, args.max_concurrent_targets, metrics.clone());
     let api: Api<DiagnosisRequest> = match &args.watch_namespace {
         Some(ns) => Api::namespaced(client, ns),
         None => Api::all(client),
@@ -32,13 +33,32 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(addr = %args.http_addr, storage = %args.storage_url, "godiag operator starting");
     let server = axum::serve(listener, router(HttpState { metrics, ready: ready.clone() }));
 
-    api.list(&ListParams::default().limit(1)).await.context(
-        "cannot list DiagnosisRequests: is the CRD installed (kubectl apply -f crds/) and may godiag list them?",
-    )?;
-    ready.store(true, Ordering::Relaxed);
-
+    // The HTTP server answers from the start: /readyz says 503 until the CRD is served.
+    let controller = async {
+        wait_for_crd(&api).await;
+        ready.store(true, Ordering::Relaxed);
+        controller::run(api, ctx, inputs).await
+    };
     tokio::select! {
-        () = controller::run(api, ctx, trigger) => { tracing::info!("controller stopped"); Ok(()) }
+        () = controller => { tracing::info!("controller stopped"); Ok(()) }
         res = server => res.context("HTTP server failed"),
+    }
+}
+
+/// Lists DiagnosisRequests until it works (the CRD is installed and godiag may list them),
+/// retrying with backoff up to 30s between attempts and saying why in the log.
+async fn wait_for_crd(api: &Api<DiagnosisRequest>) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match api.list(&ListParams::default().limit(1)).await {
+            Ok(_) => return,
+            Err(e) => tracing::warn!(
+                error = %e,
+                retry_in = ?delay,
+                "cannot list DiagnosisRequests: is the CRD installed (kubectl apply -k crds/) and may godiag list them? /readyz answers 503 until then"
+            ),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
     }
 }

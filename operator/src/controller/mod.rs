@@ -40,6 +40,15 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Finished collections ask for a reconcile of their request here.
     pub trigger: mpsc::UnboundedSender<ObjectRef<DiagnosisRequest>>,
+    /// Reconcile failures go here to become Events (published by [`run`], not by a task each).
+    failure_events: mpsc::Sender<FailureEvent>,
+}
+
+/// What [`run`] consumes beside the context: the reconcile requests of finished collections and
+/// the reconcile failures that become Events.
+pub struct ControllerInputs {
+    pub trigger: mpsc::UnboundedReceiver<ObjectRef<DiagnosisRequest>>,
+    failure_events: mpsc::Receiver<FailureEvent>,
 }
 
 impl Context {
@@ -48,9 +57,10 @@ impl Context {
         diagnoser: Arc<dyn Diagnoser>,
         max_concurrent_targets: usize,
         metrics: Arc<Metrics>,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<ObjectRef<DiagnosisRequest>>) {
+    ) -> (Arc<Self>, ControllerInputs) {
         let reporter = Reporter { controller: "godiag".into(), instance: std::env::var("POD_NAME").ok() };
         let (tx, rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::channel(FAILURE_EVENTS_QUEUED);
         let ctx = Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -59,27 +69,44 @@ impl Context {
             limit: Arc::new(Semaphore::new(max_concurrent_targets.max(1))),
             metrics,
             trigger: tx,
+            failure_events: events_tx,
         };
-        (Arc::new(ctx), rx)
+        (Arc::new(ctx), ControllerInputs { trigger: rx, failure_events: events_rx })
     }
 }
+
+/// A reconcile failure to tell the user about, as a Warning Event on the request.
+struct FailureEvent {
+    request: Arc<DiagnosisRequest>,
+    reason: &'static str,
+    note: String,
+}
+
+/// Reconcile failures waiting for their Event; a burst beyond this is only logged.
+const FAILURE_EVENTS_QUEUED: usize = 64;
 
 fn error_policy(req: Arc<DiagnosisRequest>, err: &Error, ctx: Arc<Context>) -> Action {
     tracing::warn!(error = %err, reason = err.reason(), request = %ObjectRef::from_obj(req.as_ref()), "reconcile failed; retrying");
     ctx.metrics.reconcile_errors.get_or_create(&ReasonLabel { reason: err.reason() }).inc();
-    let (ctx2, req2, reason, note) = (ctx.clone(), req.clone(), err.reason(), err.to_string());
-    tokio::spawn(async move { reconcile::publish(&ctx2, &req2, EventType::Warning, reason, "Reconcile", note).await });
+    let event = FailureEvent { request: req, reason: err.reason(), note: err.to_string() };
+    if ctx.failure_events.try_send(event).is_err() {
+        tracing::debug!("failure event queue full; the log line above is the record");
+    }
     Action::requeue(Duration::from_secs(10))
 }
 
+/// Publishes the failure Events one after another, for as long as the controller runs.
+async fn publish_failure_events(ctx: Arc<Context>, mut rx: mpsc::Receiver<FailureEvent>) {
+    while let Some(e) = rx.recv().await {
+        reconcile::publish(&ctx, &e.request, EventType::Warning, e.reason, "Reconcile", e.note).await;
+    }
+}
+
 /// Runs the controller until shutdown (SIGTERM/Ctrl-C).
-pub async fn run(
-    api: Api<DiagnosisRequest>,
-    ctx: Arc<Context>,
-    trigger: mpsc::UnboundedReceiver<ObjectRef<DiagnosisRequest>>,
-) {
-    Controller::new(api, watcher::Config::default().any_semantic())
-        .reconcile_on(UnboundedReceiverStream::new(trigger))
+pub async fn run(api: Api<DiagnosisRequest>, ctx: Arc<Context>, inputs: ControllerInputs) {
+    let events = publish_failure_events(ctx.clone(), inputs.failure_events);
+    let controller = Controller::new(api, watcher::Config::default().any_semantic())
+        .reconcile_on(UnboundedReceiverStream::new(inputs.trigger))
         .shutdown_on_signal()
         .run(reconcile::reconcile, error_policy, ctx)
         .for_each(|res| async move {
@@ -87,6 +114,8 @@ pub async fn run(
                 Ok((obj, _)) => tracing::debug!(request = %obj, "reconciled"),
                 Err(e) => tracing::debug!(error = %e, "reconcile loop"),
             }
-        })
-        .await;
+        });
+    // The publisher never ends on its own; the controller ends on SIGTERM/Ctrl-C.
+    futures::pin_mut!(controller, events);
+    futures::future::select(controller, events).await;
 }

@@ -219,8 +219,8 @@ pub struct Harness {
 pub fn harness(pods: Vec<Value>, diagnoser: ScriptedDiagnoser) -> Harness {
     let (client, api) = fake_client(pods);
     let diagnoser = Arc::new(diagnoser);
-    let (ctx, triggers) = Context::new(client, diagnoser.clone(), 4, Arc::new(Metrics::default()));
-    Harness { ctx, api, diagnoser, triggers }
+    let (ctx, inputs) = Context::new(client, diagnoser.clone(), 4, Arc::new(Metrics::default()));
+    Harness { ctx, api, diagnoser, triggers: inputs.trigger }
 }
 
 impl Harness {
