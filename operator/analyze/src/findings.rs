@@ -148,3 +148,35 @@ impl Default for Thresholds {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_sort_by_severity_then_rule_and_drop_repeats() {
+        let f = |rule, sev, msg: &str| Finding::new(rule, sev, msg, vec![]);
+        let v = normalize(
+            vec![
+                f(Rule::AllocationHotSpot, Severity::Info, "main.a accounts for 30% of allocated bytes"),
+                f(Rule::CpuDominantFunction, Severity::Warning, "main.b uses 50% of CPU on its own"),
+                f(Rule::GoroutineLeak, Severity::High, "200 goroutines leaked"),
+                f(Rule::AllocationHotSpot, Severity::Info, "main.a accounts for 31% of in-use bytes"),
+            ],
+            8,
+        );
+        let rules: Vec<Rule> = v.iter().map(|f| f.rule).collect();
+        assert_eq!(rules, [Rule::GoroutineLeak, Rule::CpuDominantFunction, Rule::AllocationHotSpot]);
+        assert_eq!(normalize(v, 1).len(), 1);
+    }
+
+    #[test]
+    fn a_finding_is_bounded_whatever_its_input() {
+        let long = "x".repeat(10_000);
+        let f = Finding::new(Rule::GcPressure, Severity::Warning, long.clone(), vec![long; 20]);
+        assert!(f.message.len() <= MAX_TEXT);
+        assert_eq!(f.evidence.len(), MAX_EVIDENCE);
+        assert!(f.evidence.iter().all(|e| e.len() <= MAX_TEXT));
+        assert_eq!(serde_json::to_value(Rule::GcPressure).unwrap(), "gc-pressure");
+    }
+}

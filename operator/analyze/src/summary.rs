@@ -253,3 +253,63 @@ pub fn summary_json(inputs: &[(ArtifactKind, &Analysis)]) -> serde_json::Value {
         "artifacts": artifacts,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Severity;
+
+    fn finding(rule: Rule, message: &str) -> Finding {
+        Finding::new(rule, Severity::Warning, message, vec!["evidence".repeat(30); 4])
+    }
+
+    #[test]
+    fn one_line_leads_with_cpu_and_skips_the_cpu_finding_it_repeats() {
+        let s = TargetSummary {
+            top: vec![
+                TopFunction {
+                    profile: ArtifactKind::Heap,
+                    name: "main.alloc".into(),
+                    flat_percent: 80.0,
+                    cum_percent: 80.0,
+                },
+                TopFunction {
+                    profile: ArtifactKind::Cpu,
+                    name: "main.spin".into(),
+                    flat_percent: 61.4,
+                    cum_percent: 70.0,
+                },
+            ],
+            findings: vec![
+                finding(Rule::CpuDominantFunction, "main.spin uses 61% of CPU on its own"),
+                finding(Rule::GoroutineLeak, "200 goroutines blocked in chan send at main.leak (leak suspect)"),
+            ],
+            ..TargetSummary::default()
+        };
+        assert_eq!(
+            one_line(&s),
+            "cpu: main.spin 61% flat; 200 goroutines blocked in chan send at main.leak (leak suspect)"
+        );
+        assert_eq!(one_line(&TargetSummary::default()), "nothing notable");
+    }
+
+    #[test]
+    fn shrink_keeps_the_summary_under_its_limit() {
+        let mut s = TargetSummary {
+            top: (0..30)
+                .map(|i| TopFunction {
+                    profile: ArtifactKind::Cpu,
+                    name: format!("github.com/acme/{}", "deep/".repeat(20)) + &i.to_string(),
+                    flat_percent: 1.0,
+                    cum_percent: 1.0,
+                })
+                .collect(),
+            findings: (0..5).map(|i| finding(Rule::LockContention, &format!("site {i}"))).collect(),
+            notes: vec!["n".repeat(100); 4],
+            ..TargetSummary::default()
+        };
+        shrink(&mut s);
+        assert!(size(&s) <= MAX_SUMMARY_BYTES, "{} bytes", size(&s));
+        assert!(!s.findings.is_empty(), "findings are the last thing dropped");
+    }
+}

@@ -11,6 +11,8 @@ pub mod running;
 pub mod select;
 pub mod status;
 pub mod target_failure;
+#[cfg(test)]
+mod test_pods;
 pub mod to_api;
 
 use crate::api::DiagnosisRequest;

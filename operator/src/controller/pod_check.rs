@@ -152,25 +152,10 @@ fn resolve_port(pod: &Pod, container: &str, pprof: &PprofSpec) -> Result<u16, St
 mod tests {
     use super::*;
     use crate::controller::target_failure::TargetReason;
-    use k8s_openapi::api::core::v1::{
-        Container, ContainerState, ContainerStateWaiting, ContainerStatus, PodSpec, PodStatus,
-    };
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+    use crate::controller::test_pods::pod;
+    use k8s_openapi::api::core::v1::{ContainerState, ContainerStateWaiting, ContainerStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use std::collections::BTreeMap;
-
-    fn pod(name: &str, phase: &str, _age_s: i64) -> Pod {
-        Pod {
-            metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
-            spec: Some(PodSpec {
-                containers: vec![
-                    Container { name: "app".into(), ..Default::default() },
-                    Container { name: "sidecar".into(), ..Default::default() },
-                ],
-                ..Default::default()
-            }),
-            status: Some(PodStatus { phase: Some(phase.into()), ..Default::default() }),
-        }
-    }
 
     fn task(pprof: PprofSpec) -> TargetTask {
         TargetTask { namespace: "shop".into(), request: "r".into(), pod: "a".into(), container: None, pprof }

@@ -130,27 +130,9 @@ fn failed(pod: String, f: &TargetFailure) -> TargetStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{Container, PodSpec, PodStatus};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+    use crate::controller::test_pods::pod;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
     use std::collections::BTreeMap;
-
-    pub(crate) fn pod(name: &str, phase: &str, age_s: i64) -> Pod {
-        Pod {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                creation_timestamp: Some(Time(jiff::Timestamp::from_second(1_700_000_000 - age_s).unwrap())),
-                ..Default::default()
-            },
-            spec: Some(PodSpec {
-                containers: vec![
-                    Container { name: "app".into(), ..Default::default() },
-                    Container { name: "sidecar".into(), ..Default::default() },
-                ],
-                ..Default::default()
-            }),
-            status: Some(PodStatus { phase: Some(phase.into()), ..Default::default() }),
-        }
-    }
 
     fn by_selector(max: i32) -> Targets {
         Targets {

@@ -383,3 +383,89 @@ fn decode_sample(b: &[u8], locs: &mut Vec<u64>, vals: &mut Vec<i64>) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::pprof::proto::{self, Function, Line, Location, ValueType};
+
+    /// A raw profile.proto: `strings[0]` must be "". Each sample is (location ids leaf first,
+    /// values).
+    pub(crate) fn profile_bytes(
+        strings: &[&str],
+        types: &[(i64, i64)],
+        functions: &[(u64, i64)],
+        locations: &[(u64, &[u64])],
+        samples: &[(&[u64], &[i64])],
+    ) -> Vec<u8> {
+        let p = proto::Profile {
+            sample_type: types.iter().map(|&(t, u)| ValueType { r#type: t, unit: u }).collect(),
+            sample: samples
+                .iter()
+                .map(|(ids, vals)| {
+                    proto::Sample { location_id: ids.to_vec(), value: vals.to_vec() }.encode_to_vec().into()
+                })
+                .collect(),
+            location: locations
+                .iter()
+                .map(|(id, funcs)| Location {
+                    id: *id,
+                    address: 0x1000 + id,
+                    line: funcs.iter().map(|&f| Line { function_id: f, line: 1 }).collect(),
+                })
+                .collect(),
+            function: functions
+                .iter()
+                .map(|&(id, name)| Function { id, name, system_name: name, filename: 0 })
+                .collect(),
+            string_table: strings.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        p.encode_to_vec()
+    }
+
+    fn cpu() -> Vec<u8> {
+        // main.work inlined into main.loop at location 1 (one location, two lines).
+        profile_bytes(
+            &["", "samples", "count", "cpu", "nanoseconds", "main.work", "main.loop", "runtime.main"],
+            &[(1, 2), (3, 4)],
+            &[(1, 5), (2, 6), (3, 7)],
+            &[(1, &[1, 2]), (2, &[3])],
+            &[(&[1, 2], &[3, 30]), (&[2], &[1, 10])],
+        )
+    }
+
+    #[test]
+    fn decodes_names_stacks_and_columns() {
+        let p = decode(&cpu()).unwrap();
+        assert_eq!(p.guess_type(), ProfileType::Cpu);
+        assert_eq!(p.default_index, 1, "the last sample type, like pprof");
+        assert_eq!((p.sample_count(), p.column_total(0), p.column_total(1)), (2, 4, 40));
+        let mut stacks = Vec::new();
+        p.for_each_stack(|frames, values| {
+            stacks.push((frames.iter().map(|&f| p.names[f as usize].as_str()).collect::<Vec<_>>(), values.to_vec()))
+        });
+        assert_eq!(stacks[0], (vec!["main.work", "main.loop", "runtime.main"], vec![3, 30]), "inlined frame first");
+        assert_eq!(stacks[1], (vec!["runtime.main"], vec![1, 10]));
+    }
+
+    #[test]
+    fn unsymbolized_locations_are_named_by_address() {
+        let raw = profile_bytes(&["", "samples", "count"], &[(1, 2)], &[], &[(9, &[])], &[(&[9], &[5])]);
+        let p = decode(&raw).unwrap();
+        assert_eq!(p.names, ["0000000000001009"]);
+    }
+
+    #[test]
+    fn inconsistent_profiles_are_precise_errors() {
+        let no_types = profile_bytes(&[""], &[], &[], &[], &[]);
+        assert!(decode(&no_types).unwrap_err().to_string().contains("no sample types"));
+        let bad_loc = profile_bytes(&["", "s", "c"], &[(1, 2)], &[], &[], &[(&[42], &[1])]);
+        assert!(decode(&bad_loc).unwrap_err().to_string().contains("unknown location 42"));
+        let bad_fn = profile_bytes(&["", "s", "c"], &[(1, 2)], &[], &[(1, &[7])], &[]);
+        assert!(decode(&bad_fn).unwrap_err().to_string().contains("references unknown function 7"));
+        let short = profile_bytes(&["", "s", "c", "t", "u"], &[(1, 2), (3, 4)], &[], &[], &[(&[], &[1])]);
+        assert!(decode(&short).unwrap_err().to_string().contains("1 values for 2 sample types"));
+        assert_eq!(decode(b"\x1f\x8bnot gzip").unwrap_err().reason(), "BadGzip");
+    }
+}

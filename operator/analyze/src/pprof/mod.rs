@@ -299,3 +299,59 @@ pub fn add_diff(
     report.diff = Some(d);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pprof::decode::tests::profile_bytes;
+
+    fn report(raw: &[u8], kind: Option<crate::ArtifactKind>) -> PprofReport {
+        let opts = AnalyzeOptions { kind, ..AnalyzeOptions::default() };
+        analyze_profile(&decode::decode(raw).unwrap(), &opts).unwrap()
+    }
+
+    #[test]
+    fn allocation_sites_are_the_first_frame_past_the_allocator() {
+        // 90 bytes allocated by main.build through runtime.mallocgc, 10 by main.other.
+        let raw = profile_bytes(
+            &["", "alloc_space", "bytes", "inuse_space", "runtime.mallocgc", "main.build", "main.other"],
+            &[(1, 2), (3, 2)],
+            &[(1, 4), (2, 5), (3, 6)],
+            &[(1, &[1]), (2, &[2]), (3, &[3])],
+            &[(&[1, 2], &[90, 90]), (&[3], &[10, 10])],
+        );
+        let r = report(&raw, None);
+        assert_eq!(r.profile, ProfileType::Heap);
+        assert_eq!(r.functions[0].name, "runtime.mallocgc", "top is by flat, like pprof");
+        let f = r.findings.iter().find(|f| f.rule == Rule::AllocationHotSpot).expect("hot spot");
+        assert!(f.message.starts_with("main.build accounts for 90% of in-use bytes"), "{}", f.message);
+        assert_eq!(f.evidence[0], "main.build: 90B of 100B (90.0%)");
+    }
+
+    #[test]
+    fn an_empty_contention_profile_names_the_rate_of_its_kind() {
+        let raw =
+            profile_bytes(&["", "contentions", "count", "delay", "nanoseconds"], &[(1, 2), (3, 4)], &[], &[], &[]);
+        let block = report(&raw, Some(crate::ArtifactKind::Block));
+        assert_eq!(block.profile, ProfileType::Block);
+        assert!(block.findings[0].message.contains("runtime.SetBlockProfileRate"), "{:?}", block.findings);
+        let mutex = report(&raw, Some(crate::ArtifactKind::Mutex));
+        assert!(mutex.findings[0].message.contains("runtime.SetMutexProfileFraction"), "{:?}", mutex.findings);
+        let unknown = report(&raw, None);
+        assert_eq!(unknown.profile, ProfileType::Contention);
+        assert_eq!(unknown.note.as_deref(), Some("empty profile: no contention samples"));
+    }
+
+    #[test]
+    fn a_small_cpu_share_is_not_a_finding() {
+        let raw = profile_bytes(
+            &["", "samples", "count", "cpu", "nanoseconds", "main.a", "main.b", "main.c"],
+            &[(1, 2), (3, 4)],
+            &[(1, 5), (2, 6), (3, 7)],
+            &[(1, &[1]), (2, &[2]), (3, &[3])],
+            &[(&[1], &[1, 34]), (&[2], &[1, 33]), (&[3], &[1, 33])],
+        );
+        let r = report(&raw, None);
+        assert!(r.findings.iter().all(|f| f.rule != Rule::CpuDominantFunction), "34% is under 40%: {:?}", r.findings);
+    }
+}

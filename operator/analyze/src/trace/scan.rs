@@ -275,3 +275,93 @@ fn event_batch(b: &[u8], base: u64, m: u64, ver: u32, s: &mut Scan, open: &mut O
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uvarint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    /// A trace: the Go 1.26 header, then one event batch per `(m, base time, events)`, each
+    /// event a type and its arguments (the first argument is the time delta).
+    fn trace(batches: &[(u64, u64, &[(u8, &[u64])])]) -> Vec<u8> {
+        let mut out = b"go 1.26 trace\0\0\0".to_vec();
+        for (m, ts, events) in batches {
+            let mut body = Vec::new();
+            for (typ, args) in *events {
+                body.push(*typ);
+                for a in *args {
+                    uvarint(*a, &mut body);
+                }
+            }
+            out.push(EV_EVENT_BATCH);
+            for v in [1, *m, *ts, body.len() as u64] {
+                uvarint(v, &mut out);
+            }
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+
+    #[test]
+    fn counts_creations_gc_stw_syscalls_and_p_time_per_m() {
+        let data = trace(&[
+            (
+                1,
+                100,
+                &[
+                    (EV_PROC_START, &[0, 0, 1]),
+                    (EV_GO_CREATE, &[10, 7, 1, 1]),
+                    (EV_GC_BEGIN, &[5, 1, 1]),
+                    (EV_STW_BEGIN, &[5, 1, 1]),
+                    (EV_STW_END, &[20]),
+                    (EV_PROC_STOP, &[60]),
+                ],
+            ),
+            (2, 100, &[(EV_GO_SYSCALL_BEGIN, &[0, 1, 1]), (EV_GO_SYSCALL_END, &[30])]),
+        ]);
+        let s = scan(&data, 26).unwrap();
+        assert_eq!((s.batches, s.goroutines_created, s.gc_count), (2, 1, 1));
+        assert_eq!((s.stw_count, s.stw_total, s.stw_max), (1, 20, 20));
+        assert_eq!((s.syscall_count, s.syscall_total), (1, 30));
+        assert_eq!(s.proc_busy.get(&0), Some(&100), "P 0 ran from t=100 to t=200 on M 1");
+        assert_eq!((s.min_ts, s.max_ts), (Some(100), 200));
+        assert!(s.stopped_early.is_none());
+    }
+
+    #[test]
+    fn a_broken_tail_keeps_what_came_before() {
+        let mut data = trace(&[(1, 0, &[(EV_GO_CREATE, &[1, 2, 1, 1])])]);
+        data.push(0xee);
+        let s = scan(&data, 26).unwrap();
+        assert_eq!(s.goroutines_created, 1);
+        assert!(s.stopped_early.as_deref().unwrap().starts_with("expected a batch"), "{:?}", s.stopped_early);
+    }
+
+    #[test]
+    fn an_event_it_cannot_size_skips_the_rest_of_its_batch_only() {
+        let data =
+            trace(&[(1, 0, &[(0x7f, &[]), (EV_GO_CREATE, &[1, 2, 1, 1])]), (2, 0, &[(EV_GC_BEGIN, &[1, 1, 1])])]);
+        let s = scan(&data, 26).unwrap();
+        assert_eq!((s.skipped_batches, s.goroutines_created, s.gc_count), (1, 0, 1));
+    }
+
+    #[test]
+    fn oversized_or_missing_batches_are_errors_or_stops_not_panics() {
+        let mut huge = b"go 1.26 trace\0\0\0".to_vec();
+        huge.push(EV_EVENT_BATCH);
+        for v in [1, 1, 0, MAX_BATCH + 1] {
+            uvarint(v, &mut huge);
+        }
+        let err = scan(&huge, 26).unwrap_err();
+        assert!(err.to_string().contains("exceeds the format's maximum"), "{err}");
+        let err = scan(b"go 1.26 trace\0\0\0", 26).unwrap_err();
+        assert!(err.to_string().contains("no event batches"), "{err}");
+    }
+}

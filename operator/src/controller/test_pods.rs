@@ -1,0 +1,24 @@
+//! Pods for the controller's unit tests.
+
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+/// A pod with containers `app` and `sidecar`, in `phase`, created `age_s` seconds before a fixed
+/// instant.
+pub(crate) fn pod(name: &str, phase: &str, age_s: i64) -> Pod {
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            creation_timestamp: Some(Time(jiff::Timestamp::from_second(1_700_000_000 - age_s).unwrap())),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![
+                Container { name: "app".into(), ..Default::default() },
+                Container { name: "sidecar".into(), ..Default::default() },
+            ],
+            ..Default::default()
+        }),
+        status: Some(PodStatus { phase: Some(phase.into()), ..Default::default() }),
+    }
+}
