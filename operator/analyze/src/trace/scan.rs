@@ -288,9 +288,11 @@ mod tests {
         out.push(v as u8);
     }
 
-    /// A trace: the Go 1.26 header, then one event batch per `(m, base time, events)`, each
-    /// event a type and its arguments (the first argument is the time delta).
-    fn trace(batches: &[(u64, u64, &[(u8, &[u64])])]) -> Vec<u8> {
+    /// One event: its type and its arguments (the first argument is the time delta).
+    type Event<'a> = (u8, &'a [u64]);
+
+    /// A trace: the Go 1.26 header, then one event batch per `(m, base time, events)`.
+    fn trace(batches: &[(u64, u64, &[Event])]) -> Vec<u8> {
         let mut out = b"go 1.26 trace\0\0\0".to_vec();
         for (m, ts, events) in batches {
             let mut body = Vec::new();
