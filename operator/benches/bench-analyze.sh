@@ -14,7 +14,7 @@ work="$root/target/bench-analyze"
 mkdir -p "$work"
 
 cargo build --quiet --release -p godiag --bin godiag --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/godiag"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/godiag"
 
 # A large allocation profile: 2^19 distinct stacks from a binary recursion (real runtime output).
 big="$work/big-allocs.pb.gz"

@@ -9,8 +9,19 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A port nothing listens on right now.
+/// A free loopback port, never the same twice in one test binary: tests run in parallel, and
+/// the kernel may hand a just-released port to the next `bind(0)`, so two servers could be
+/// started on one port (one fails to bind, and the test that owns the other kills it early).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut used = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !used.contains(&port) {
+            used.push(port);
+            return port;
+        }
+    }
 }
 
 fn wait_for_port(port: u16, child: &mut Child, what: &str) {
