@@ -35,3 +35,28 @@ async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.encode())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/readyz` is 503 with the reason until the operator marks itself ready, then 200.
+    #[tokio::test]
+    async fn readyz_is_503_until_ready() {
+        let ready = Arc::new(AtomicBool::new(false));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = router(HttpState { metrics: Arc::new(Metrics::default()), ready: ready.clone() });
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = reqwest::Client::new();
+        let get = |path: &'static str| client.get(format!("http://{addr}{path}")).send();
+
+        let r = get("/readyz").await.unwrap();
+        assert_eq!(r.status(), 503);
+        assert!(r.text().await.unwrap().contains("waiting for the DiagnosisRequest CRD"));
+        assert_eq!(get("/healthz").await.unwrap().status(), 200, "alive while not ready");
+        ready.store(true, Ordering::Relaxed);
+        assert_eq!(get("/readyz").await.unwrap().status(), 200);
+        server.abort();
+    }
+}

@@ -5,6 +5,7 @@
 
 use godiag::collect::ArtifactReason;
 use godiag::controller::diagnoser::DiagnoserError;
+use godiag::controller::error::Error as ReconcileError;
 use godiag::controller::select::SelectionError;
 use godiag::controller::status::{COND_COMPLETE, COND_TARGETS_RESOLVED};
 use godiag::controller::target_failure::TargetReason;
@@ -54,9 +55,11 @@ fn request_reasons() -> BTreeSet<String> {
         },
     ];
     let storage = DiagnoserError::ManifestWrite { uri: String::new(), message: String::new() };
+    let reconcile = [ReconcileError::InvalidSelector(String::new()), ReconcileError::MissingMetadata("uid")];
     selection
         .iter()
         .map(|e| e.reason().to_string())
+        .chain(reconcile.iter().map(|e| e.reason().to_string()))
         .chain([storage.reason().to_string(), COND_TARGETS_RESOLVED.into(), COND_COMPLETE.into()])
         .chain(["PartiallySucceeded".to_string()])
         .collect()

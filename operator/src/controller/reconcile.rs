@@ -53,7 +53,7 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
                     st::condition(COND_TARGETS_RESOLVED, true, "Resolved", &msg, generation, &now),
                 );
                 status.artifact_root = Some(ctx.diagnoser.artifact_root(&ns, &name));
-                publish(&ctx, &req, EventType::Normal, "TargetsResolved", "Resolve", msg).await;
+                publish(&ctx, &req, EventType::Normal, COND_TARGETS_RESOLVED, "Resolve", msg).await;
                 for t in targets.iter().filter(|t| t.phase == TargetPhase::Failed) {
                     let note = t.message.clone().unwrap_or_default();
                     publish(
