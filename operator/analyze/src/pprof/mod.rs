@@ -13,7 +13,7 @@ use crate::frames::{is_machinery, is_profiler};
 use crate::units;
 use crate::{AnalyzeError, AnalyzeOptions};
 pub use decode::{Profile, ProfileType, ValueKind};
-pub use diff::{Diff, Regression};
+pub use diff::{Diff, FunctionDelta};
 pub use filter::Filter;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
