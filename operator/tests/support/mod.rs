@@ -97,14 +97,18 @@ pub fn start_goapp(flags: &[&str]) -> Option<Proc> {
     Some(Proc { child, port })
 }
 
-/// Starts `moto_server` (pip install 'moto[server]') on a free loopback port;
-/// `None` (with the reason printed) when it is not installed.
+/// Starts `moto_server` (pip install 'moto[server]') on a free loopback port and waits until it
+/// answers HTTP (an open port alone is not enough: under load a probe can connect to itself);
+/// `None` (with the reason printed) when it is not installed. Its output goes to a log file
+/// that a failure names.
 pub fn start_moto() -> Option<Proc> {
     let port = free_port();
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("moto-{port}.log"));
+    let out = std::fs::File::create(&log).expect("moto log file");
     let spawned = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(out.try_clone().expect("moto log file"))
+        .stderr(out)
         .spawn();
     let mut child = match spawned {
         Ok(c) => c,
@@ -113,8 +117,38 @@ pub fn start_moto() -> Option<Proc> {
             return None;
         }
     };
-    wait_for_port(port, &mut child, "moto_server");
-    Some(Proc { child, port })
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("moto_server exited ({status}); its log {}:\n{}", log.display(), read_log(&log));
+        }
+        if answers_http(port) {
+            return Some(Proc { child, port });
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "moto_server did not answer on 127.0.0.1:{port} within 60s; its log {}:\n{}",
+            log.display(),
+            read_log(&log)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("(unreadable: {e})"))
+}
+
+/// True when something on the port answers a plain HTTP request with an HTTP status line.
+fn answers_http(port: u16) -> bool {
+    use std::io::Write;
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    std::io::Read::read_exact(&mut s, &mut head).is_ok() && head.starts_with(b"HTTP/1.")
 }
 
 /// Runs the real `godiag` binary.
