@@ -46,10 +46,13 @@ images: build ## Build the OCI images (pause, goapp, busybox, dlv, godiag) and i
 
 # For the local cluster the tests must run inside its netns: E2E_WRAP='nsenter --net=/run/netns/godiag'
 E2E_WRAP ?=
+# The e2e crate's test files; built with the whole workspace selected so dependencies keep the
+# features `make test` compiled them with.
+E2E_TESTS := $(patsubst e2e/tests/%.rs,--test %,$(wildcard e2e/tests/*.rs))
 e2e: ## End-to-end tests against the cluster KUBECONFIG names (local cluster: source e2e/cluster/env.sh first)
 	@test -n "$$KUBECONFIG" || { echo "set KUBECONFIG (for the local cluster: source e2e/cluster/env.sh)"; exit 1; }
-	$(CARGO) test -p godiag-e2e --features e2e --no-run
-	$(E2E_WRAP) $(CARGO) test --offline -p godiag-e2e --features e2e -- --test-threads=1
+	$(CARGO) test --workspace --features godiag-e2e/e2e $(E2E_TESTS) --no-run
+	$(E2E_WRAP) $(CARGO) test --offline --workspace --features godiag-e2e/e2e $(E2E_TESTS) -- --test-threads=1
 
 e2e-local: ## cluster-up, images, e2e, cluster-down (also when a step fails)
 	e2e/run-local.sh

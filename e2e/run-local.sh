@@ -3,8 +3,9 @@
 # (the operator from GODIAG_BIN, else `cargo build --release`), run the e2e tests inside the cluster's netns,
 # and always tear the cluster down. Exits with the tests' status.
 #
-# Env: GODIAG_CACHE, GODIAG_STATE (see cluster/lib.sh); E2E_TEST_ARGS (extra args for
-# cargo test, e.g. "--test cluster_smoke"); KEEP_CLUSTER=1 skips down.sh (for debugging).
+# Env: GODIAG_CACHE, GODIAG_STATE (see cluster/lib.sh); GODIAG_BIN (the operator binary for the
+# image; default: a release build); E2E_TEST_ARGS (extra args for cargo test, e.g. a test name
+# filter such as "selector_matching"); KEEP_CLUSTER=1 skips down.sh (for debugging).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -34,9 +35,13 @@ fi
 GODIAG_BIN=$GODIAG_BIN "$here/images/build.sh" godiag
 
 # Compile the tests first (needs the network for crates), then run them in the netns,
-# where the API server is, with no network access beyond the cluster.
-(cd "$repo" && cargo test -p godiag-e2e --features e2e --no-run)
+# where the API server is, with no network access beyond the cluster. Selecting the whole
+# workspace keeps the dependencies' features those of `make test`, so nothing is compiled again;
+# `--test` picks the e2e crate's test files.
+tests=()
+for f in "$repo"/e2e/tests/*.rs; do tests+=(--test "$(basename "$f" .rs)"); done
+(cd "$repo" && cargo test --workspace --features godiag-e2e/e2e "${tests[@]}" --no-run)
 # shellcheck disable=SC2086 # E2E_TEST_ARGS is a list of words
 # The tests install godiag with the cluster's own kubectl (`kubectl apply -k manifests/e2e`).
 (cd "$repo" && KUBECONFIG=$ADMIN_KUBECONFIG KUBECTL=$K8S_BIN/kubectl "${NSENTER[@]}" \
-  cargo test --offline -p godiag-e2e --features e2e ${E2E_TEST_ARGS:-} -- --test-threads=1)
+  cargo test --offline --workspace --features godiag-e2e/e2e "${tests[@]}" ${E2E_TEST_ARGS:-} -- --test-threads=1)

@@ -16,8 +16,8 @@ use std::time::Duration;
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client =
         Client::try_default().await.context("cannot build a Kubernetes client (KUBECONFIG or in-cluster config)")?;
-    let store =
-        crate::store::open(&args.storage_url).with_context(|| format!("cannot open storage {}", args.storage_url))?;
+    let storage = crate::store::url::redact(&args.storage_url);
+    let store = crate::store::open(&args.storage_url).with_context(|| format!("cannot open storage {storage}"))?;
     let metrics = Arc::new(Metrics::default());
     let diagnoser =
         Arc::new(controller::cluster_diagnoser::ClusterDiagnoser::new(client.clone(), store, metrics.clone()));
@@ -30,7 +30,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
-    tracing::info!(addr = %args.http_addr, storage = %args.storage_url, "godiag operator starting");
+    tracing::info!(addr = %args.http_addr, %storage, "godiag operator starting");
     let server = axum::serve(listener, router(HttpState { metrics, ready: ready.clone() }));
 
     // The HTTP server answers from the start: /readyz says 503 until the CRD is served.

@@ -1,16 +1,19 @@
-//! Cutting text from untrusted input to a size that fits a status field, a finding or a line.
+//! Cutting text from untrusted input (a target pod's names, headers, error bodies) to what a
+//! status field, a finding, an Event or a terminal line can hold.
 
-/// Truncates to at most `max` bytes on a char boundary, marking the cut with `…` (which counts
-/// toward `max`).
+/// At most `max` bytes, cut on a char boundary and marked with `…` (which counts toward `max`),
+/// with every control character (newlines, tabs, terminal escapes) replaced by a space, so that
+/// untrusted text can neither break a line-oriented reader nor drive a terminal.
 pub fn clip(s: &str, max: usize) -> String {
+    let printable = |t: &str| t.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>();
     if s.len() <= max {
-        return s.to_string();
+        return printable(s);
     }
     let mut end = max.saturating_sub('…'.len_utf8());
     while end > 0 && !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &s[..end])
+    format!("{}…", printable(&s[..end]))
 }
 
 #[cfg(test)]
@@ -31,5 +34,11 @@ mod tests {
         let c = clip("ééééé", 6);
         assert!(c.len() <= 6 && c.ends_with('…'), "{c}");
         assert_eq!(clip("abcdef", 2), "…");
+    }
+
+    #[test]
+    fn control_characters_and_terminal_escapes_become_spaces() {
+        assert_eq!(clip("main.f\u{1b}[31mred\nnext\tcol\u{7}", 100), "main.f [31mred next col ");
+        assert!(clip(&"\u{1b}".repeat(100), 10).chars().all(|c| !c.is_control()));
     }
 }

@@ -6,6 +6,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Longest `status.summary` godiag writes.
+pub const SUMMARY_MAX: usize = 240;
+/// Longest message of one pod.
+pub const TARGET_MESSAGE_MAX: usize = 1024;
+/// Longest message of one failed artifact.
+pub const FAILURE_MESSAGE_MAX: usize = 512;
+/// Longest reason.
+pub const REASON_MAX: usize = 64;
+
 /// What godiag observed and did for this request.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -28,6 +37,7 @@ pub struct DiagnosisRequestStatus {
     pub progress: Option<String>,
     /// One line on what godiag found across all pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = SUMMARY_MAX))]
     pub summary: Option<String>,
     /// Where this request's artifacts and `manifest.json` are stored; open them with
     /// `go tool pprof` or `go tool trace`.
@@ -91,9 +101,11 @@ pub struct TargetStatus {
     /// InternalError; CollectionRestarted while godiag collects again after a restart; or,
     /// when an artifact failed, the reason of the first entry in `failures`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = REASON_MAX))]
     pub reason: Option<String>,
     /// What happened, in words; says what to change when something failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = TARGET_MESSAGE_MAX))]
     pub message: Option<String>,
     /// How many times collection was started for this pod (an operator restart mid-collection
     /// starts it again once).
@@ -160,7 +172,9 @@ pub struct KindFailureStatus {
     /// CpuProfilerBusy, TracerBusy, DurationExceedsWriteTimeout, PprofError, HttpError,
     /// UnexpectedBody, Timeout, BodyInterrupted, HttpProtocolError, InvalidTarget,
     /// InvalidObjectPath or StorageWriteFailed.
+    #[schemars(length(max = REASON_MAX))]
     pub reason: String,
     /// What happened and what to change.
+    #[schemars(length(max = FAILURE_MESSAGE_MAX))]
     pub message: String,
 }

@@ -144,7 +144,7 @@ async fn fetch_and_store(
             content_type: if response.content_type.is_empty() {
                 "no Content-Type".into()
             } else {
-                response.content_type
+                quirks::snippet(&response.content_type, 100)
             },
             snippet: quirks::snippet(&String::from_utf8_lossy(&head), 120),
         });

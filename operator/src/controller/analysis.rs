@@ -6,11 +6,14 @@ use crate::api::TargetSummary;
 use crate::collect::CollectedArtifact;
 use crate::store::{ArtifactStore, layout};
 use bytes::Bytes;
+use godiag_analyze::text::clip;
 use godiag_analyze::{self as analyze, AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions};
 
 /// Artifacts larger than this are stored but not analysed: analysis decodes a whole profile in
 /// memory, and an operator must not be taken down by one huge trace.
 pub const MAX_ANALYZED_BYTES: u64 = 64 << 20;
+/// Longest note about an artifact that could not be analysed (the error may quote the input).
+const MAX_NOTE: usize = 160;
 
 /// What analysis produced for one pod.
 #[derive(Debug, Default)]
@@ -35,7 +38,7 @@ pub async fn analyze_target(store: &dyn ArtifactStore, dir: &str, artifacts: &[C
         }
         match store.get_bytes(&a.object.path).await {
             Ok(b) => inputs.push((a.kind, b)),
-            Err(e) => notes.push(format!("{} not analysed: {e}", a.kind)),
+            Err(e) => notes.push(clip(&format!("{} not analysed: {e}", a.kind), MAX_NOTE)),
         }
     }
     let analysed = tokio::task::spawn_blocking(move || analyse(inputs, notes)).await;
@@ -65,7 +68,7 @@ fn analyse(
         let opts = AnalyzeOptions { kind: Some(*kind), ..AnalyzeOptions::default() };
         match analyze::analyze_bytes(data, &opts) {
             Ok(a) => analyses.push((*kind, a)),
-            Err(e) => notes.push(format!("{kind} could not be analysed: {e}")),
+            Err(e) => notes.push(clip(&format!("{kind} could not be analysed: {e}"), MAX_NOTE)),
         }
         if kind.has_flame_graph() {
             let title = Some(format!("{kind} flame graph"));

@@ -7,6 +7,7 @@ use super::analysis::analyze_target;
 use super::diagnoser::{Diagnoser, DiagnoserError, RequestRecord, TargetResult, TargetTask};
 use super::pod_check::{PodAccess, prepare_target};
 use super::target_failure::TargetFailure;
+use crate::api::status::{FAILURE_MESSAGE_MAX, TARGET_MESSAGE_MAX};
 use crate::api::{ArtifactStatus, KindFailureStatus, TargetPhase, TargetStatus};
 use crate::collect::portforward::PortForwardConnector;
 use crate::collect::{Connector, TargetOutcome, TcpConnector, collect_target};
@@ -20,9 +21,6 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, Client};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Longest message of one pod in the status.
-const MAX_TARGET_MESSAGE: usize = 1024;
 
 #[derive(Clone)]
 pub struct ClusterDiagnoser {
@@ -125,18 +123,18 @@ pub fn result_of(outcome: &TargetOutcome) -> TargetResult {
         .map(|f| KindFailureStatus {
             kind: f.kind.into(),
             reason: f.error.reason().into(),
-            message: f.error.to_string(),
+            message: clip(&f.error.to_string(), FAILURE_MESSAGE_MAX),
         })
         .collect();
-    let total: i64 = artifacts.iter().map(|a| a.bytes).sum();
+    let total = artifacts.iter().fold(0i64, |sum, a| sum.saturating_add(a.bytes));
     let mut message = format!("stored {} artifact(s), {}", artifacts.len(), units::bytes(total));
-    for f in &outcome.failures {
-        message.push_str(&format!("; {} failed: {}", f.kind, f.error));
+    for (f, status) in outcome.failures.iter().zip(&failures) {
+        message.push_str(&format!("; {} failed: {}", f.kind, status.message));
     }
     TargetResult {
         phase: if failures.is_empty() { TargetPhase::Succeeded } else { TargetPhase::Failed },
         reason: failures.first().map(|f| f.reason.clone()),
-        message: clip(&message, MAX_TARGET_MESSAGE),
+        message: clip(&message, TARGET_MESSAGE_MAX),
         artifacts,
         failures,
         summary: None,
@@ -269,5 +267,81 @@ mod tests {
         let e = manifest_entry(&record, &t);
         assert_eq!(e.artifacts[0].object.path, "shop/r/p/goroutine.txt", "the text dump keeps its own file");
         assert_eq!(e.artifacts[0].format, godiag_analyze::ArtifactFormat::GoroutineText);
+    }
+
+    /// The largest status the code can write: 20 pods (the CRD's `maxPods` cap) with names at
+    /// Kubernetes' length limits, every artifact kind both stored and failed with the hostile
+    /// 300 KB header of a broken pod in its error, and a full summary. etcd refuses objects
+    /// over ~1.5 MiB; the status must stay far under.
+    #[test]
+    fn the_worst_status_stays_far_under_the_etcd_limit() {
+        use crate::api::{DiagnosisRequestStatus, TargetSummary};
+        let (ns, req) = ("n".repeat(63), "r".repeat(253));
+        let hostile = "x\u{1b}[2J".repeat(300_000 / 5);
+        let targets: Vec<TargetStatus> = (0..20)
+            .map(|i| {
+                let pod = format!("{}{i:02}", "p".repeat(251));
+                let dir = layout::target_dir(&ns, &req, &pod);
+                let outcome = TargetOutcome {
+                    artifacts: ArtifactKind::ALL
+                        .iter()
+                        .map(|&kind| CollectedArtifact {
+                            kind,
+                            object: StoredObject {
+                                path: layout::artifact_path(&dir, kind),
+                                uri: format!(
+                                    "s3://{}/{}/{}",
+                                    "b".repeat(63),
+                                    "prefix/".repeat(20),
+                                    layout::artifact_path(&dir, kind)
+                                ),
+                                bytes: u64::MAX,
+                                sha256: "ab".repeat(32),
+                            },
+                            note: Some(quirks_note().into()),
+                        })
+                        .collect(),
+                    failures: ArtifactKind::ALL
+                        .iter()
+                        .map(|&kind| KindFailure {
+                            kind,
+                            error: CollectError::UnexpectedBody {
+                                target: pod.clone(),
+                                path: hostile.clone(),
+                                expected: "a gzip-compressed pprof profile",
+                                content_type: hostile.clone(),
+                                snippet: hostile.clone(),
+                            },
+                        })
+                        .collect(),
+                };
+                let mut result = result_of(&outcome);
+                result.summary = Some(TargetSummary { notes: vec!["s".repeat(2000)], ..TargetSummary::default() });
+                result.reports = (0..6).map(|_| format!("s3://{}/{}", "b".repeat(63), "r".repeat(600))).collect();
+                let mut t = TargetStatus {
+                    pod,
+                    container: Some("c".repeat(63)),
+                    phase: TargetPhase::Pending,
+                    reason: None,
+                    message: None,
+                    attempts: 2,
+                    artifacts: vec![],
+                    failures: vec![],
+                    summary: None,
+                    reports: vec![],
+                };
+                result.apply_to(&mut t);
+                t
+            })
+            .collect();
+        let status = DiagnosisRequestStatus { targets, ..DiagnosisRequestStatus::default() };
+        let json = serde_json::to_string(&status).unwrap();
+        assert!(json.len() < 512 << 10, "worst status is {} bytes", json.len());
+        assert!(!json.contains('\u{1b}'), "no terminal escapes reach the status");
+        eprintln!("worst status: {} KiB", json.len() >> 10);
+    }
+
+    fn quirks_note() -> &'static str {
+        crate::collect::quirks::empty_profile_note(ArtifactKind::Block).unwrap()
     }
 }

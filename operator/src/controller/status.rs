@@ -2,15 +2,13 @@
 //! targets. Condition transition times are kept when nothing changed, so a status write that
 //! changes nothing is not a write at all.
 
+use crate::api::status::SUMMARY_MAX;
 use crate::api::{DiagnosisRequestStatus, Phase, TargetPhase, TargetStatus};
 use godiag_analyze::text::clip;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 pub const COND_TARGETS_RESOLVED: &str = "TargetsResolved";
 pub const COND_COMPLETE: &str = "Complete";
-
-/// Longest one-line summary kept in status (it is also a printer column).
-const SUMMARY_MAX: usize = 240;
 
 /// The request phase the targets add up to.
 pub fn phase_of(targets: &[TargetStatus]) -> Phase {

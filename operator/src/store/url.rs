@@ -61,7 +61,7 @@ pub struct StoreUrl {
 impl StoreUrl {
     /// Parses a storage URL; see the module documentation for the accepted forms.
     pub fn parse(raw: &str) -> Result<StoreUrl, StoreError> {
-        let invalid = |message: &str| StoreError::InvalidUrl { url: raw.to_owned(), message: message.to_owned() };
+        let invalid = |message: &str| StoreError::InvalidUrl { url: redact(raw), message: message.to_owned() };
         let Some((scheme, rest)) = raw.split_once("://") else {
             return Err(invalid("expected scheme://…, one of file://, s3://, gs://, az://, memory://"));
         };
@@ -132,6 +132,29 @@ impl StoreUrl {
     }
 }
 
+/// A storage URL as it may be logged or shown in an error: the query string (where credentials
+/// can sit, e.g. `secret_access_key=…`) and any `user:password@` part are replaced by a count of
+/// what was hidden.
+pub fn redact(raw: &str) -> String {
+    let (base, query) = raw.split_once('?').unwrap_or((raw, ""));
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+            let authority = match authority.rsplit_once('@') {
+                Some((_, host)) => format!("<credentials hidden>@{host}"),
+                None => authority.to_owned(),
+            };
+            match path {
+                Some(p) => format!("{scheme}://{authority}/{p}"),
+                None => format!("{scheme}://{authority}"),
+            }
+        }
+        None => base.to_owned(),
+    };
+    let settings = query.split('&').filter(|kv| !kv.is_empty()).count();
+    if settings == 0 { base } else { format!("{base}?<{settings} setting(s) hidden>") }
+}
+
 fn clean_prefix(p: &str) -> String {
     p.trim_matches('/').to_owned()
 }
@@ -195,5 +218,17 @@ mod tests {
             let err = StoreUrl::parse(bad).unwrap_err();
             assert_eq!(err.reason(), "InvalidStorageUrl", "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn redaction_hides_query_and_userinfo() {
+        assert_eq!(
+            redact("s3://bucket/p?endpoint=http://m:9000&secret_access_key=hunter2"),
+            "s3://bucket/p?<2 setting(s) hidden>"
+        );
+        assert_eq!(redact("s3://AKIA:hunter2@bucket/p"), "s3://<credentials hidden>@bucket/p");
+        assert_eq!(redact("file:///var/lib/godiag"), "file:///var/lib/godiag");
+        let err = StoreUrl::parse("ftp://b/p?secret_access_key=hunter2").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
