@@ -19,6 +19,8 @@ use tokio::time::Instant;
 /// Pause between starting the windowed requests (cpu, trace) and the snapshots, so the
 /// snapshots land inside the window rather than before it.
 const SNAPSHOT_DELAY: Duration = Duration::from_millis(200);
+/// A deadline that never comes, for windows too long to add to the clock.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// Snapshot requests in flight at once: gentle on the target (goroutine dumps stop the world).
 const SNAPSHOT_CONCURRENCY: usize = 2;
 
@@ -105,8 +107,9 @@ async fn fetch_and_store(
     fetch: &Fetch,
 ) -> Result<CollectedArtifact, CollectError> {
     let target = conn.describe();
-    let limit = fetch.window + plan.grace;
-    let deadline = Instant::now() + limit;
+    // Saturating: a window from `godiag collect --duration 99999999999999999h` is absurd, not a panic.
+    let limit = fetch.window.saturating_add(plan.grace);
+    let deadline = Instant::now().checked_add(limit).unwrap_or_else(|| Instant::now() + FAR_FUTURE);
     let timeout = || CollectError::Timeout { target: target.clone(), path: fetch.request.clone(), limit };
     let body_error = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::TimedOut {
@@ -195,5 +198,23 @@ mod tests {
         let store = crate::store::open("memory://").unwrap();
         let fut = collect_target(&conn, &plan, store.as_ref(), "x");
         assert_send(&fut);
+    }
+
+    /// An absurd window (`godiag collect --duration 99999999999999999h`) is a failed fetch, not a
+    /// panic on adding durations.
+    #[tokio::test]
+    async fn an_absurd_window_does_not_panic() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let conn = TcpConnector::new("127.0.0.1", port);
+        let plan = CollectPlan {
+            kinds: vec![crate::api::ProfileKind::Cpu],
+            cpu_duration: Duration::MAX,
+            busy_retries: 0,
+            ..CollectPlan::default()
+        };
+        let store = crate::store::open("memory://").unwrap();
+        let outcome = collect_target(&conn, &plan, store.as_ref(), "x").await;
+        assert_eq!(outcome.failures.len(), 1);
+        assert_eq!(outcome.failures[0].error.reason(), "NoPprofEndpoint", "nothing listens there");
     }
 }

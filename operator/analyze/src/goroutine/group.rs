@@ -44,7 +44,8 @@ impl Grouper {
 
     pub fn add_many(&mut self, g: Goroutine, count: u64) {
         self.total = self.total.saturating_add(count);
-        *self.by_state.entry(g.state.clone()).or_insert(0) += count;
+        let n = self.by_state.entry(g.state.clone()).or_insert(0);
+        *n = n.saturating_add(count);
         let key = (g.state.clone(), g.frames);
         let e = self.groups.entry(key).or_insert_with_key(|k| Group {
             count: 0,
