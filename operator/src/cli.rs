@@ -2,6 +2,7 @@
 //! variable, which is how the Helm chart and the kustomize manifests configure the operator.
 
 use crate::api::ProfileKind;
+use crate::collect::ByteCaps;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,6 +48,26 @@ pub struct RunArgs {
     /// Only watch this namespace (default: all namespaces).
     #[arg(long, env = "GODIAG_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
+    #[command(flatten)]
+    pub caps: ByteCapArgs,
+}
+
+/// The largest artifact godiag stores; a body beyond it is cut off while it streams and the
+/// artifact fails with ArtifactTooLarge.
+#[derive(Args, Debug, Clone)]
+pub struct ByteCapArgs {
+    /// Largest pprof profile or goroutine dump stored, in bytes.
+    #[arg(long, env = "GODIAG_MAX_PROFILE_BYTES", default_value_t = ByteCaps::DEFAULT_PROFILE)]
+    pub max_profile_bytes: u64,
+    /// Largest execution trace stored, in bytes.
+    #[arg(long, env = "GODIAG_MAX_TRACE_BYTES", default_value_t = ByteCaps::DEFAULT_TRACE)]
+    pub max_trace_bytes: u64,
+}
+
+impl ByteCapArgs {
+    pub fn caps(&self) -> ByteCaps {
+        ByteCaps { profile: self.max_profile_bytes, trace: self.max_trace_bytes }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -71,6 +92,8 @@ pub struct CollectArgs {
     /// Name of the directory for this target under --out (default: host_port of the URL).
     #[arg(long)]
     pub name: Option<String>,
+    #[command(flatten)]
+    pub caps: ByteCapArgs,
 }
 
 #[derive(Args, Debug, Clone)]

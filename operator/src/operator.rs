@@ -19,8 +19,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let storage = crate::store::url::redact(&args.storage_url);
     let store = crate::store::open(&args.storage_url).with_context(|| format!("cannot open storage {storage}"))?;
     let metrics = Arc::new(Metrics::default());
-    let diagnoser =
-        Arc::new(controller::cluster_diagnoser::ClusterDiagnoser::new(client.clone(), store, metrics.clone()));
+    let diagnoser = Arc::new(controller::cluster_diagnoser::ClusterDiagnoser::new(
+        client.clone(),
+        store,
+        metrics.clone(),
+        args.caps.caps(),
+    ));
     let (ctx, inputs) = Context::new(client.clone(), diagnoser, args.max_concurrent_targets, metrics.clone());
     let api: Api<DiagnosisRequest> = match &args.watch_namespace {
         Some(ns) => Api::namespaced(client, ns),

@@ -9,7 +9,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use futures::StreamExt;
 use godiag::api::ProfileKind;
-use godiag::collect::{CollectPlan, TcpConnector, collect_target};
+use godiag::collect::{ByteCaps, CollectPlan, TcpConnector, collect_target};
 use godiag::store;
 use godiag_analyze::ArtifactKind;
 use std::time::{Duration, Instant};
@@ -98,4 +98,48 @@ async fn each_misbehaviour_gets_its_own_reason_and_nothing_partial_is_stored() {
     assert_eq!(trace.reason(), "Timeout", "{trace}");
     let err = store.get_bytes("t/trace.out").await.unwrap_err();
     assert_eq!(err.reason(), "ObjectNotFound", "a stalled body must not leave a partial artifact");
+}
+
+/// A pod that answers `/debug/pprof/heap` with an endless gzip-looking body and a 300 KB
+/// Content-Type: the body is cut off at the byte cap, nothing is stored, the reason says so,
+/// and the header does not blow up the message.
+#[tokio::test]
+async fn an_endless_body_is_cut_off_at_the_byte_cap() {
+    let hostile_type = "x".repeat(300_000);
+    let app = Router::new().route(
+        "/debug/pprof/heap",
+        get(move || {
+            let hostile_type = hostile_type.clone();
+            async move {
+                let gzip_magic =
+                    futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(&[0x1f, 0x8b, 8, 0]))]);
+                let chunk = Bytes::from(vec![0u8; 64 << 10]);
+                let endless = gzip_magic.chain(futures::stream::repeat_with(move || Ok(chunk.clone())));
+                ([(header::CONTENT_TYPE, hostile_type)], Body::from_stream(endless))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let port = listener.local_addr().expect("local addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let conn = TcpConnector::new("127.0.0.1", port);
+    let store = store::open("memory://").unwrap();
+    let cap = 4 << 20;
+    let plan = CollectPlan {
+        kinds: vec![ProfileKind::Heap],
+        caps: ByteCaps { profile: cap, trace: cap },
+        grace: Duration::from_secs(30),
+        ..CollectPlan::default()
+    };
+    let started = Instant::now();
+    let outcome = collect_target(&conn, &plan, store.as_ref(), "t").await;
+    assert!(outcome.artifacts.is_empty());
+    let err = &outcome.failures[0].error;
+    assert_eq!(err.reason(), "ArtifactTooLarge", "{err}");
+    assert!(err.to_string().contains(&format!("grew past {cap} bytes")), "{err}");
+    assert!(err.to_string().len() < 1000, "no header in the message: {} bytes", err.to_string().len());
+    assert!(started.elapsed() < Duration::from_secs(20), "cut off at the cap, not at the deadline");
+    let missing = store.get_bytes("t/heap.pb.gz").await.unwrap_err();
+    assert_eq!(missing.reason(), "ObjectNotFound", "nothing of the oversized body is stored");
 }

@@ -170,8 +170,8 @@ pub struct KindFailureStatus {
     pub kind: ArtifactKind,
     /// Machine-readable cause: NoPprofEndpoint, ProfileNotAvailable, ConnectFailed,
     /// CpuProfilerBusy, TracerBusy, DurationExceedsWriteTimeout, PprofError, HttpError,
-    /// UnexpectedBody, Timeout, BodyInterrupted, HttpProtocolError, InvalidTarget,
-    /// InvalidObjectPath or StorageWriteFailed.
+    /// UnexpectedBody, Timeout, BodyInterrupted, ArtifactTooLarge, HttpProtocolError,
+    /// InvalidTarget, InvalidObjectPath or StorageWriteFailed.
     #[schemars(length(max = REASON_MAX))]
     pub reason: String,
     /// What happened and what to change.

@@ -52,6 +52,11 @@ pub enum CollectError {
     /// No complete answer before the deadline (window + grace).
     #[error("{target} did not finish answering {path} within {limit:?} (the requested window plus grace)")]
     Timeout { target: String, path: String, limit: Duration },
+    /// The body grew past godiag's cap for this kind; nothing was stored.
+    #[error(
+        "{path} from {target} grew past {limit} bytes, godiag's cap for this kind (GODIAG_MAX_PROFILE_BYTES / GODIAG_MAX_TRACE_BYTES): the transfer was cut off and nothing was stored; a Go profile this large means a broken or hostile program, or a far too long trace window"
+    )]
+    ArtifactTooLarge { target: String, path: String, limit: u64 },
     /// The connection broke while the body was streaming.
     #[error(
         "{target} closed or broke the connection while sending {path}: {message} (an http.Server WriteTimeout shorter than the duration does this on older Go versions)"
@@ -94,6 +99,8 @@ pub enum ArtifactReason {
     Timeout,
     /// The connection broke while the body streamed.
     BodyInterrupted,
+    /// The body grew past godiag's byte cap for its kind.
+    ArtifactTooLarge,
     /// The HTTP exchange itself failed.
     HttpProtocolError,
     /// `godiag collect` was given a URL it cannot use.
@@ -132,6 +139,7 @@ impl CollectError {
             CollectError::UnexpectedBody { .. } => ArtifactReason::UnexpectedBody,
             CollectError::Timeout { .. } => ArtifactReason::Timeout,
             CollectError::BodyInterrupted { .. } => ArtifactReason::BodyInterrupted,
+            CollectError::ArtifactTooLarge { .. } => ArtifactReason::ArtifactTooLarge,
             CollectError::Http { .. } => ArtifactReason::HttpProtocolError,
             CollectError::InvalidTarget { .. } => ArtifactReason::InvalidTarget,
             // Collection only writes: a bad path, or a write the backend failed.

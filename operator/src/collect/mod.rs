@@ -14,7 +14,7 @@ pub mod quirks;
 pub use connector::{AsyncReadWrite, BoxedIo, Connector, TcpConnector};
 pub use error::{ArtifactReason, CollectError};
 pub use pipeline::collect_target;
-pub use plan::CollectPlan;
+pub use plan::{ByteCaps, CollectPlan};
 
 use crate::store::StoredObject;
 use crate::store::manifest::{ArtifactEntry, FailureEntry, TargetEntry};

@@ -19,6 +19,11 @@ use tokio::time::Instant;
 /// Pause between starting the windowed requests (cpu, trace) and the snapshots, so the
 /// snapshots land inside the window rather than before it.
 const SNAPSHOT_DELAY: Duration = Duration::from_millis(200);
+/// The marker error that cuts a body off at its byte cap.
+#[derive(Debug, thiserror::Error)]
+#[error("the body grew past its byte cap")]
+struct CapExceeded;
+
 /// A deadline that never comes, for windows too long to add to the clock.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// Snapshot requests in flight at once: gentle on the target (goroutine dumps stop the world).
@@ -153,6 +158,17 @@ async fn fetch_and_store(
         });
     }
 
+    // Cut the body off at the cap while it streams: the store aborts the upload on the error.
+    let cap = plan.caps.for_kind(fetch.kind);
+    let mut seen: u64 = 0;
+    let body = body
+        .map(move |chunk| {
+            let chunk = chunk?;
+            seen = seen.saturating_add(chunk.len() as u64);
+            if seen > cap { Err(std::io::Error::other(CapExceeded)) } else { Ok(chunk) }
+        })
+        .boxed();
+
     // Block and mutex profiles: count samples on the fly to explain an empty profile.
     let counter = matches!(fetch.kind, ArtifactKind::Block | ArtifactKind::Mutex)
         .then(|| Arc::new(Mutex::new(SampleCounter::default())));
@@ -171,6 +187,9 @@ async fn fetch_and_store(
 
     let path = layout::artifact_path(dir, fetch.kind);
     let object = store.put_stream(&path, body).await.map_err(|e| match e {
+        StoreError::Source { source, .. } if source.get_ref().is_some_and(|e| e.is::<CapExceeded>()) => {
+            CollectError::ArtifactTooLarge { target: target.clone(), path: fetch.request.clone(), limit: cap }
+        }
         StoreError::Source { source, .. } => body_error(source),
         other => CollectError::Store(other),
     })?;

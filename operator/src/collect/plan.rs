@@ -1,7 +1,7 @@
 //! What to collect and how: the plan, and the HTTP requests it turns into (pure).
 
 use crate::api::ProfileKind;
-use godiag_analyze::ArtifactKind;
+use godiag_analyze::{ArtifactFormat, ArtifactKind};
 use std::time::Duration;
 
 /// What to collect from one target.
@@ -21,6 +21,38 @@ pub struct CollectPlan {
     pub busy_retries: usize,
     /// First backoff delay for those retries (doubling, with jitter).
     pub busy_backoff: Duration,
+    /// Largest artifact stored; a body beyond it is aborted while it streams.
+    pub caps: ByteCaps,
+}
+
+/// The largest artifact godiag stores, per format. A Go program's profiles are kilobytes to a few
+/// megabytes; a body far beyond that is a broken or hostile program, and is cut off while it
+/// streams rather than filling storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteCaps {
+    /// pprof profiles and the goroutine text dump.
+    pub profile: u64,
+    /// Execution traces (they grow with the window and the load).
+    pub trace: u64,
+}
+
+impl ByteCaps {
+    pub const DEFAULT_PROFILE: u64 = 64 << 20;
+    pub const DEFAULT_TRACE: u64 = 256 << 20;
+
+    /// The cap for one artifact kind.
+    pub fn for_kind(&self, kind: ArtifactKind) -> u64 {
+        match kind.format() {
+            ArtifactFormat::Trace => self.trace,
+            ArtifactFormat::Pprof | ArtifactFormat::GoroutineText => self.profile,
+        }
+    }
+}
+
+impl Default for ByteCaps {
+    fn default() -> Self {
+        ByteCaps { profile: Self::DEFAULT_PROFILE, trace: Self::DEFAULT_TRACE }
+    }
 }
 
 impl Default for CollectPlan {
@@ -33,6 +65,7 @@ impl Default for CollectPlan {
             grace: Duration::from_secs(15),
             busy_retries: 4,
             busy_backoff: Duration::from_secs(1),
+            caps: ByteCaps::default(),
         }
     }
 }

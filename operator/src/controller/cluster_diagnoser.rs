@@ -10,7 +10,7 @@ use super::target_failure::TargetFailure;
 use crate::api::status::{FAILURE_MESSAGE_MAX, TARGET_MESSAGE_MAX};
 use crate::api::{ArtifactStatus, KindFailureStatus, TargetPhase, TargetStatus};
 use crate::collect::portforward::PortForwardConnector;
-use crate::collect::{Connector, TargetOutcome, TcpConnector, collect_target};
+use crate::collect::{ByteCaps, Connector, TargetOutcome, TcpConnector, collect_target};
 use crate::metrics::{KindLabel, Metrics, ReasonLabel};
 use crate::store::manifest::{ArtifactEntry, FailureEntry, TargetEntry};
 use crate::store::{ArtifactStore, Manifest, StoredObject, layout};
@@ -27,11 +27,13 @@ pub struct ClusterDiagnoser {
     client: Client,
     store: Arc<dyn ArtifactStore>,
     metrics: Arc<Metrics>,
+    /// The operator's byte caps, applied to every request's plan.
+    caps: ByteCaps,
 }
 
 impl ClusterDiagnoser {
-    pub fn new(client: Client, store: Arc<dyn ArtifactStore>, metrics: Arc<Metrics>) -> Self {
-        ClusterDiagnoser { client, store, metrics }
+    pub fn new(client: Client, store: Arc<dyn ArtifactStore>, metrics: Arc<Metrics>, caps: ByteCaps) -> Self {
+        ClusterDiagnoser { client, store, metrics, caps }
     }
 
     async fn diagnose_pod(&self, task: TargetTask) -> TargetResult {
@@ -55,7 +57,8 @@ impl ClusterDiagnoser {
             .await
             .map_err(|e| TargetFailure::KubeApiError { pod: task.pod.clone(), error: e.to_string() })?
             .ok_or_else(|| TargetFailure::PodNotFound { pod: task.pod.clone(), namespace: task.namespace.clone() })?;
-        let target = prepare_target(&pod, task)?;
+        let mut target = prepare_target(&pod, task)?;
+        target.plan.caps = self.caps;
         let connector: Box<dyn Connector> = match target.access {
             PodAccess::PortForward => Box::new(PortForwardConnector::new(pods.clone(), &task.pod, target.port)),
             PodAccess::PodIp(ip) => Box::new(TcpConnector::new(ip, target.port)),

@@ -57,7 +57,7 @@ pub fn parse_target(raw: &str) -> Result<HttpTarget, CollectError> {
 pub fn plan_from_args(args: &CollectArgs, target: &HttpTarget) -> CollectPlan {
     let trace = args.trace_duration.unwrap_or_else(|| args.duration.min(DEFAULT_TRACE));
     let path = target.path.as_deref().unwrap_or(&args.path);
-    CollectPlan::new(args.profiles.clone(), path, args.duration, trace)
+    CollectPlan { caps: args.caps.caps(), ..CollectPlan::new(args.profiles.clone(), path, args.duration, trace) }
 }
 
 /// Runs `godiag collect`: collects, writes `<out>/<name>/…` and `<out>/manifest.json`, prints a
