@@ -70,3 +70,12 @@ fn cli_json_matches_the_contract() {
     assert!(out.status.success());
     assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
 }
+
+/// A pipe or device (`/dev/zero`) is refused at once instead of being read until memory runs out.
+#[test]
+fn endless_inputs_are_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_godiag")).args(["analyze", "/dev/zero"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/dev/zero is not a regular file"), "{err}");
+}

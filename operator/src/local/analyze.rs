@@ -14,9 +14,32 @@ fn kind_from_name(path: &Path) -> Option<ArtifactKind> {
     [ArtifactKind::Mutex, ArtifactKind::Block].into_iter().find(|k| name.contains(k.as_str()))
 }
 
+/// Largest file `godiag analyze` reads: the operator analyses at most 64 MiB per artifact.
+pub const MAX_INPUT_BYTES: u64 = 256 << 20;
+
+/// Reads a regular file of at most [`MAX_INPUT_BYTES`]; a FIFO, a device such as `/dev/zero` or
+/// a larger file is refused with a message instead of growing until memory runs out.
+fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let meta = file.metadata().with_context(|| format!("reading {}", path.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!(
+            "{} is not a regular file (a pipe or device could be endless); save it to a file first",
+            path.display()
+        );
+    }
+    let mut data = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut data).with_context(|| format!("reading {}", path.display()))?;
+    if data.len() as u64 > MAX_INPUT_BYTES {
+        anyhow::bail!("{} is larger than {} MiB, more than godiag analyses", path.display(), MAX_INPUT_BYTES >> 20);
+    }
+    Ok(data)
+}
+
 /// Runs `godiag analyze` and writes the result to `out`.
 pub fn run_analyze(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let data = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let data = read_input(&args.file)?;
     let opts = AnalyzeOptions {
         sample_type: args.sample_type.clone(),
         top: args.top,
@@ -27,7 +50,7 @@ pub fn run_analyze(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
     };
     let analysis = match &args.base {
         Some(base) => {
-            let b = std::fs::read(base).with_context(|| format!("reading {}", base.display()))?;
+            let b = read_input(base)?;
             analyze_diff(&b, &data, &opts)
         }
         None => analyze_bytes(&data, &opts),
