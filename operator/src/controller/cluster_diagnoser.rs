@@ -70,11 +70,9 @@ impl ClusterDiagnoser {
             self.metrics.artifacts.get_or_create(&label).inc();
             self.metrics.artifact_bytes.get_or_create(&label).inc_by(a.object.bytes);
         }
-        if let Some(reason) = outcome.failures.first().map(|f| f.error.reason()) {
-            self.metrics.target_failures.get_or_create(&ReasonLabel { reason }).inc();
-        }
         if outcome.artifacts.is_empty() && !outcome.failures.is_empty() {
-            // Nothing came back: if the pod went away meanwhile, that is the story to tell.
+            // Nothing came back: if the pod went away meanwhile, that is the story to tell (and the
+            // one reason counted for this target, by `diagnose_pod`).
             match pods.get_opt(&task.pod).await {
                 Ok(None) => return Err(TargetFailure::PodDeleted { pod: task.pod.clone(), gone: true }),
                 Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
@@ -82,6 +80,9 @@ impl ClusterDiagnoser {
                 }
                 _ => {}
             }
+        }
+        if let Some(reason) = outcome.failures.first().map(|f| f.error.reason()) {
+            self.metrics.target_failures.get_or_create(&ReasonLabel { reason }).inc();
         }
         let mut result = result_of(&outcome);
         if !outcome.artifacts.is_empty() {
