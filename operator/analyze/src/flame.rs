@@ -54,7 +54,7 @@ pub fn flame_graph(data: &[u8], opts: &FlameOptions) -> Result<FlameGraph, Analy
 pub fn flame_graph_from_profile(p: &Profile, opts: &FlameOptions) -> Result<FlameGraph, AnalyzeError> {
     let col = p.column(opts.sample_type.as_deref())?;
     let filter = Filter::new(opts.focus.as_deref(), opts.ignore.as_deref())?;
-    let stacks = folded::folded(p, col, &filter.compile_for(p));
+    let stacks = folded::folded(p, col, &filter.compile_for(p))?;
     if stacks.is_empty() {
         let reason = if p.sample_count() == 0 {
             format!("empty profile: no {} samples", p.guess_type())
@@ -82,8 +82,39 @@ pub fn flame_graph_from_profile(p: &Profile, opts: &FlameOptions) -> Result<Flam
     o.deterministic = true;
     o.palette_map = Some(&mut palette);
     let lines: Vec<String> = stacks.iter().map(|(s, v)| format!("{s} {v}")).collect();
-    let mut svg = Vec::new();
-    flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), &mut svg)
-        .map_err(|e| AnalyzeError::Flame(e.to_string()))?;
-    String::from_utf8(svg).map(FlameGraph::Svg).map_err(|e| AnalyzeError::Flame(e.to_string()))
+    drop(stacks);
+    let mut svg = CappedWriter { out: Vec::new(), cap: MAX_SVG_BYTES };
+    flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), &mut svg).map_err(|e| {
+        if svg.out.len() >= MAX_SVG_BYTES {
+            AnalyzeError::TooLarge(format!("the flame graph SVG would be larger than {} MiB", MAX_SVG_BYTES >> 20))
+        } else {
+            AnalyzeError::Flame(e.to_string())
+        }
+    })?;
+    String::from_utf8(svg.out).map(FlameGraph::Svg).map_err(|e| AnalyzeError::Flame(e.to_string()))
+}
+
+/// Largest flame graph SVG drawn: a browser struggles long before this.
+pub const MAX_SVG_BYTES: usize = 32 << 20;
+
+/// A `Vec` writer that refuses to grow past `cap`.
+struct CappedWriter {
+    out: Vec<u8>,
+    cap: usize,
+}
+
+impl std::io::Write for CappedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.out.len() + buf.len() > self.cap {
+            self.out.truncate(self.cap);
+            self.out.resize(self.cap, 0);
+            return Err(std::io::Error::other("flame graph too large"));
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

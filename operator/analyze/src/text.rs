@@ -16,6 +16,24 @@ pub fn clip(s: &str, max: usize) -> String {
     format!("{}…", printable(&s[..end]))
 }
 
+/// Longest function name or goroutine state kept from any input; longer ones are cut and end in
+/// `…`. Go names, generics included, are far shorter; a 64 KiB name repeated in a deep stack
+/// would otherwise make every folded stack and flame graph hundreds of megabytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// A name from untrusted input, cut to [`MAX_NAME_BYTES`] (control characters kept as they are:
+/// this is data, and [`clip`] cleans it where it is displayed).
+pub fn clip_name(s: &str) -> String {
+    if s.len() <= MAX_NAME_BYTES {
+        return s.to_string();
+    }
+    let mut end = MAX_NAME_BYTES - '…'.len_utf8();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::clip;

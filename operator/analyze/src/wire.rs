@@ -86,9 +86,101 @@ impl WireType {
     }
 }
 
+/// One protobuf field: its number and value. Length-delimited values borrow from the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field<'a> {
+    Varint(u64, u64),
+    Bytes(u64, &'a [u8]),
+    /// A fixed32 or fixed64 field (profile.proto uses none; skipped).
+    Fixed(u64),
+}
+
+/// Why a message's fields could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("truncated field key at offset {0}")]
+    Key(usize),
+    #[error("unsupported wire type {wire} at offset {at}")]
+    WireType { wire: u64, at: usize },
+    #[error("truncated value at offset {0}")]
+    Value(usize),
+    #[error("length at offset {0} runs past the end of the message")]
+    Length(usize),
+}
+
+/// The fields of one protobuf message, in wire order, without allocating: the reader of
+/// attacker-sized messages (a repeated field is counted and checked before anything is kept).
+pub struct Fields<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(b: &'a [u8]) -> Self {
+        Fields { b, pos: 0 }
+    }
+
+    fn next_field(&mut self) -> Result<Field<'a>, FieldError> {
+        let at = self.pos;
+        let key = read_varint(self.b, &mut self.pos).ok_or(FieldError::Key(at))?;
+        let number = key >> 3;
+        let value_at = self.pos;
+        match WireType::of_key(key).ok_or(FieldError::WireType { wire: key & 7, at })? {
+            WireType::Varint => {
+                read_varint(self.b, &mut self.pos).map(|v| Field::Varint(number, v)).ok_or(FieldError::Value(value_at))
+            }
+            WireType::LengthDelimited => {
+                let len = read_varint(self.b, &mut self.pos).ok_or(FieldError::Value(value_at))?;
+                let start = self.pos;
+                let end = usize::try_from(len)
+                    .ok()
+                    .and_then(|l| start.checked_add(l))
+                    .filter(|&e| e <= self.b.len())
+                    .ok_or(FieldError::Length(value_at))?;
+                self.pos = end;
+                Ok(Field::Bytes(number, &self.b[start..end]))
+            }
+            w @ (WireType::Fixed64 | WireType::Fixed32) => {
+                let n = if w == WireType::Fixed64 { 8 } else { 4 };
+                self.pos = self.pos.checked_add(n).filter(|&e| e <= self.b.len()).ok_or(FieldError::Value(value_at))?;
+                Ok(Field::Fixed(number))
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<Field<'a>, FieldError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.b.len() {
+            return None;
+        }
+        let r = self.next_field();
+        if r.is_err() {
+            // One error ends the message: nothing after a broken field can be trusted.
+            self.pos = self.b.len();
+        }
+        Some(r)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_borrow_values_and_stop_at_the_first_broken_one() {
+        // 1: varint 150; 2: bytes "hi"; 3: fixed32; then a length past the end.
+        let msg = [0x08, 0x96, 0x01, 0x12, 0x02, b'h', b'i', 0x1d, 1, 2, 3, 4, 0x22, 0x05, 0x00];
+        let got: Vec<_> = Fields::new(&msg).collect();
+        assert_eq!(
+            got,
+            [Ok(Field::Varint(1, 150)), Ok(Field::Bytes(2, b"hi")), Ok(Field::Fixed(3)), Err(FieldError::Length(13))]
+        );
+        assert_eq!(Fields::new(&[0x0e]).next(), Some(Err(FieldError::WireType { wire: 6, at: 0 })));
+        assert_eq!(Fields::new(&[0x08]).next(), Some(Err(FieldError::Value(1))));
+    }
 
     #[test]
     fn reads_small_and_large_values() {

@@ -29,12 +29,37 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
-/// Accumulates goroutines into groups.
+/// Bytes the groups of one dump may hold (states and frame names of distinct stacks). A dump
+/// of a few hundred thousand distinct stacks would otherwise cost several times its own size.
+pub const MAX_GROUP_BYTES: usize = 32 << 20;
+/// Distinct states counted by name; goroutines in further states are counted under `other`.
+pub const MAX_STATES: usize = 64;
+/// Frames kept per group (the text dump's parser keeps the same number).
+pub const MAX_FRAMES: usize = 256;
+
+/// Accumulates goroutines into groups, within [`MAX_GROUP_BYTES`] and [`MAX_STATES`].
 #[derive(Default)]
 pub struct Grouper {
     pub total: u64,
     pub by_state: BTreeMap<String, u64>,
-    groups: HashMap<(String, Vec<String>), Group>,
+    groups: HashMap<(String, Vec<String>), Stats>,
+    bytes: usize,
+    /// Goroutines whose stack was new when the byte budget was spent: counted, not grouped.
+    pub ungrouped: u64,
+}
+
+/// What a group holds besides its key (state and stack).
+#[derive(Default)]
+struct Stats {
+    count: u64,
+    max_wait_minutes: u64,
+    created_by: Option<String>,
+    leaked: u64,
+}
+
+/// What a group costs to keep: its strings with their headers, and its map entry.
+fn group_bytes(state: &str, frames: &[String], created_by: Option<&str>) -> usize {
+    state.len() + frames.iter().map(|f| f.len() + 24).sum::<usize>() + created_by.map_or(0, str::len) + 160
 }
 
 impl Grouper {
@@ -42,19 +67,26 @@ impl Grouper {
         self.add_many(g, 1);
     }
 
-    pub fn add_many(&mut self, g: Goroutine, count: u64) {
+    pub fn add_many(&mut self, mut g: Goroutine, count: u64) {
         self.total = self.total.saturating_add(count);
-        let n = self.by_state.entry(g.state.clone()).or_insert(0);
+        let state_key = if self.by_state.len() < MAX_STATES || self.by_state.contains_key(&g.state) {
+            g.state.clone()
+        } else {
+            "other".to_string()
+        };
+        let n = self.by_state.entry(state_key).or_insert(0);
         *n = n.saturating_add(count);
-        let key = (g.state.clone(), g.frames);
-        let e = self.groups.entry(key).or_insert_with_key(|k| Group {
-            count: 0,
-            state: k.0.clone(),
-            max_wait_minutes: 0,
-            stack: k.1.clone(),
-            created_by: g.created_by.clone(),
-            leaked: 0,
-        });
+        g.frames.truncate(MAX_FRAMES);
+        let key = (g.state, g.frames);
+        if !self.groups.contains_key(&key) {
+            let cost = group_bytes(&key.0, &key.1, g.created_by.as_deref());
+            if self.bytes + cost > MAX_GROUP_BYTES {
+                self.ungrouped = self.ungrouped.saturating_add(count);
+                return;
+            }
+            self.bytes += cost;
+        }
+        let e = self.groups.entry(key).or_insert_with(|| Stats { created_by: g.created_by, ..Stats::default() });
         e.count = e.count.saturating_add(count);
         e.max_wait_minutes = e.max_wait_minutes.max(g.minutes);
         if g.leaked {
@@ -64,10 +96,36 @@ impl Grouper {
 
     /// Groups, largest first (ties: state, then stack).
     pub fn into_groups(self) -> (u64, BTreeMap<String, u64>, Vec<Group>) {
-        let mut v: Vec<Group> = self.groups.into_values().collect();
-        v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.state.cmp(&b.state)).then_with(|| a.stack.cmp(&b.stack)));
+        let mut v: Vec<Group> = self
+            .groups
+            .into_iter()
+            .map(|((state, stack), s)| Group {
+                count: s.count,
+                state,
+                max_wait_minutes: s.max_wait_minutes,
+                stack,
+                created_by: s.created_by,
+                leaked: s.leaked,
+            })
+            .collect();
+        sort_groups(&mut v);
         (self.total, self.by_state, v)
     }
+}
+
+/// Largest first; ties by state, then stack.
+pub fn sort_groups(v: &mut [Group]) {
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.state.cmp(&b.state)).then_with(|| a.stack.cmp(&b.stack)));
+}
+
+/// The note about goroutines counted but not grouped, if any.
+pub fn ungrouped_note(ungrouped: u64) -> Option<String> {
+    (ungrouped > 0).then(|| {
+        format!(
+            "{ungrouped} goroutines had stacks beyond the {} MiB godiag groups per dump: counted, not grouped",
+            MAX_GROUP_BYTES >> 20
+        )
+    })
 }
 
 /// States in which a goroutine waits for another goroutine that may never come.

@@ -9,8 +9,7 @@ use crate::{AnalyzeError, AnalyzeOptions};
 pub use group::Group;
 use group::Grouper;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use text::Goroutine;
+use std::collections::{BTreeMap, HashMap};
 
 /// The analysis of a goroutine dump (`"kind": "goroutines"` in JSON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,50 +61,84 @@ pub fn analyze_text(data: &[u8], opts: &AnalyzeOptions) -> Result<GoroutineRepor
     if n == 0 {
         return Err(AnalyzeError::MalformedGoroutines("no goroutine headers found".into()));
     }
-    Ok(finish(grouper, GoroutineSource::Text, None, false, opts))
+    let note = group::ungrouped_note(grouper.ungrouped);
+    let (total, by_state, groups) = grouper.into_groups();
+    Ok(finish(total, by_state, groups, GoroutineSource::Text, note, false, opts))
 }
 
-/// Analyses a binary goroutine or goroutineleak profile.
+/// Analyses a binary goroutine or goroutineleak profile. Stacks are grouped by their frame
+/// indices within a budget; names are copied only for the groups that are reported.
 pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> GoroutineReport {
     let leak = p.guess_type() == ProfileType::Goroutineleak;
     let col = p.default_index;
-    let mut grouper = Grouper::default();
+    let mut acc: HashMap<Vec<u32>, u64> = HashMap::new();
+    let (mut total, mut ungrouped, mut bytes) = (0u64, 0u64, 0usize);
     p.for_each_stack(|frames, values| {
         let v = values.get(col).copied().unwrap_or(0);
         if v <= 0 {
             return;
         }
-        let g = Goroutine {
-            id: 0,
-            state: if leak { "leaked".into() } else { "unknown".into() },
-            minutes: 0,
-            leaked: leak,
-            frames: frames.iter().map(|&f| p.names[f as usize].clone()).collect(),
-            created_by: None,
-        };
-        grouper.add_many(g, v as u64);
+        let v = v as u64;
+        total = total.saturating_add(v);
+        let frames = &frames[..frames.len().min(group::MAX_FRAMES)];
+        if let Some(n) = acc.get_mut(frames) {
+            *n = n.saturating_add(v);
+        } else if bytes + frames.len() * 4 + 64 <= group::MAX_GROUP_BYTES {
+            bytes += frames.len() * 4 + 64;
+            acc.insert(frames.to_vec(), v);
+        } else {
+            ungrouped = ungrouped.saturating_add(v);
+        }
     });
-    let note = if leak {
-        None
-    } else {
-        Some("the binary goroutine profile records no states or wait times; goroutine?debug=2 has them".to_string())
+    let distinct = acc.len();
+    let names = |frames: &[u32]| -> Vec<String> { frames.iter().map(|&f| p.names[f as usize].clone()).collect() };
+    let mut ranked: Vec<(Vec<u32>, u64)> = acc.into_iter().collect();
+    // Largest first, ties by names (as the text path sorts), without copying any name.
+    ranked.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.iter().map(|&f| &p.names[f as usize]).cmp(b.0.iter().map(|&f| &p.names[f as usize])))
+    });
+    // Findings look at the largest groups only (a prefix: their thresholds are counts).
+    let kept = opts.top.max(1).max(crate::findings::MAX_FINDINGS);
+    let state = if leak { "leaked" } else { "unknown" };
+    let groups: Vec<Group> = ranked
+        .iter()
+        .take(kept)
+        .map(|(frames, count)| Group {
+            count: *count,
+            state: state.into(),
+            max_wait_minutes: 0,
+            stack: names(frames),
+            created_by: None,
+            leaked: if leak { *count } else { 0 },
+        })
+        .collect();
+    let states = (!leak).then(|| {
+        "the binary goroutine profile records no states or wait times; goroutine?debug=2 has them".to_string()
+    });
+    let note = match (states, group::ungrouped_note(ungrouped)) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     };
     let source = if leak { GoroutineSource::Goroutineleak } else { GoroutineSource::Profile };
-    let mut r = finish(grouper, source, note, leak, opts);
-    if !leak {
-        r.by_state.clear();
+    let by_state = if leak { BTreeMap::from([(state.to_string(), total)]) } else { BTreeMap::new() };
+    let mut r = finish(total, by_state, groups, source, note, leak, opts);
+    r.distinct_groups = distinct;
+    if leak {
+        r.leaked = total;
     }
     r
 }
 
 fn finish(
-    grouper: Grouper,
+    total: u64,
+    by_state: BTreeMap<String, u64>,
+    groups: Vec<Group>,
     source: GoroutineSource,
     note: Option<String>,
     leak_profile: bool,
     opts: &AnalyzeOptions,
 ) -> GoroutineReport {
-    let (total, by_state, groups) = grouper.into_groups();
     let leaked = groups.iter().map(|g| g.leaked).sum();
     let findings = group::leak_findings(&groups, total, leak_profile, &opts.thresholds);
     let distinct_groups = groups.len();

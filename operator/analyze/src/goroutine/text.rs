@@ -1,6 +1,8 @@
 //! Parser for `goroutine?debug=2` dumps (`runtime.Stack(all=true)` output). Tolerant: lines it
 //! does not understand are skipped, never fatal; a truncated dump yields what was complete.
 
+use crate::text::clip_name;
+
 /// One goroutine from a dump.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Goroutine {
@@ -44,7 +46,7 @@ pub fn parse_header(line: &str) -> Option<(u64, String, u64, bool)> {
     }
     let leaked = raw_state.contains("(leaked)");
     let state = raw_state.replace(" (leaked)", "").replace("(leaked)", "").replace(" (scan)", "");
-    Some((id, state.trim().to_string(), minutes, leaked))
+    Some((id, clip_name(state.trim()), minutes, leaked))
 }
 
 /// The function name of a frame line `pkg.fn(args)` (or `pkg.fn(...)`).
@@ -86,11 +88,11 @@ pub fn parse(text: &str, mut f: impl FnMut(Goroutine)) -> usize {
         }
         if let Some(rest) = line.strip_prefix("created by ") {
             let name = rest.split(" in goroutine ").next().unwrap_or(rest).trim();
-            g.created_by = Some(name.to_string());
+            g.created_by = Some(clip_name(name));
         } else if let Some(name) = frame_name(line)
             && g.frames.len() < 256
         {
-            g.frames.push(name.to_string());
+            g.frames.push(clip_name(name));
         }
     }
     if let Some(g) = cur.take() {

@@ -1,23 +1,35 @@
 //! Decoding profile.proto (gzip or raw) into a compact form: interned function names,
 //! locations as lists of function indices (innermost inlined frame first) and samples
-//! as lists of location indices (leaf first). Nothing here trusts a length from the input:
-//! decompression is capped and the total stack-expansion work is bounded up front.
+//! as lists of location indices (leaf first). Nothing here trusts a length or a count from the
+//! input: decompression is capped, every table is counted before anything is kept for it, names
+//! are clipped, the decoded samples have a byte budget, and the total stack-expansion work is
+//! bounded up front. A profile beyond a bound is a precise [`AnalyzeError::TooLarge`].
 
-use super::proto;
 use crate::AnalyzeError;
 use crate::kind::ArtifactKind;
-use crate::wire::{WireType, read_varint};
-use prost::Message;
+use crate::wire::{Field, FieldError, Fields, WireType, read_varint};
 use serde::{Deserialize, Serialize};
 
 use std::collections::HashMap;
 use std::io::Read;
 
-/// Largest decompressed profile godiag reads (a Go profile of this size would be extraordinary).
-pub const MAX_DECOMPRESSED: u64 = 256 << 20;
+/// Largest decompressed profile godiag reads. The largest real Go profiles we know of are about
+/// 10 MB raw; this leaves room while keeping a gzip bomb far under the operator's memory limit.
+pub const MAX_DECOMPRESSED: u64 = 64 << 20;
 /// Upper bound on frames visited when expanding every sample's stack once. Keeps pathological
 /// inputs (a few bytes referencing a location with thousands of lines, many times) from hanging.
-pub const MAX_FRAME_VISITS: u64 = 1 << 27;
+pub const MAX_FRAME_VISITS: u64 = 1 << 26;
+/// Most entries per table of a profile (a large real CPU profile has ~50 k strings and ~23 k
+/// functions). Each is counted before it is kept.
+pub const MAX_STRINGS: usize = 1 << 21;
+pub const MAX_FUNCTIONS: usize = 1 << 20;
+pub const MAX_LOCATIONS: usize = 1 << 20;
+/// Most lines over all locations (inlined frames).
+pub const MAX_LINES: usize = 1 << 22;
+pub const MAX_SAMPLE_TYPES: usize = 64;
+/// Bytes the decoded samples may take (location indices, values and offsets).
+pub const MAX_SAMPLE_BYTES: usize = 64 << 20;
+pub use crate::text::MAX_NAME_BYTES;
 
 /// One value column of a profile, e.g. `cpu`/`nanoseconds`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,108 +86,268 @@ pub fn gunzip(data: &[u8]) -> Result<Vec<u8>, AnalyzeError> {
         .read_to_end(&mut out)
         .map_err(|e| AnalyzeError::Gzip(e.to_string()))?;
     if out.len() as u64 > MAX_DECOMPRESSED {
-        return Err(AnalyzeError::TooLarge(format!("profile decompresses to more than {MAX_DECOMPRESSED} bytes")));
+        return Err(AnalyzeError::TooLarge(format!(
+            "profile decompresses to more than {} MiB",
+            MAX_DECOMPRESSED >> 20
+        )));
     }
     Ok(out)
 }
 
 /// Decodes gzip or raw profile.proto bytes.
 pub fn decode(data: &[u8]) -> Result<Profile, AnalyzeError> {
-    if is_gzip(data) {
-        let raw = gunzip(data)?;
-        decode_raw(bytes::Bytes::from(raw))
-    } else {
-        decode_raw(bytes::Bytes::copy_from_slice(data))
+    if is_gzip(data) { decode_raw(&gunzip(data)?) } else { decode_raw(data) }
+}
+
+fn malformed(what: &str) -> impl Fn(FieldError) -> AnalyzeError + '_ {
+    move |e| AnalyzeError::MalformedProfile(format!("{what}: {e}"))
+}
+
+fn too_many(what: &str, max: usize) -> AnalyzeError {
+    AnalyzeError::TooLarge(format!("profile has more than {max} {what}"))
+}
+
+/// The tables of a profile as read in one pass: strings as ranges of the input, functions and
+/// locations with the ids they reference, samples only counted.
+#[derive(Default)]
+struct Tables<'a> {
+    strings: Vec<&'a [u8]>,
+    sample_types: Vec<(u64, u64)>,
+    /// (id, name string index).
+    functions: Vec<(u64, u64)>,
+    /// Per location: id, address, and its lines' function ids in `line_funcs[start..next start]`.
+    locations: Vec<(u64, u64, usize)>,
+    line_funcs: Vec<u64>,
+    samples: usize,
+    period_type: Option<(u64, u64)>,
+    period: i64,
+    duration_nanos: i64,
+    time_nanos: i64,
+    default_sample_type: u64,
+}
+
+fn value_type(b: &[u8]) -> Result<(u64, u64), AnalyzeError> {
+    let (mut t, mut u) = (0, 0);
+    for f in Fields::new(b) {
+        match f.map_err(malformed("value type"))? {
+            Field::Varint(1, v) => t = v,
+            Field::Varint(2, v) => u = v,
+            _ => {}
+        }
+    }
+    Ok((t, u))
+}
+
+fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
+    let mut t = Tables::default();
+    for f in Fields::new(data) {
+        match f.map_err(malformed("profile"))? {
+            Field::Bytes(1, b) => {
+                if t.sample_types.len() >= MAX_SAMPLE_TYPES {
+                    return Err(too_many("sample types", MAX_SAMPLE_TYPES));
+                }
+                t.sample_types.push(value_type(b)?);
+            }
+            Field::Bytes(2, _) => t.samples += 1,
+            Field::Bytes(4, b) => {
+                if t.locations.len() >= MAX_LOCATIONS {
+                    return Err(too_many("locations", MAX_LOCATIONS));
+                }
+                let (mut id, mut address) = (0, 0);
+                let start = t.line_funcs.len();
+                for lf in Fields::new(b) {
+                    match lf.map_err(malformed("location"))? {
+                        Field::Varint(1, v) => id = v,
+                        Field::Varint(3, v) => address = v,
+                        Field::Bytes(4, line) => {
+                            if t.line_funcs.len() >= MAX_LINES {
+                                return Err(too_many("lines in its locations", MAX_LINES));
+                            }
+                            let mut function_id = 0;
+                            for x in Fields::new(line) {
+                                if let Field::Varint(1, v) = x.map_err(malformed("line"))? {
+                                    function_id = v;
+                                }
+                            }
+                            t.line_funcs.push(function_id);
+                        }
+                        _ => {}
+                    }
+                }
+                t.locations.push((id, address, start));
+            }
+            Field::Bytes(5, b) => {
+                if t.functions.len() >= MAX_FUNCTIONS {
+                    return Err(too_many("functions", MAX_FUNCTIONS));
+                }
+                let (mut id, mut name) = (0, 0);
+                for ff in Fields::new(b) {
+                    match ff.map_err(malformed("function"))? {
+                        Field::Varint(1, v) => id = v,
+                        Field::Varint(2, v) => name = v,
+                        _ => {}
+                    }
+                }
+                t.functions.push((id, name));
+            }
+            Field::Bytes(6, b) => {
+                if t.strings.len() >= MAX_STRINGS {
+                    return Err(too_many("strings", MAX_STRINGS));
+                }
+                t.strings.push(b);
+            }
+            Field::Varint(9, v) => t.time_nanos = v as i64,
+            Field::Varint(10, v) => t.duration_nanos = v as i64,
+            Field::Bytes(11, b) => t.period_type = Some(value_type(b)?),
+            Field::Varint(12, v) => t.period = v as i64,
+            Field::Varint(14, v) => t.default_sample_type = v,
+            Field::Varint(n @ (1 | 2 | 4 | 5 | 6 | 11), _) => {
+                return Err(AnalyzeError::MalformedProfile(format!("field {n} is a varint, not a message")));
+            }
+            _ => {}
+        }
+    }
+    Ok(t)
+}
+
+/// A name from the string table, cut to leave room for `…` within [`MAX_NAME_BYTES`].
+fn name_bytes(b: &[u8]) -> &[u8] {
+    if b.len() <= MAX_NAME_BYTES { b } else { &b[..MAX_NAME_BYTES - '…'.len_utf8()] }
+}
+
+fn to_name(b: &[u8], full_len: usize) -> String {
+    let mut s = String::from_utf8_lossy(b).into_owned();
+    if full_len > b.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// Function names, each distinct one stored once.
+#[derive(Default)]
+struct Interner<'a> {
+    by_name: HashMap<&'a [u8], u32>,
+    by_address: HashMap<u64, u32>,
+    names: Vec<String>,
+}
+
+impl<'a> Interner<'a> {
+    fn intern(&mut self, full: &'a [u8]) -> u32 {
+        let key = name_bytes(full);
+        let names = &mut self.names;
+        *self.by_name.entry(key).or_insert_with(|| {
+            names.push(to_name(key, full.len()));
+            (names.len() - 1) as u32
+        })
+    }
+
+    /// An unsymbolized location, named by its address as pprof prints it.
+    fn address(&mut self, address: u64) -> u32 {
+        let names = &mut self.names;
+        *self.by_address.entry(address).or_insert_with(|| {
+            names.push(format!("{address:016x}"));
+            (names.len() - 1) as u32
+        })
     }
 }
 
-fn decode_raw(data: bytes::Bytes) -> Result<Profile, AnalyzeError> {
-    let p = proto::Profile::decode(data).map_err(|e| AnalyzeError::MalformedProfile(e.to_string()))?;
-    if p.sample_type.is_empty() {
+fn decode_raw(data: &[u8]) -> Result<Profile, AnalyzeError> {
+    let t = read_tables(data)?;
+    if t.sample_types.is_empty() {
         return Err(AnalyzeError::MalformedProfile("no sample types".into()));
     }
-    let strings = &p.string_table;
-    let s = |i: i64| -> String { usize::try_from(i).ok().and_then(|i| strings.get(i)).cloned().unwrap_or_default() };
+    let string = |i: u64| -> &[u8] { usize::try_from(i).ok().and_then(|i| t.strings.get(i)).copied().unwrap_or(b"") };
+    let s = |i: u64| -> String {
+        let full = string(i);
+        to_name(name_bytes(full), full.len())
+    };
     let sample_types: Vec<ValueKind> =
-        p.sample_type.iter().map(|v| ValueKind { name: s(v.r#type), unit: s(v.unit) }).collect();
-    let default_index = if p.default_sample_type != 0 {
-        let want = s(p.default_sample_type);
+        t.sample_types.iter().map(|&(ty, unit)| ValueKind { name: s(ty), unit: s(unit) }).collect();
+    let default_index = if t.default_sample_type != 0 {
+        let want = s(t.default_sample_type);
         sample_types.iter().position(|v| v.name == want).unwrap_or(sample_types.len() - 1)
     } else {
         sample_types.len() - 1
     };
-
-    // Functions are interned by name: pprof aggregates by function name at its default granularity.
-    let mut names: Vec<String> = Vec::new();
-    let mut by_name: HashMap<String, u32> = HashMap::new();
-    let mut intern = |name: String, names: &mut Vec<String>| -> u32 {
-        if let Some(&i) = by_name.get(&name) {
-            return i;
-        }
-        let i = names.len() as u32;
-        by_name.insert(name.clone(), i);
-        names.push(name);
-        i
-    };
-    let mut func_index: HashMap<u64, u32> = HashMap::with_capacity(p.function.len());
-    for f in &p.function {
-        let idx = intern(s(f.name), &mut names);
-        func_index.insert(f.id, idx);
+    let ncols = sample_types.len();
+    let per_sample = size_of::<usize>() + ncols * size_of::<i64>();
+    if t.samples.saturating_mul(per_sample) > MAX_SAMPLE_BYTES {
+        return Err(AnalyzeError::TooLarge(format!(
+            "profile has {} samples of {ncols} values: more than the {} MiB godiag decodes samples into",
+            t.samples,
+            MAX_SAMPLE_BYTES >> 20
+        )));
     }
 
-    let mut loc_index: HashMap<u64, u32> = HashMap::with_capacity(p.location.len());
-    let mut loc_funcs: Vec<u32> = Vec::with_capacity(p.location.len());
-    let mut loc_start: Vec<usize> = Vec::with_capacity(p.location.len() + 1);
-    for l in &p.location {
+    // Functions are interned by (clipped) name: pprof aggregates by function name at its default
+    // granularity. Keys borrow from the input; only distinct names are copied.
+    let mut names = Interner::default();
+    let mut func_index: HashMap<u64, u32> = HashMap::with_capacity(t.functions.len());
+    for &(id, name) in &t.functions {
+        func_index.insert(id, names.intern(string(name)));
+    }
+
+    let nloc = t.locations.len();
+    let mut loc_index: HashMap<u64, u32> = HashMap::with_capacity(nloc);
+    let mut loc_funcs: Vec<u32> = Vec::with_capacity(t.line_funcs.len() + nloc);
+    let mut loc_start: Vec<usize> = Vec::with_capacity(nloc + 1);
+    for (i, &(id, address, start)) in t.locations.iter().enumerate() {
+        let end = t.locations.get(i + 1).map_or(t.line_funcs.len(), |l| l.2);
         loc_start.push(loc_funcs.len());
-        let before = loc_funcs.len();
-        for line in &l.line {
-            match func_index.get(&line.function_id) {
+        for &function_id in &t.line_funcs[start..end] {
+            match func_index.get(&function_id) {
                 Some(&f) => loc_funcs.push(f),
                 None => {
                     return Err(AnalyzeError::MalformedProfile(format!(
-                        "location {} references unknown function {}",
-                        l.id, line.function_id
+                        "location {id} references unknown function {function_id}"
                     )));
                 }
             }
         }
-        if loc_funcs.len() == before {
+        if start == end {
             // Unsymbolized: pprof prints the address.
-            loc_funcs.push(intern(format!("{:016x}", l.address), &mut names));
+            loc_funcs.push(names.address(address));
         }
-        loc_index.insert(l.id, (loc_start.len() - 1) as u32);
+        loc_index.insert(id, i as u32);
     }
     loc_start.push(loc_funcs.len());
+    drop(func_index);
 
     // Go numbers locations 1..=n: a dense table beats hashing millions of ids. Fall back to the
     // map for sparse ids (the table is bounded by the number of locations, not by the ids).
-    let max_id = p.location.iter().map(|l| l.id).max().unwrap_or(0);
-    let dense: Option<Vec<u32>> = (max_id <= 2 * p.location.len() as u64 + 1024).then(|| {
-        let mut t = vec![u32::MAX; max_id as usize + 1];
+    let max_id = t.locations.iter().map(|l| l.0).max().unwrap_or(0);
+    let dense: Option<Vec<u32>> = (max_id <= 2 * nloc as u64 + 1024).then(|| {
+        let mut table = vec![u32::MAX; max_id as usize + 1];
         for (id, &i) in &loc_index {
-            t[*id as usize] = i;
+            table[*id as usize] = i;
         }
-        t
+        table
     });
     let lookup = |id: u64| -> Option<u32> {
         match &dense {
-            Some(t) => t.get(usize::try_from(id).ok()?).copied().filter(|&i| i != u32::MAX),
+            Some(table) => table.get(usize::try_from(id).ok()?).copied().filter(|&i| i != u32::MAX),
             None => loc_index.get(&id).copied(),
         }
     };
 
-    let ncols = sample_types.len();
     let mut visits: u64 = 0;
     let mut sample_locs: Vec<u32> = Vec::new();
     let mut ids: Vec<u64> = Vec::with_capacity(64);
-    let mut sample_start: Vec<usize> = Vec::with_capacity(p.sample.len() + 1);
-    let mut values: Vec<i64> = Vec::with_capacity(p.sample.len().saturating_mul(ncols));
-    for raw in &p.sample {
+    let mut sample_start: Vec<usize> = Vec::with_capacity(t.samples + 1);
+    let mut values: Vec<i64> = Vec::with_capacity(t.samples.saturating_mul(ncols));
+    for f in Fields::new(data) {
+        let Ok(Field::Bytes(2, raw)) = f else { continue };
         sample_start.push(sample_locs.len());
         let before_vals = values.len();
         ids.clear();
         decode_sample(raw, &mut ids, &mut values)?;
+        if values.len() - before_vals != ncols {
+            return Err(AnalyzeError::MalformedProfile(format!(
+                "sample has {} values for {} sample types",
+                values.len() - before_vals,
+                ncols
+            )));
+        }
         for &id in &ids {
             let Some(li) = lookup(id) else {
                 return Err(AnalyzeError::MalformedProfile(format!("sample references unknown location {id}")));
@@ -186,11 +358,10 @@ fn decode_raw(data: bytes::Bytes) -> Result<Profile, AnalyzeError> {
         if visits > MAX_FRAME_VISITS {
             return Err(AnalyzeError::TooLarge(format!("stacks expand to more than {MAX_FRAME_VISITS} frames")));
         }
-        if values.len() - before_vals != ncols {
-            return Err(AnalyzeError::MalformedProfile(format!(
-                "sample has {} values for {} sample types",
-                values.len() - before_vals,
-                ncols
+        if sample_locs.len() * size_of::<u32>() + t.samples * per_sample > MAX_SAMPLE_BYTES {
+            return Err(AnalyzeError::TooLarge(format!(
+                "samples reference more than {} locations in all",
+                (MAX_SAMPLE_BYTES - t.samples * per_sample) / size_of::<u32>()
             )));
         }
     }
@@ -199,16 +370,16 @@ fn decode_raw(data: bytes::Bytes) -> Result<Profile, AnalyzeError> {
     Ok(Profile {
         sample_types,
         default_index,
-        names,
+        names: names.names,
         loc_funcs,
         loc_start,
         sample_locs,
         sample_start,
         values,
-        period_type: p.period_type.map(|v| ValueKind { name: s(v.r#type), unit: s(v.unit) }),
-        period: p.period,
-        duration_nanos: p.duration_nanos,
-        time_nanos: p.time_nanos,
+        period_type: t.period_type.map(|(ty, unit)| ValueKind { name: s(ty), unit: s(unit) }),
+        period: t.period,
+        duration_nanos: t.duration_nanos,
+        time_nanos: t.time_nanos,
     })
 }
 
@@ -388,6 +559,7 @@ fn decode_sample(b: &[u8], locs: &mut Vec<u64>, vals: &mut Vec<i64>) -> Result<(
 pub(crate) mod tests {
     use super::*;
     use crate::pprof::proto::{self, Function, Line, Location, ValueType};
+    use prost::Message;
 
     /// A raw profile.proto: `strings[0]` must be "". Each sample is (location ids leaf first,
     /// values).

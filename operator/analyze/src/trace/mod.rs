@@ -74,6 +74,13 @@ pub fn analyze(data: &[u8], th: &Thresholds) -> Result<TraceReport, AnalyzeError
     if let Some(why) = &s.stopped_early {
         notes.push(format!("scan stopped early: {why}"));
     }
+    if s.untracked > 0 {
+        notes.push(format!(
+            "{} events concern Ps or Ms beyond the first {} and were not counted (a Go program has a few thousand at most)",
+            s.untracked,
+            scan::MAX_TRACKED
+        ));
+    }
     if s.skipped_batches > 0 {
         notes.push(format!("{} batches had events this scanner cannot read and were skipped", s.skipped_batches));
     }

@@ -81,6 +81,22 @@ pub struct Scan {
     pub skipped_batches: u64,
     /// Set when the stream ended early or broke (what came before is still counted).
     pub stopped_early: Option<String>,
+    /// Events about a P or M beyond the first [`MAX_TRACKED`] (a Go program has at most a few
+    /// thousand of each): counted nowhere, so a trace declaring millions cannot grow the maps.
+    pub untracked: u64,
+}
+
+/// Most distinct Ps, and most Ms with an open interval, that the scanner keeps state for.
+pub const MAX_TRACKED: usize = 1 << 16;
+
+/// Inserts unless the map is full and the key new; `false` when the event was not tracked.
+fn track<V>(map: &mut HashMap<u64, V>, key: u64, value: V, s: &mut Scan) -> bool {
+    if map.len() >= MAX_TRACKED && !map.contains_key(&key) {
+        s.untracked += 1;
+        return false;
+    }
+    map.insert(key, value);
+    true
 }
 
 #[derive(Default)]
@@ -167,8 +183,7 @@ pub fn scan(data: &[u8], ver: u32) -> Result<Scan, AnalyzeError> {
         s.syscall_total = s.syscall_total.saturating_add(end.saturating_sub(start));
     }
     for (_, (p, start)) in open.proc_.drain() {
-        let e = s.proc_busy.entry(p).or_insert(0);
-        *e = e.saturating_add(end.saturating_sub(start));
+        add_busy(&mut s, p, end.saturating_sub(start));
     }
     s.generations = gens.len();
     Ok(s)
@@ -202,10 +217,19 @@ fn add_stw(s: &mut Scan, d: u64) {
     s.stw_max = s.stw_max.max(d);
 }
 
+fn add_busy(s: &mut Scan, p: u64, d: u64) {
+    if let Some(e) = s.proc_busy.get_mut(&p) {
+        *e = e.saturating_add(d);
+    } else if s.proc_busy.len() < MAX_TRACKED {
+        s.proc_busy.insert(p, d);
+    } else {
+        s.untracked += 1;
+    }
+}
+
 fn close_proc(s: &mut Scan, open: &mut Open, m: u64, t: u64) {
     if let Some((p, start)) = open.proc_.remove(&m) {
-        let e = s.proc_busy.entry(p).or_insert(0);
-        *e = e.saturating_add(t.saturating_sub(start));
+        add_busy(s, p, t.saturating_sub(start));
     }
 }
 
@@ -239,7 +263,7 @@ fn event_batch(b: &[u8], base: u64, m: u64, ver: u32, s: &mut Scan, open: &mut O
             EV_GO_CREATE | EV_GO_CREATE_SYSCALL | EV_GO_CREATE_BLOCKED => s.goroutines_created += 1,
             EV_GC_BEGIN => s.gc_count += 1,
             EV_STW_BEGIN => {
-                open.stw.insert(m, t);
+                track(&mut open.stw, m, t, s);
             }
             EV_STW_END => {
                 if let Some(start) = open.stw.remove(&m) {
@@ -247,7 +271,7 @@ fn event_batch(b: &[u8], base: u64, m: u64, ver: u32, s: &mut Scan, open: &mut O
                 }
             }
             EV_GO_SYSCALL_BEGIN => {
-                open.sys.insert(m, t);
+                track(&mut open.sys, m, t, s);
             }
             EV_GO_SYSCALL_END | EV_GO_SYSCALL_END_BLOCKED => {
                 if let Some(start) = open.sys.remove(&m) {
@@ -258,7 +282,7 @@ fn event_batch(b: &[u8], base: u64, m: u64, ver: u32, s: &mut Scan, open: &mut O
             EV_PROCS_CHANGE => s.gomaxprocs = Some(args[1]),
             EV_PROC_START => {
                 close_proc(s, open, m, t);
-                open.proc_.insert(m, (args[1], t));
+                track(&mut open.proc_, m, (args[1], t), s);
             }
             EV_PROC_STOP => close_proc(s, open, m, t),
             EV_PROC_STEAL => {
@@ -269,7 +293,7 @@ fn event_batch(b: &[u8], base: u64, m: u64, ver: u32, s: &mut Scan, open: &mut O
             }
             // 1 = running, 3 = in a syscall: the P is attached to this M.
             EV_PROC_STATUS if (args[2] == 1 || args[2] == 3) && !open.proc_.contains_key(&m) => {
-                open.proc_.insert(m, (args[1], t));
+                track(&mut open.proc_, m, (args[1], t), s);
             }
             _ => {}
         }
