@@ -31,6 +31,38 @@ pub enum Command {
     Collect(CollectArgs),
     /// Analyse a pprof profile, goroutine dump or execution trace (kind detected from content).
     Analyze(AnalyzeArgs),
+    /// Internal: the operator's analysis child process (one artifact on stdin, JSON on stdout).
+    #[command(hide = true)]
+    AnalyzeWorker(AnalyzeWorkerArgs),
+}
+
+/// How the operator's analysis child process is bounded.
+#[derive(Args, Debug, Clone)]
+pub struct AnalysisArgs {
+    /// Address-space cap of the analysis process, in bytes; an artifact that needs more is
+    /// stored but not analysed ("analysis skipped: needs more than N MiB").
+    #[arg(long, env = "GODIAG_ANALYSIS_MAX_MEMORY", default_value_t = 256 << 20)]
+    pub analysis_max_memory: u64,
+    /// Longest analysis of one artifact (wall clock, and the same number of CPU seconds).
+    #[arg(long, env = "GODIAG_ANALYSIS_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+    pub analysis_timeout: Duration,
+    /// Artifacts analysed at the same time, across all requests. With the default memory cap,
+    /// keep this × 256 MiB plus ~64 MiB for the operator within the container's memory limit.
+    #[arg(long, env = "GODIAG_ANALYSIS_CONCURRENCY", default_value_t = 1)]
+    pub analysis_concurrency: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AnalyzeWorkerArgs {
+    /// What the artifact on stdin is.
+    #[arg(long)]
+    pub kind: godiag_analyze::ArtifactKind,
+    /// Address-space cap (RLIMIT_AS), in bytes.
+    #[arg(long)]
+    pub max_memory: u64,
+    /// CPU-time cap (RLIMIT_CPU), in seconds.
+    #[arg(long)]
+    pub max_cpu_seconds: u64,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -50,6 +82,8 @@ pub struct RunArgs {
     pub watch_namespace: Option<String>,
     #[command(flatten)]
     pub caps: ByteCapArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 }
 
 /// The largest artifact godiag stores; a body beyond it is cut off while it streams and the

@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod operator;
 pub mod store;
 pub mod telemetry;
+pub mod worker;

@@ -1,27 +1,38 @@
 //! The `godiag` binary: parse the command line, install the TLS provider, set up logs, dispatch.
+//! Only the commands that do network I/O get an async runtime: `analyze` and the operator's
+//! analysis worker stay single-threaded, so their memory is the analysis and nothing else.
 
 use clap::Parser;
 use godiag::cli::{Cli, Command};
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::AnalyzeWorker(args) = &cli.command {
+        return godiag::worker::child::run_worker(args);
+    }
     // Both rustls providers can end up in the tree (kube, object_store); pick one explicitly.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     if let Err(e) = godiag::telemetry::init(cli.log_format, &cli.log) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
+    let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
     let result = match &cli.command {
-        Command::Run(args) => godiag::operator::run(args.clone()).await.map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => runtime()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(godiag::operator::run(args.clone())))
+            .map(|()| ExitCode::SUCCESS),
         Command::Crdgen => {
             godiag::api::crds_yaml().map(|y| print!("{y}")).map(|()| ExitCode::SUCCESS).map_err(Into::into)
         }
-        Command::Collect(args) => godiag::local::collect::run_collect(args).await,
+        Command::Collect(args) => {
+            runtime().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(godiag::local::collect::run_collect(args)))
+        }
         Command::Analyze(args) => {
             godiag::local::analyze::run_analyze(args, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)
         }
+        Command::AnalyzeWorker(args) => Ok(godiag::worker::child::run_worker(args)),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -31,6 +31,7 @@ pub struct Metrics {
     pub artifacts: Family<KindLabel, Counter>,
     pub artifact_bytes: Family<KindLabel, Counter>,
     pub target_seconds: Histogram,
+    pub analysis_failures: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -43,6 +44,7 @@ impl Default for Metrics {
         let artifacts = Family::<KindLabel, Counter>::default();
         let artifact_bytes = Family::<KindLabel, Counter>::default();
         let target_seconds = Histogram::new(exponential_buckets(1.0, 2.0, 11));
+        let analysis_failures = Family::<ReasonLabel, Counter>::default();
         registry.register("reconciles", "Reconcile passes of DiagnosisRequests", reconciles.clone());
         registry.register("reconcile_errors", "Reconcile passes that failed, by reason", reconcile_errors.clone());
         registry.register(
@@ -58,6 +60,11 @@ impl Default for Metrics {
             "Time to collect everything from one pod",
             target_seconds.clone(),
         );
+        registry.register(
+            "analysis_failures",
+            "Stored artifacts that could not be analysed, by reason",
+            analysis_failures.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -67,6 +74,7 @@ impl Default for Metrics {
             artifacts,
             artifact_bytes,
             target_seconds,
+            analysis_failures,
         }
     }
 }

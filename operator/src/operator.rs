@@ -6,6 +6,7 @@ use crate::cli::RunArgs;
 use crate::controller::{self, Context};
 use crate::http::{HttpState, router};
 use crate::metrics::Metrics;
+use crate::worker::{AnalysisWorker, WorkerLimits};
 use anyhow::Context as _;
 use kube::api::ListParams;
 use kube::{Api, Client};
@@ -24,6 +25,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         store,
         metrics.clone(),
         args.caps.caps(),
+        controller::analysis::Analyzer::Worker(analysis_worker(&args)?),
     ));
     let (ctx, inputs) = Context::new(client.clone(), diagnoser, args.max_concurrent_targets, metrics.clone());
     let api: Api<DiagnosisRequest> = match &args.watch_namespace {
@@ -47,6 +49,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         () = controller => { tracing::info!("controller stopped"); Ok(()) }
         res = server => res.context("HTTP server failed"),
     }
+}
+
+/// The analysis worker: this very binary, bounded as configured.
+fn analysis_worker(args: &RunArgs) -> anyhow::Result<AnalysisWorker> {
+    let program = std::env::current_exe().context("cannot find the godiag binary to start analysis workers")?;
+    let limits =
+        WorkerLimits { max_memory: args.analysis.analysis_max_memory, timeout: args.analysis.analysis_timeout };
+    Ok(AnalysisWorker::new(program, limits, args.analysis.analysis_concurrency))
 }
 
 /// Lists DiagnosisRequests until it works (the CRD is installed and godiag may list them),

@@ -16,6 +16,9 @@ pub enum AnalyzeError {
     /// The input is larger than godiag is willing to expand into memory.
     #[error("input too large: {0}")]
     TooLarge(String),
+    /// A memory limit (the analysis worker's cap) refused an allocation the input needed.
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
     /// `--sample-type` names a column the profile does not have.
     #[error("sample type {wanted:?} not in profile (available: {available})")]
     UnknownSampleType { wanted: String, available: String },
@@ -47,6 +50,7 @@ impl AnalyzeError {
             AnalyzeError::Gzip(_) => "BadGzip",
             AnalyzeError::MalformedProfile(_) => "MalformedProfile",
             AnalyzeError::TooLarge(_) => "TooLarge",
+            AnalyzeError::OutOfMemory(_) => "OutOfMemory",
             AnalyzeError::UnknownSampleType { .. } => "UnknownSampleType",
             AnalyzeError::UnsupportedTraceVersion(_) => "UnsupportedTraceVersion",
             AnalyzeError::MalformedTrace(_) => "MalformedTrace",

@@ -1,19 +1,29 @@
-//! Analysis of one pod's stored artifacts: read each back, analyse it (on a blocking thread: it
-//! is CPU work), store `summary.json` and flame graph SVGs next to the artifacts, and return the
-//! bounded summary that goes into the pod's status entry.
+//! Analysis of one pod's stored artifacts, one artifact at a time: each goes to the analysis
+//! worker process (or, in tests, to a blocking thread), its flame graph SVG is stored next to
+//! it, and the bounded summary for the pod's status entry and `summary.json` are built from the
+//! analyses. An artifact that cannot be analysed is a note; it stays stored.
 
 use crate::api::TargetSummary;
 use crate::collect::CollectedArtifact;
 use crate::store::{ArtifactStore, layout};
+use crate::worker::{AnalysisFailure, AnalysisWorker};
 use bytes::Bytes;
 use godiag_analyze::text::clip;
-use godiag_analyze::{self as analyze, AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions};
+use godiag_analyze::{self as analyze, Analysis, AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions};
 
-/// Artifacts larger than this are stored but not analysed: analysis decodes a whole profile in
-/// memory, and an operator must not be taken down by one huge trace.
-pub const MAX_ANALYZED_BYTES: u64 = 64 << 20;
+/// Artifacts larger than this are stored but not analysed.
+pub const MAX_ANALYZED_BYTES: u64 = crate::worker::child::MAX_INPUT_BYTES;
 /// Longest note about an artifact that could not be analysed (the error may quote the input).
 const MAX_NOTE: usize = 160;
+
+/// Where analysis runs.
+#[derive(Clone)]
+pub enum Analyzer {
+    /// In a child process with its own memory, CPU and time limits (the operator).
+    Worker(AnalysisWorker),
+    /// On a blocking thread of this process (tests of the controller).
+    InProcess,
+}
 
 /// What analysis produced for one pod.
 #[derive(Debug, Default)]
@@ -21,11 +31,23 @@ pub struct TargetAnalysis {
     pub summary: Option<TargetSummary>,
     /// URIs of `summary.json` and the flame graph SVGs.
     pub reports: Vec<String>,
+    /// Artifacts that could not be analysed, with the reason (for metrics).
+    pub failures: Vec<AnalysisFailure>,
 }
 
-pub async fn analyze_target(store: &dyn ArtifactStore, dir: &str, artifacts: &[CollectedArtifact]) -> TargetAnalysis {
-    let mut inputs: Vec<(ArtifactKind, Bytes)> = Vec::new();
+/// One artifact's analysis and the URI of its stored flame graph.
+type Analysed = (Analysis, Option<String>);
+
+pub async fn analyze_target(
+    analyzer: &Analyzer,
+    store: &dyn ArtifactStore,
+    dir: &str,
+    artifacts: &[CollectedArtifact],
+) -> TargetAnalysis {
+    let mut analyses: Vec<(ArtifactKind, Analysis)> = Vec::new();
+    let mut svgs = Vec::new();
     let mut notes = Vec::new();
+    let mut failures = Vec::new();
     for a in artifacts {
         if a.object.bytes > MAX_ANALYZED_BYTES {
             notes.push(format!(
@@ -36,54 +58,75 @@ pub async fn analyze_target(store: &dyn ArtifactStore, dir: &str, artifacts: &[C
             ));
             continue;
         }
-        match store.get_bytes(&a.object.path).await {
-            Ok(b) => inputs.push((a.kind, b)),
-            Err(e) => notes.push(clip(&format!("{} not analysed: {e}", a.kind), MAX_NOTE)),
-        }
-    }
-    let analysed = tokio::task::spawn_blocking(move || analyse(inputs, notes)).await;
-    let Ok((summary, json, svgs)) = analysed else {
-        return TargetAnalysis::default();
-    };
-    let mut reports = Vec::new();
-    if let Ok(obj) = store.put_bytes(&layout::join(dir, "summary.json"), json).await {
-        reports.push(obj.uri);
-    }
-    for (kind, svg) in svgs {
-        if let Ok(obj) = store.put_bytes(&layout::join(dir, &format!("{kind}.svg")), svg).await {
-            reports.push(obj.uri);
-        }
-    }
-    TargetAnalysis { summary: Some(summary), reports }
-}
-
-/// Pure part: analyses, summary, summary.json and SVGs from the artifacts' bytes.
-fn analyse(
-    inputs: Vec<(ArtifactKind, Bytes)>,
-    mut notes: Vec<String>,
-) -> (TargetSummary, Bytes, Vec<(ArtifactKind, Bytes)>) {
-    let mut analyses = Vec::new();
-    let mut svgs = Vec::new();
-    for (kind, data) in &inputs {
-        let opts = AnalyzeOptions { kind: Some(*kind), ..AnalyzeOptions::default() };
-        match analyze::analyze_bytes(data, &opts) {
-            Ok(a) => analyses.push((*kind, a)),
-            Err(e) => notes.push(clip(&format!("{kind} could not be analysed: {e}"), MAX_NOTE)),
-        }
-        if kind.has_flame_graph() {
-            let title = Some(format!("{kind} flame graph"));
-            match analyze::flame_graph(data, &FlameOptions { title, ..FlameOptions::default() }) {
-                Ok(FlameGraph::Svg(svg)) => svgs.push((*kind, Bytes::from(svg))),
-                Ok(FlameGraph::Empty { .. }) | Err(_) => {}
+        let svg_path = layout::join(dir, &format!("{}.svg", a.kind));
+        let result = match analyzer {
+            Analyzer::Worker(w) => w
+                .analyse(store, a.kind, &a.object.path, &svg_path)
+                .await
+                .map(|out| (out.analysis, out.svg.map(|s| s.uri))),
+            Analyzer::InProcess => in_process(store, a.kind, &a.object.path, &svg_path).await,
+        };
+        match result {
+            Ok((analysis, svg)) => {
+                analyses.push((a.kind, analysis));
+                svgs.extend(svg);
+            }
+            Err(f) => {
+                tracing::info!(kind = %a.kind, reason = f.reason(), error = %f, "artifact not analysed");
+                notes.push(clip(&f.to_string(), MAX_NOTE));
+                failures.push(f);
             }
         }
     }
-    let refs: Vec<(ArtifactKind, &analyze::Analysis)> = analyses.iter().map(|(k, a)| (*k, a)).collect();
+    let refs: Vec<(ArtifactKind, &Analysis)> = analyses.iter().map(|(k, a)| (*k, a)).collect();
     let mut summary = analyze::summarize_target(&refs);
     summary.notes.extend(notes);
     summary.notes.truncate(5);
     let json = serde_json::to_vec_pretty(&analyze::summary_json(&refs)).map(Bytes::from).unwrap_or_default();
-    (summary.into(), json, svgs)
+    let mut reports = Vec::new();
+    if let Ok(obj) = store.put_bytes(&layout::join(dir, "summary.json"), json).await {
+        reports.push(obj.uri);
+    }
+    reports.extend(svgs);
+    TargetAnalysis { summary: Some(summary.into()), reports, failures }
+}
+
+/// The same analysis on a blocking thread of this process.
+async fn in_process(
+    store: &dyn ArtifactStore,
+    kind: ArtifactKind,
+    path: &str,
+    svg_path: &str,
+) -> Result<Analysed, AnalysisFailure> {
+    let unavailable = |message: String| AnalysisFailure::Unavailable { kind: kind.to_string(), message };
+    let data = store.get_bytes(path).await.map_err(|e| unavailable(e.to_string()))?;
+    let work = move || {
+        let opts = AnalyzeOptions { kind: Some(kind), ..AnalyzeOptions::default() };
+        let analysis = analyze::analyze_bytes(&data, &opts).map_err(|e| AnalysisFailure::Refused {
+            kind: kind.to_string(),
+            reason: e.reason().into(),
+            message: e.to_string(),
+        })?;
+        let title = Some(format!("{kind} flame graph"));
+        let svg = match kind
+            .has_flame_graph()
+            .then(|| analyze::flame_graph(&data, &FlameOptions { title, ..FlameOptions::default() }))
+        {
+            Some(Ok(FlameGraph::Svg(svg))) => Some(Bytes::from(svg)),
+            _ => None,
+        };
+        Ok((analysis, svg))
+    };
+    let (analysis, svg) = tokio::task::spawn_blocking(work).await.map_err(|e| AnalysisFailure::Crashed {
+        kind: kind.to_string(),
+        status: "panicked".into(),
+        detail: format!(": {e}"),
+    })??;
+    let uri = match svg {
+        Some(svg) => store.put_bytes(svg_path, svg).await.ok().map(|o| o.uri),
+        None => None,
+    };
+    Ok((analysis, uri))
 }
 
 #[cfg(test)]
@@ -112,7 +155,7 @@ mod tests {
             stored(s, ArtifactKind::Block, "block-empty.pb.gz").await,
             stored(s, ArtifactKind::Trace, "trace.out").await,
         ];
-        let a = analyze_target(s, "shop/slow/pod-a", &artifacts).await;
+        let a = analyze_target(&Analyzer::InProcess, s, "shop/slow/pod-a", &artifacts).await;
         let summary = a.summary.expect("a summary");
         assert!(summary.top.iter().any(|t| t.profile == StatusKind::Cpu), "{summary:?}");
         assert!(summary.goroutines.is_some());
@@ -135,7 +178,8 @@ mod tests {
         let object = s.put_bytes(&path, Bytes::from_static(b"\x1f\x8b\x08garbage")).await.unwrap();
         let cpu = stored(s, ArtifactKind::Cpu, "cpu.pb.gz").await;
         let heap = CollectedArtifact { kind: ArtifactKind::Heap, object, note: None };
-        let summary = analyze_target(s, "shop/slow/pod-a", &[heap, cpu]).await.summary.expect("summary");
+        let summary =
+            analyze_target(&Analyzer::InProcess, s, "shop/slow/pod-a", &[heap, cpu]).await.summary.expect("summary");
         assert!(summary.notes.iter().any(|n| n.starts_with("heap could not be analysed")), "{:?}", summary.notes);
         assert!(summary.top.iter().any(|t| t.profile == StatusKind::Cpu));
     }

@@ -3,7 +3,7 @@
 //! pipeline into object storage, analyses what was stored, and writes the request's
 //! `manifest.json`.
 
-use super::analysis::analyze_target;
+use super::analysis::{Analyzer, analyze_target};
 use super::diagnoser::{Diagnoser, DiagnoserError, RequestRecord, TargetResult, TargetTask};
 use super::pod_check::{PodAccess, prepare_target};
 use super::target_failure::TargetFailure;
@@ -29,11 +29,18 @@ pub struct ClusterDiagnoser {
     metrics: Arc<Metrics>,
     /// The operator's byte caps, applied to every request's plan.
     caps: ByteCaps,
+    analyzer: Analyzer,
 }
 
 impl ClusterDiagnoser {
-    pub fn new(client: Client, store: Arc<dyn ArtifactStore>, metrics: Arc<Metrics>, caps: ByteCaps) -> Self {
-        ClusterDiagnoser { client, store, metrics, caps }
+    pub fn new(
+        client: Client,
+        store: Arc<dyn ArtifactStore>,
+        metrics: Arc<Metrics>,
+        caps: ByteCaps,
+        analyzer: Analyzer,
+    ) -> Self {
+        ClusterDiagnoser { client, store, metrics, caps, analyzer }
     }
 
     async fn diagnose_pod(&self, task: TargetTask) -> TargetResult {
@@ -86,7 +93,10 @@ impl ClusterDiagnoser {
         }
         let mut result = result_of(&outcome);
         if !outcome.artifacts.is_empty() {
-            let analysis = analyze_target(self.store.as_ref(), &dir, &outcome.artifacts).await;
+            let analysis = analyze_target(&self.analyzer, self.store.as_ref(), &dir, &outcome.artifacts).await;
+            for f in &analysis.failures {
+                self.metrics.analysis_failures.get_or_create(&ReasonLabel { reason: f.reason() }).inc();
+            }
             result.summary = analysis.summary;
             result.reports = analysis.reports;
         }

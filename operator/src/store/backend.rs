@@ -169,6 +169,24 @@ impl ArtifactStore for ObjectStoreBackend {
             result.bytes().await.map_err(read)
         })
     }
+
+    fn get_stream<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> BoxFuture<'a, Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError>> {
+        Box::pin(async move {
+            let uri = self.uri(path);
+            let location = self.location(path)?;
+            let result = self.store.get(&location).await.map_err(|source| match source {
+                object_store::Error::NotFound { .. } => StoreError::NotFound { uri: uri.clone() },
+                source => StoreError::Read { uri: uri.clone(), source },
+            })?;
+            Ok(result
+                .into_stream()
+                .map(move |r| r.map_err(|source| StoreError::Read { uri: uri.clone(), source }))
+                .boxed())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -200,6 +218,8 @@ mod tests {
         assert_eq!(obj.bytes, big.len() as u64);
         assert_eq!(obj.sha256, hex::encode(Sha256::digest(&big)));
         assert_eq!(store.get_bytes("big.bin").await.unwrap(), big);
+        let chunks: Vec<Bytes> = store.get_stream("big.bin").await.unwrap().map(|c| c.unwrap()).collect().await;
+        assert_eq!(chunks.concat(), big, "streamed back whole");
     }
 
     #[tokio::test]

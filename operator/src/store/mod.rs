@@ -51,8 +51,15 @@ pub trait ArtifactStore: Send + Sync {
     /// Stores a small object held in memory (a manifest, a summary).
     fn put_bytes<'a>(&'a self, path: &'a str, bytes: Bytes) -> BoxFuture<'a, Result<StoredObject, StoreError>>;
 
-    /// Reads a whole object back (manifests, analysis, tests).
+    /// Reads a whole object back (manifests, tests).
     fn get_bytes<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Bytes, StoreError>>;
+
+    /// Reads an object as a stream of chunks, with bounded memory (analysis feeds artifacts to
+    /// its worker process this way).
+    fn get_stream<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> BoxFuture<'a, Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError>>;
 }
 
 /// Opens the store a URL names: `file://`, `s3://`, `gs://`, `az://` or `memory://`

@@ -80,11 +80,26 @@ pub fn gunzip(data: &[u8]) -> Result<Vec<u8>, AnalyzeError> {
         .unwrap_or(0)
         .min(MAX_DECOMPRESSED)
         .min((data.len() as u64).saturating_mul(32));
-    let mut out = Vec::with_capacity(hint as usize + 1);
-    flate2::read::MultiGzDecoder::new(data)
-        .take(MAX_DECOMPRESSED + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| AnalyzeError::Gzip(e.to_string()))?;
+    // Grown by hand so that the buffer never reserves past the cap (a doubling `read_to_end`
+    // would reserve up to twice it), and an allocation refused by a memory limit is an error.
+    let cap = MAX_DECOMPRESSED as usize + 1;
+    let mut out: Vec<u8> = Vec::new();
+    out.try_reserve_exact(hint as usize + 1).map_err(|_| out_of_memory(hint as usize + 1))?;
+    let mut dec = flate2::read::MultiGzDecoder::new(data).take(cap as u64);
+    let mut chunk = [0u8; 64 << 10];
+    loop {
+        let n = match dec.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(AnalyzeError::Gzip(e.to_string())),
+        };
+        if out.capacity() - out.len() < n {
+            let grow = out.capacity().max(n).min(cap - out.len());
+            out.try_reserve_exact(grow).map_err(|_| out_of_memory(out.len() + grow))?;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
     if out.len() as u64 > MAX_DECOMPRESSED {
         return Err(AnalyzeError::TooLarge(format!(
             "profile decompresses to more than {} MiB",
@@ -92,6 +107,10 @@ pub fn gunzip(data: &[u8]) -> Result<Vec<u8>, AnalyzeError> {
         )));
     }
     Ok(out)
+}
+
+fn out_of_memory(bytes: usize) -> AnalyzeError {
+    AnalyzeError::OutOfMemory(format!("cannot reserve {} MiB to decompress the profile", bytes >> 20))
 }
 
 /// Decodes gzip or raw profile.proto bytes.

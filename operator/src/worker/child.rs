@@ -1,0 +1,98 @@
+//! `godiag analyze-worker`: the child side. Limits itself before it reads a byte, analyses one
+//! artifact from stdin, and writes a [`WorkerReport`] line and the SVG to stdout. Synchronous
+//! and single-threaded on purpose: no async runtime, no thread arenas in the address space.
+
+use super::protocol::{WorkerError, WorkerReport};
+use crate::cli::AnalyzeWorkerArgs;
+use godiag_analyze::{AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, analyze_bytes, flame_graph};
+use nix::sys::resource::{Resource, setrlimit};
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+/// Largest artifact the worker reads (the parent sends at most this much).
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// Caps address space and CPU time, and asks the kernel to pick this process first when the
+/// container runs out of memory (raising one's own `oom_score_adj` needs no privilege).
+fn limit_self(args: &AnalyzeWorkerArgs) -> std::io::Result<()> {
+    setrlimit(Resource::RLIMIT_AS, args.max_memory, args.max_memory).map_err(std::io::Error::from)?;
+    setrlimit(Resource::RLIMIT_CPU, args.max_cpu_seconds, args.max_cpu_seconds.saturating_add(1))
+        .map_err(std::io::Error::from)?;
+    // Best effort: /proc may be read-only in odd sandboxes; the limits above still hold.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
+    Ok(())
+}
+
+/// Peak resident memory of this process (`VmHWM`), 0 when /proc cannot say.
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        })
+        .map_or(0, |kib: u64| kib * 1024)
+}
+
+fn analyse(kind: ArtifactKind, data: &[u8]) -> (WorkerReport, Option<String>) {
+    let opts = AnalyzeOptions { kind: Some(kind), ..AnalyzeOptions::default() };
+    let mut report = WorkerReport { analysis: None, error: None, svg_bytes: 0, flame_note: None, peak_rss_bytes: 0 };
+    match analyze_bytes(data, &opts) {
+        Ok(a) => report.analysis = Some(a),
+        Err(e) => {
+            report.error = Some(WorkerError { reason: e.reason().into(), message: e.to_string() });
+            return (report, None);
+        }
+    }
+    let mut svg = None;
+    if kind.has_flame_graph() {
+        let title = Some(format!("{kind} flame graph"));
+        match flame_graph(data, &FlameOptions { title, ..FlameOptions::default() }) {
+            Ok(FlameGraph::Svg(s)) => svg = Some(s),
+            Ok(FlameGraph::Empty { reason }) => report.flame_note = Some(reason),
+            Err(e) => report.flame_note = Some(format!("no flame graph: {e}")),
+        }
+    }
+    (report, svg)
+}
+
+pub fn run_worker(args: &AnalyzeWorkerArgs) -> ExitCode {
+    if let Err(e) = limit_self(args) {
+        eprintln!("error: cannot limit the analysis worker: {e}");
+        return ExitCode::FAILURE;
+    }
+    let mut data = Vec::new();
+    let read = std::io::stdin().lock().take(MAX_INPUT_BYTES + 1).read_to_end(&mut data);
+    let refused = |reason: &str, message: String| {
+        let error = Some(WorkerError { reason: reason.into(), message });
+        (WorkerReport { analysis: None, error, svg_bytes: 0, flame_note: None, peak_rss_bytes: 0 }, None)
+    };
+    let (mut report, svg) = match read {
+        Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
+            refused("OutOfMemory", format!("reading the artifact: {e}"))
+        }
+        Err(e) => {
+            eprintln!("error: reading the artifact from stdin: {e}");
+            return ExitCode::FAILURE;
+        }
+        Ok(_) if data.len() as u64 > MAX_INPUT_BYTES => {
+            refused("TooLarge", format!("input too large: more than {} MiB", MAX_INPUT_BYTES >> 20))
+        }
+        Ok(_) => analyse(args.kind, &data),
+    };
+    drop(data);
+    report.svg_bytes = svg.as_ref().map_or(0, |s| s.len() as u64);
+    report.peak_rss_bytes = peak_rss_bytes();
+    let mut out = std::io::stdout().lock();
+    let written = serde_json::to_writer(&mut out, &report)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| svg.map_or(Ok(()), |s| out.write_all(s.as_bytes())))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing the analysis: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
