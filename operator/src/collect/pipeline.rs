@@ -9,10 +9,10 @@ use super::quirks::{self, ERROR_BODY_LIMIT, HttpFailure, SNIFF_LEN};
 use super::{CollectError, CollectedArtifact, Connector, KindFailure, TargetOutcome};
 use crate::store::{ArtifactStore, StoreError, layout};
 use backon::{ExponentialBuilder, Retryable};
+use bytes::Bytes;
 use futures::StreamExt;
 use godiag_analyze::ArtifactKind;
 use godiag_analyze::pprof::sample_count::SampleCounter;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -169,20 +169,28 @@ async fn fetch_and_store(
         })
         .boxed();
 
-    // Block and mutex profiles: count samples on the fly to explain an empty profile.
-    let counter = matches!(fetch.kind, ArtifactKind::Block | ArtifactKind::Mutex)
-        .then(|| Arc::new(Mutex::new(SampleCounter::default())));
-    let body = match &counter {
-        Some(c) => {
-            let c = Arc::clone(c);
-            body.inspect(move |chunk| {
-                if let (Ok(bytes), Ok(mut counter)) = (chunk, c.lock()) {
-                    counter.feed(bytes);
+    // Block and mutex profiles: count samples as they stream, to explain an empty profile. The
+    // inflating happens on a blocking thread (a gzip bomb must not stall the executor), fed
+    // the chunks the store receives; the count is bounded like decoding.
+    let (body, counter) = if matches!(fetch.kind, ArtifactKind::Block | ArtifactKind::Mutex) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        let counter = tokio::task::spawn_blocking(move || {
+            let mut c = SampleCounter::default();
+            while let Some(chunk) = rx.blocking_recv() {
+                c.feed(&chunk);
+            }
+            c.finish()
+        });
+        let body = body
+            .inspect(move |chunk| {
+                if let Ok(bytes) = chunk {
+                    let _ = tx.send(bytes.clone());
                 }
             })
-            .boxed()
-        }
-        None => body,
+            .boxed();
+        (body, Some(counter))
+    } else {
+        (body, None)
     };
 
     let path = layout::artifact_path(dir, fetch.kind);
@@ -194,7 +202,11 @@ async fn fetch_and_store(
         other => CollectError::Store(other),
     })?;
 
-    let samples = counter.and_then(|c| Arc::into_inner(c)?.into_inner().ok()?.finish());
+    // The body stream (and with it the sender) is gone once stored: the count is final.
+    let samples = match counter {
+        Some(c) => c.await.ok().flatten(),
+        None => None,
+    };
     let note = match samples {
         Some(0) => quirks::empty_profile_note(fetch.kind).map(str::to_owned),
         _ => None,

@@ -3,6 +3,7 @@
 //! collector uses it on the bytes as they stream to storage (an empty block or mutex profile
 //! gets a note without a second read).
 
+use super::decode::MAX_DECOMPRESSED;
 use crate::wire::{VarintBuilder, WireType};
 use flate2::write::MultiGzDecoder;
 use std::io::{self, Write};
@@ -58,11 +59,13 @@ const NEXT_KEY: State = State::Key(VarintBuilder::DEFAULT);
 struct TopLevelScan {
     state: State,
     samples: u64,
+    /// Decompressed bytes seen; past [`MAX_DECOMPRESSED`] the count is abandoned.
+    seen: u64,
 }
 
 impl Default for TopLevelScan {
     fn default() -> Self {
-        TopLevelScan { state: NEXT_KEY, samples: 0 }
+        TopLevelScan { state: NEXT_KEY, samples: 0, seen: 0 }
     }
 }
 
@@ -90,6 +93,12 @@ impl TopLevelScan {
 
 impl Write for TopLevelScan {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // The same cap as decoding: a gzip bomb costs at most this much inflating, and gives no
+        // count (hence no "empty profile" note) rather than a wrong one.
+        self.seen += buf.len() as u64;
+        if self.seen > MAX_DECOMPRESSED {
+            return Err(invalid(format!("decompresses to more than {} MiB", MAX_DECOMPRESSED >> 20)));
+        }
         let mut i = 0;
         while i < buf.len() {
             match &mut self.state {
@@ -138,6 +147,22 @@ impl Write for TopLevelScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gzip_bomb_gives_no_count() {
+        // 1 MiB of empty samples in one gzip member, repeated past the decompression cap.
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&[0x12, 0x00].repeat(1 << 19)).unwrap();
+        let member = e.finish().unwrap();
+        let mut c = SampleCounter::default();
+        for _ in 0..(MAX_DECOMPRESSED >> 20) + 1 {
+            c.feed(&member);
+        }
+        assert_eq!(c.finish(), None, "no count, so no 'never enabled' note");
+        let mut c = SampleCounter::default();
+        c.feed(&member);
+        assert_eq!(c.finish(), Some(1 << 19));
+    }
     use crate::pprof::proto::{Profile, Sample, ValueType};
     use prost::Message;
 
