@@ -71,6 +71,10 @@ pub struct RunArgs {
     /// or memory:// (tests). S3/GCS/Azure credentials come from the environment the way each cloud's SDK reads them.
     #[arg(long, env = "GODIAG_STORAGE_URL", default_value = "file:///var/lib/godiag")]
     pub storage_url: String,
+    /// Most bytes a file:// store may hold (what is already there counts); an artifact that
+    /// would pass it fails with StorageQuotaExceeded and nothing of it is stored. Unset: no quota.
+    #[arg(long, env = "GODIAG_STORAGE_QUOTA_BYTES")]
+    pub storage_quota_bytes: Option<u64>,
     /// How many pods godiag collects from at the same time, across all requests.
     #[arg(long, env = "GODIAG_MAX_CONCURRENT_TARGETS", default_value_t = 8)]
     pub max_concurrent_targets: usize,

@@ -18,7 +18,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client =
         Client::try_default().await.context("cannot build a Kubernetes client (KUBECONFIG or in-cluster config)")?;
     let storage = crate::store::url::redact(&args.storage_url);
-    let store = crate::store::open(&args.storage_url).with_context(|| format!("cannot open storage {storage}"))?;
+    let (store, (files, bytes)) = crate::store::open_for_operator(&args.storage_url, args.storage_quota_bytes)
+        .with_context(|| format!("cannot open storage {storage}"))?;
+    if files > 0 {
+        tracing::info!(files, bytes, "removed staging files of uploads interrupted by an earlier stop");
+    }
     let metrics = Arc::new(Metrics::default());
     let diagnoser = Arc::new(controller::cluster_diagnoser::ClusterDiagnoser::new(
         client.clone(),

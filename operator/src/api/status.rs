@@ -171,7 +171,7 @@ pub struct KindFailureStatus {
     /// Machine-readable cause: NoPprofEndpoint, ProfileNotAvailable, ConnectFailed,
     /// CpuProfilerBusy, TracerBusy, DurationExceedsWriteTimeout, PprofError, HttpError,
     /// UnexpectedBody, Timeout, BodyInterrupted, ArtifactTooLarge, HttpProtocolError,
-    /// InvalidTarget, InvalidObjectPath or StorageWriteFailed.
+    /// InvalidTarget, InvalidObjectPath, StorageWriteFailed or StorageQuotaExceeded.
     #[schemars(length(max = REASON_MAX))]
     pub reason: String,
     /// What happened and what to change.

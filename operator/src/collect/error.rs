@@ -109,6 +109,8 @@ pub enum ArtifactReason {
     InvalidObjectPath,
     /// The store refused or failed the write.
     StorageWriteFailed,
+    /// The `file://` store reached its quota (GODIAG_STORAGE_QUOTA_BYTES).
+    StorageQuotaExceeded,
 }
 
 impl ArtifactReason {
@@ -144,6 +146,7 @@ impl CollectError {
             CollectError::InvalidTarget { .. } => ArtifactReason::InvalidTarget,
             // Collection only writes: a bad path, or a write the backend failed.
             CollectError::Store(StoreError::InvalidPath { .. }) => ArtifactReason::InvalidObjectPath,
+            CollectError::Store(StoreError::QuotaExceeded { .. }) => ArtifactReason::StorageQuotaExceeded,
             CollectError::Store(_) => ArtifactReason::StorageWriteFailed,
         }
     }

@@ -1,6 +1,7 @@
 //! [`ArtifactStore`] over `object_store`: one implementation for every backend.
 
 use super::layout::join;
+use super::local_dir::Quota;
 use super::url::{Backend, StoreUrl};
 use super::{ArtifactStore, StoreError, StoredObject};
 use bytes::Bytes;
@@ -33,6 +34,8 @@ pub struct ObjectStoreBackend {
     prefix: String,
     /// URI of the store's root, without a trailing `/` (`s3://bucket/prefix`, `file:///abs/dir`).
     root_uri: String,
+    /// The byte quota of a `file://` store, when one is set.
+    quota: Option<Quota>,
 }
 
 impl ObjectStoreBackend {
@@ -42,7 +45,21 @@ impl ObjectStoreBackend {
             store,
             prefix: prefix.trim_matches('/').to_owned(),
             root_uri: root_uri.trim_end_matches('/').to_owned(),
+            quota: None,
         }
+    }
+
+    /// The local directory of a `file://` store.
+    pub fn local_dir(url: &StoreUrl) -> Option<std::path::PathBuf> {
+        (url.backend == Backend::File).then(|| std::path::PathBuf::from(&url.bucket))
+    }
+
+    /// Limits a `file://` store to `limit` bytes (what it already holds counts).
+    pub fn with_quota(mut self, url: &StoreUrl, limit: u64) -> Self {
+        if let Some(dir) = Self::local_dir(url) {
+            self.quota = Some(Quota::new(std::fs::canonicalize(&dir).unwrap_or(dir), limit));
+        }
+        self
     }
 
     /// Builds the backend a parsed URL names. Creates the directory of a `file://` store.
@@ -98,25 +115,45 @@ impl ObjectStoreBackend {
             .with_max_concurrency(PARTS_IN_FLIGHT);
         let mut hasher = Sha256::new();
         let mut size = 0u64;
+        let release = |size: u64| {
+            if let Some(q) = &self.quota {
+                q.release(size);
+            }
+        };
         while let Some(chunk) = body.next().await {
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(source) => {
                     abort(&mut writer).await;
+                    release(size);
                     return Err(StoreError::Source { uri, source });
                 }
             };
             if chunk.is_empty() {
                 continue;
             }
+            if let Some(q) = &self.quota
+                && !q.reserve(chunk.len() as u64)
+            {
+                abort(&mut writer).await;
+                release(size);
+                return Err(StoreError::QuotaExceeded { uri, limit: q.limit });
+            }
             hasher.update(&chunk);
             size += chunk.len() as u64;
             if let Err(e) = writer.put(chunk).await {
                 abort(&mut writer).await;
+                release(size);
                 return Err(StoreError::Write { uri, message: e.to_string() });
             }
         }
-        writer.shutdown().await.map_err(|e| StoreError::Write { uri: uri.clone(), message: e.to_string() })?;
+        if let Err(e) = writer.shutdown().await {
+            release(size);
+            return Err(StoreError::Write { uri: uri.clone(), message: e.to_string() });
+        }
+        if let Some(q) = &self.quota {
+            q.commit(size);
+        }
         Ok(StoredObject { path: path.to_owned(), uri, bytes: size, sha256: hex::encode(hasher.finalize()) })
     }
 }
@@ -149,10 +186,16 @@ impl ArtifactStore for ObjectStoreBackend {
             let location = self.location(path)?;
             let sha256 = hex::encode(Sha256::digest(&bytes));
             let size = bytes.len() as u64;
-            self.store
-                .put(&location, bytes.into())
-                .await
-                .map_err(|e| StoreError::Write { uri: uri.clone(), message: e.to_string() })?;
+            if let Some(q) = &self.quota
+                && !q.reserve(size)
+            {
+                return Err(StoreError::QuotaExceeded { uri, limit: q.limit });
+            }
+            let put = self.store.put(&location, bytes.into()).await;
+            if let Some(q) = &self.quota {
+                if put.is_ok() { q.commit(size) } else { q.release(size) }
+            }
+            put.map_err(|e| StoreError::Write { uri: uri.clone(), message: e.to_string() })?;
             Ok(StoredObject { path: path.to_owned(), uri, bytes: size, sha256 })
         })
     }
@@ -244,6 +287,25 @@ mod tests {
         assert_eq!(std::fs::read(canon.join("ns/r/p/trace.out")).unwrap(), b"go 1.26 trace\0\0\0");
         assert_eq!(obj.bytes, 16);
         assert_eq!(store.get_bytes("ns/r/manifest.json").await.unwrap(), Bytes::from_static(b"{}"));
+    }
+
+    #[tokio::test]
+    async fn file_store_quota_refuses_the_upload_that_would_pass_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = StoreUrl::parse(&format!("file://{}", tmp.path().display())).unwrap();
+        let store = ObjectStoreBackend::open(&url).unwrap().with_quota(&url, 10 << 20);
+        let big = Bytes::from(vec![1u8; 6 << 20]);
+        let parts = |b: &Bytes| -> BoxStream<'static, std::io::Result<Bytes>> {
+            let v: Vec<std::io::Result<Bytes>> = b.chunks(1 << 20).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+            futures::stream::iter(v).boxed()
+        };
+        store.put_stream("ns/r/a/trace.out", parts(&big)).await.unwrap();
+        let err = store.put_stream("ns/r/b/trace.out", parts(&big)).await.unwrap_err();
+        assert_eq!(err.reason(), "StorageQuotaExceeded", "{err}");
+        assert!(!tmp.path().join("ns/r/b/trace.out").exists(), "nothing of the refused upload is stored");
+        assert_eq!(super::super::local_dir::disk_usage(tmp.path()), 6 << 20, "no staging file left");
+        // The refused upload's bytes were given back: 4 MiB still fit.
+        store.put_bytes("ns/r/c/cpu.pb.gz", big.slice(..4 << 20)).await.unwrap();
     }
 
     #[test]

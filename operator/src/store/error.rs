@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The stream that fed `put_stream` failed; nothing was stored.
     #[error("the data for {uri} stopped arriving: {source}")]
     Source { uri: String, source: std::io::Error },
+    /// The `file://` store holds as much as its quota allows; nothing was stored.
+    #[error("storage quota of {limit} bytes reached writing {uri} (GODIAG_STORAGE_QUOTA_BYTES); nothing was stored")]
+    QuotaExceeded { uri: String, limit: u64 },
     /// A manifest could not be encoded or decoded.
     #[error("manifest {uri} is not valid: {source}")]
     Manifest { uri: String, source: serde_json::Error },
@@ -44,6 +47,7 @@ impl StoreError {
             StoreError::Write { .. } => "StorageWriteFailed",
             StoreError::Read { .. } => "StorageReadFailed",
             StoreError::Source { .. } => "SourceReadFailed",
+            StoreError::QuotaExceeded { .. } => "StorageQuotaExceeded",
             StoreError::Manifest { .. } => "ManifestInvalid",
         }
     }

@@ -5,6 +5,7 @@
 mod backend;
 mod error;
 pub mod layout;
+pub mod local_dir;
 pub mod manifest;
 pub mod url;
 
@@ -60,6 +61,21 @@ pub trait ArtifactStore: Send + Sync {
         &'a self,
         path: &'a str,
     ) -> BoxFuture<'a, Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError>>;
+}
+
+/// A store shared by the operator's tasks.
+pub type SharedStore = Arc<dyn ArtifactStore>;
+
+/// Opens the operator's store: for `file://`, first deletes the staging files an interrupted
+/// upload left behind (returned as files and bytes removed), then applies the quota, if any.
+pub fn open_for_operator(url: &str, quota: Option<u64>) -> Result<(SharedStore, (u64, u64)), StoreError> {
+    let parsed = self::url::StoreUrl::parse(url)?;
+    let mut backend = ObjectStoreBackend::open(&parsed)?;
+    let cleaned = ObjectStoreBackend::local_dir(&parsed).map_or((0, 0), |d| local_dir::remove_staging_files(&d));
+    if let Some(limit) = quota {
+        backend = backend.with_quota(&parsed, limit);
+    }
+    Ok((Arc::new(backend), cleaned))
 }
 
 /// Opens the store a URL names: `file://`, `s3://`, `gs://`, `az://` or `memory://`
