@@ -88,6 +88,28 @@ pub struct RunArgs {
     pub caps: ByteCapArgs,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Which ports a request may make godiag connect to: Declared (only the port the pod declares
+    /// for pprof, by the godiag.dev/pprof-port annotation or a container port named pprof) or
+    /// Any (the port the request names; only where everyone who may create a request may also
+    /// port-forward to the pods).
+    #[arg(long, env = "GODIAG_PORT_POLICY", value_enum, default_value_t = PortPolicyArg::Declared)]
+    pub port_policy: PortPolicyArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[value(rename_all = "PascalCase")]
+pub enum PortPolicyArg {
+    Declared,
+    Any,
+}
+
+impl From<PortPolicyArg> for crate::controller::pod_check::PortPolicy {
+    fn from(p: PortPolicyArg) -> Self {
+        match p {
+            PortPolicyArg::Declared => Self::Declared,
+            PortPolicyArg::Any => Self::Any,
+        }
+    }
 }
 
 /// The largest artifact godiag stores; a body beyond it is cut off while it streams and the

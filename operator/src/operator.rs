@@ -24,13 +24,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         tracing::info!(files, bytes, "removed staging files of uploads interrupted by an earlier stop");
     }
     let metrics = Arc::new(Metrics::default());
-    let diagnoser = Arc::new(controller::cluster_diagnoser::ClusterDiagnoser::new(
+    let mut diagnoser = controller::cluster_diagnoser::ClusterDiagnoser::new(
         client.clone(),
         store,
         metrics.clone(),
         args.caps.caps(),
         controller::analysis::Analyzer::Worker(analysis_worker(&args)?),
-    ));
+    );
+    diagnoser.port_policy = args.port_policy.into();
+    let diagnoser = Arc::new(diagnoser);
     let (ctx, inputs) = Context::new(client.clone(), diagnoser, args.max_concurrent_targets, metrics.clone());
     let api: Api<DiagnosisRequest> = match &args.watch_namespace {
         Some(ns) => Api::namespaced(client, ns),

@@ -94,11 +94,16 @@ pub enum Access {
 #[x_kube(validation = Rule::new("!(has(self.port) && has(self.portName))").message("set at most one of pprof.port or pprof.portName"))]
 #[serde(rename_all = "camelCase")]
 pub struct PprofSpec {
-    /// Container port of the pprof server. Defaults to 6060 when neither `port` nor `portName` is set.
+    /// Container port of the pprof server. godiag only connects to the port a pod declares for
+    /// pprof — its `godiag.dev/pprof-port` annotation (a number or a port name), else its
+    /// container port named `pprof` — so when set, this must be that port (else the pod fails
+    /// with PortNotDeclared). Unset: the declared port. (An operator run with
+    /// GODIAG_PORT_POLICY=Any connects to this port as given, default 6060.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
     pub port: Option<i32>,
-    /// Name of the container port of the pprof server (looked up in the pod spec).
+    /// Name of the container port of the pprof server (looked up in the pod spec); like `port`, it
+    /// must be the port the pod declares for pprof.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port_name: Option<String>,
     /// URL path where `net/http/pprof` is mounted.

@@ -97,7 +97,7 @@ pub struct TargetStatus {
     pub phase: TargetPhase,
     /// Machine-readable cause of the current phase. Why the pod could not be diagnosed:
     /// PodNotFound, PodTerminating, PodNotRunning, ContainerMissing, ContainerNotRunning,
-    /// PortNotFound, NoPodIP, InvalidDuration, KubeApiError, PodDeleted, OperatorRestarted or
+    /// PortNotFound, PortNotDeclared, NoPodIP, InvalidDuration, KubeApiError, PodDeleted, OperatorRestarted or
     /// InternalError; CollectionRestarted while godiag collects again after a restart; or,
     /// when an artifact failed, the reason of the first entry in `failures`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,7 @@
 
 use super::analysis::{Analyzer, analyze_target};
 use super::diagnoser::{Diagnoser, DiagnoserError, RequestRecord, TargetResult, TargetTask};
-use super::pod_check::{PodAccess, prepare_target};
+use super::pod_check::{PodAccess, PortPolicy, prepare_target};
 use super::target_failure::TargetFailure;
 use crate::api::status::{FAILURE_MESSAGE_MAX, TARGET_MESSAGE_MAX};
 use crate::api::{ArtifactStatus, KindFailureStatus, TargetPhase, TargetStatus};
@@ -30,6 +30,8 @@ pub struct ClusterDiagnoser {
     /// The operator's byte caps, applied to every request's plan.
     caps: ByteCaps,
     analyzer: Analyzer,
+    /// Which ports a request may make godiag connect to.
+    pub port_policy: PortPolicy,
 }
 
 impl ClusterDiagnoser {
@@ -40,7 +42,7 @@ impl ClusterDiagnoser {
         caps: ByteCaps,
         analyzer: Analyzer,
     ) -> Self {
-        ClusterDiagnoser { client, store, metrics, caps, analyzer }
+        ClusterDiagnoser { client, store, metrics, caps, analyzer, port_policy: PortPolicy::default() }
     }
 
     async fn diagnose_pod(&self, task: TargetTask) -> TargetResult {
@@ -64,7 +66,7 @@ impl ClusterDiagnoser {
             .await
             .map_err(|e| TargetFailure::KubeApiError { pod: task.pod.clone(), error: e.to_string() })?
             .ok_or_else(|| TargetFailure::PodNotFound { pod: task.pod.clone(), namespace: task.namespace.clone() })?;
-        let mut target = prepare_target(&pod, task)?;
+        let mut target = prepare_target(&pod, task, self.port_policy)?;
         target.plan.caps = self.caps;
         let connector: Box<dyn Connector> = match target.access {
             PodAccess::PortForward => Box::new(PortForwardConnector::new(pods.clone(), &task.pod, target.port)),

@@ -22,6 +22,25 @@ pub struct PreparedTarget {
     pub plan: CollectPlan,
 }
 
+/// Which ports a request may make godiag connect to. godiag's grant reaches every pod, so
+/// without a rule anyone allowed to create a DiagnosisRequest could use godiag to open any port
+/// of any pod in their namespace (a confused deputy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PortPolicy {
+    /// Only the port the pod itself declares for pprof: the annotation
+    /// [`PPROF_PORT_ANNOTATION`], else a container port named [`PPROF_PORT_NAME`].
+    #[default]
+    Declared,
+    /// Any port the request names (default 6060): for clusters where everyone who may create
+    /// a request may also port-forward to the pods.
+    Any,
+}
+
+/// Pod annotation declaring the pprof port: a number (`"6060"`) or a container port name.
+pub const PPROF_PORT_ANNOTATION: &str = "godiag.dev/pprof-port";
+/// Container port name that declares the pprof port.
+pub const PPROF_PORT_NAME: &str = "pprof";
+
 /// How godiag reaches the pod's pprof port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PodAccess {
@@ -45,14 +64,13 @@ pub fn check_pod(pod: &Pod, name: &str, container: Option<&str>) -> Result<Strin
 
 /// Everything [`check_pod`] checks, plus the container's state, the port, the access and the
 /// durations of the plan.
-pub fn prepare_target(pod: &Pod, task: &TargetTask) -> Result<PreparedTarget, TargetFailure> {
+pub fn prepare_target(pod: &Pod, task: &TargetTask, policy: PortPolicy) -> Result<PreparedTarget, TargetFailure> {
     let name = task.pod.as_str();
     let container = check_pod(pod, name, task.container.as_deref())?;
     if let Some(state) = container_not_running(pod, &container) {
         return Err(TargetFailure::ContainerNotRunning { pod: name.to_string(), container, state });
     }
-    let port = resolve_port(pod, &container, &task.pprof)
-        .map_err(|detail| TargetFailure::PortNotFound { pod: name.to_string(), detail })?;
+    let port = resolve_port(pod, name, &container, &task.pprof, policy)?;
     let access = match task.pprof.access {
         Access::PortForward => PodAccess::PortForward,
         Access::PodIp => match pod.status.as_ref().and_then(|s| s.pod_ip.clone()) {
@@ -121,31 +139,93 @@ fn target_container(pod: &Pod, requested: Option<&str>) -> Result<String, String
     }
 }
 
-/// The pod port of the pprof server: `port`, the container port named `portName`, or 6060.
-fn resolve_port(pod: &Pod, container: &str, pprof: &PprofSpec) -> Result<u16, String> {
-    let port = match (&pprof.port, &pprof.port_name) {
-        (Some(p), _) => *p,
-        (None, Some(name)) => {
-            let ports = pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.containers.iter().find(|c| c.name == container))
-                .and_then(|c| c.ports.clone())
-                .unwrap_or_default();
-            match ports.iter().find(|p| p.name.as_deref() == Some(name.as_str())) {
-                Some(p) => p.container_port,
-                None => {
-                    let names: Vec<String> = ports.iter().filter_map(|p| p.name.clone()).collect();
-                    return Err(format!(
-                        "container {container} has no port named {name:?} (named ports: {})",
-                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
-                    ));
-                }
-            }
+fn container_ports(pod: &Pod, container: &str) -> Vec<k8s_openapi::api::core::v1::ContainerPort> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.containers.iter().find(|c| c.name == container))
+        .and_then(|c| c.ports.clone())
+        .unwrap_or_default()
+}
+
+/// The container port named `name`, or a message listing the named ports.
+fn named_port(pod: &Pod, container: &str, name: &str) -> Result<i32, String> {
+    let ports = container_ports(pod, container);
+    match ports.iter().find(|p| p.name.as_deref() == Some(name)) {
+        Some(p) => Ok(p.container_port),
+        None => {
+            let names: Vec<String> = ports.iter().filter_map(|p| p.name.clone()).collect();
+            Err(format!(
+                "container {container} has no port named {name:?} (named ports: {})",
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            ))
         }
-        (None, None) => PprofSpec::DEFAULT_PORT,
+    }
+}
+
+/// The port the pod declares for pprof, if any: the annotation, else the port named `pprof`.
+fn declared_port(pod: &Pod, container: &str) -> Result<Option<i32>, String> {
+    let annotation = pod.metadata.annotations.as_ref().and_then(|a| a.get(PPROF_PORT_ANNOTATION));
+    if let Some(v) = annotation {
+        let v = v.trim();
+        return match v.parse::<i32>() {
+            Ok(n) => Ok(Some(n)),
+            Err(_) => named_port(pod, container, v)
+                .map(Some)
+                .map_err(|e| format!("annotation {PPROF_PORT_ANNOTATION}={v:?}: {e}")),
+        };
+    }
+    Ok(named_port(pod, container, PPROF_PORT_NAME).ok())
+}
+
+fn valid(pod: &str, port: i32) -> Result<u16, TargetFailure> {
+    u16::try_from(port).ok().filter(|&p| p > 0).ok_or_else(|| TargetFailure::PortNotFound {
+        pod: pod.to_string(),
+        detail: format!("port {port} is not a valid TCP port"),
+    })
+}
+
+/// The pod port of the pprof server. Asked for: `port`, or the container port named
+/// `portName`. Under [`PortPolicy::Declared`] it must be the port the pod declares for pprof
+/// (and is that port when the request names none); under [`PortPolicy::Any`] it is what the
+/// request asks for, else the declared port, else 6060.
+fn resolve_port(
+    pod: &Pod,
+    name: &str,
+    container: &str,
+    pprof: &PprofSpec,
+    policy: PortPolicy,
+) -> Result<u16, TargetFailure> {
+    let not_found = |detail: String| TargetFailure::PortNotFound { pod: name.to_string(), detail };
+    let requested = match (&pprof.port, &pprof.port_name) {
+        (Some(p), _) => Some(*p),
+        (None, Some(n)) => Some(named_port(pod, container, n).map_err(not_found)?),
+        (None, None) => None,
     };
-    u16::try_from(port).map_err(|_| format!("port {port} is not a valid TCP port"))
+    let declared = declared_port(pod, container).map_err(not_found)?;
+    let how = format!(
+        "name the container port {PPROF_PORT_NAME:?} or annotate the pod template {PPROF_PORT_ANNOTATION}: \"PORT\""
+    );
+    let port = match (policy, requested, declared) {
+        (PortPolicy::Any, r, d) => r.or(d).unwrap_or(PprofSpec::DEFAULT_PORT),
+        (PortPolicy::Declared, _, None) => {
+            return Err(TargetFailure::PortNotDeclared {
+                pod: name.to_string(),
+                detail: format!(
+                    "the pod declares no pprof port, and godiag only connects to the one a pod declares: {how}"
+                ),
+            });
+        }
+        (PortPolicy::Declared, Some(r), Some(d)) if r != d => {
+            return Err(TargetFailure::PortNotDeclared {
+                pod: name.to_string(),
+                detail: format!(
+                    "the request asks for port {r}, but the pod declares {d} as its pprof port; godiag only connects to that one"
+                ),
+            });
+        }
+        (PortPolicy::Declared, _, Some(d)) => d,
+    };
+    valid(name, port)
 }
 
 #[cfg(test)]
@@ -167,7 +247,7 @@ mod tests {
 
     #[test]
     fn a_running_pod_is_prepared_with_container_port_access_and_plan() {
-        let p = prepare_target(&pod("a", "Running", 1), &task(PprofSpec::default())).unwrap();
+        let p = prepare_target(&pod("a", "Running", 1), &task(PprofSpec::default()), PortPolicy::Declared).unwrap();
         assert_eq!((p.container.as_str(), p.port, &p.access), ("app", 6060, &PodAccess::PortForward));
         assert!(!p.plan.fetches().is_empty());
     }
@@ -177,10 +257,16 @@ mod tests {
         let t = task(PprofSpec::default());
         let mut gone = pod("a", "Running", 1);
         gone.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::UNIX_EPOCH));
-        assert_eq!(reason(prepare_target(&gone, &t)), TargetReason::PodTerminating);
-        assert_eq!(reason(prepare_target(&pod("a", "Pending", 1), &t)), TargetReason::PodNotRunning);
+        assert_eq!(reason(prepare_target(&gone, &t, PortPolicy::Declared)), TargetReason::PodTerminating);
+        assert_eq!(
+            reason(prepare_target(&pod("a", "Pending", 1), &t, PortPolicy::Declared)),
+            TargetReason::PodNotRunning
+        );
         let web = TargetTask { container: Some("web".into()), ..t.clone() };
-        assert_eq!(reason(prepare_target(&pod("a", "Running", 1), &web)), TargetReason::ContainerMissing);
+        assert_eq!(
+            reason(prepare_target(&pod("a", "Running", 1), &web, PortPolicy::Declared)),
+            TargetReason::ContainerMissing
+        );
 
         let mut waiting = pod("a", "Running", 1);
         waiting.status.as_mut().unwrap().container_statuses = Some(vec![ContainerStatus {
@@ -191,16 +277,25 @@ mod tests {
             }),
             ..Default::default()
         }]);
-        let f = prepare_target(&waiting, &t).unwrap_err();
+        let f = prepare_target(&waiting, &t, PortPolicy::Declared).unwrap_err();
         assert_eq!(f.reason(), TargetReason::ContainerNotRunning);
         assert_eq!(f.to_string(), "container app of pod a is waiting (CrashLoopBackOff)");
 
         let named = task(PprofSpec { port_name: Some("debug".into()), ..PprofSpec::default() });
-        assert_eq!(reason(prepare_target(&pod("a", "Running", 1), &named)), TargetReason::PortNotFound);
+        assert_eq!(
+            reason(prepare_target(&pod("a", "Running", 1), &named, PortPolicy::Declared)),
+            TargetReason::PortNotFound
+        );
         let pod_ip = task(PprofSpec { access: Access::PodIp, ..PprofSpec::default() });
-        assert_eq!(reason(prepare_target(&pod("a", "Running", 1), &pod_ip)), TargetReason::NoPodIp);
+        assert_eq!(
+            reason(prepare_target(&pod("a", "Running", 1), &pod_ip, PortPolicy::Declared)),
+            TargetReason::NoPodIp
+        );
         let bad = task(PprofSpec { duration: "soon".into(), ..PprofSpec::default() });
-        assert_eq!(reason(prepare_target(&pod("a", "Running", 1), &bad)), TargetReason::InvalidDuration);
+        assert_eq!(
+            reason(prepare_target(&pod("a", "Running", 1), &bad, PortPolicy::Declared)),
+            TargetReason::InvalidDuration
+        );
     }
 
     #[test]
@@ -212,24 +307,66 @@ mod tests {
         assert_eq!(target_container(&pod("b", "Running", 1), None).unwrap(), "app");
     }
 
-    #[test]
-    fn port_comes_from_port_then_port_name_then_default() {
+    fn with_ports(ports: &[(&str, i32)], annotation: Option<&str>) -> Pod {
         let mut p = pod("a", "Running", 1);
-        p.spec.as_mut().unwrap().containers[0].ports = Some(vec![k8s_openapi::api::core::v1::ContainerPort {
-            name: Some("pprof".into()),
-            container_port: 7070,
-            ..Default::default()
-        }]);
-        let mut spec = PprofSpec::default();
-        assert_eq!(resolve_port(&p, "app", &spec), Ok(6060));
-        spec.port_name = Some("pprof".into());
-        assert_eq!(resolve_port(&p, "app", &spec), Ok(7070));
-        spec.port_name = Some("debug".into());
-        assert_eq!(
-            resolve_port(&p, "app", &spec),
-            Err("container app has no port named \"debug\" (named ports: pprof)".into())
+        p.spec.as_mut().unwrap().containers[0].ports = Some(
+            ports
+                .iter()
+                .map(|&(n, port)| k8s_openapi::api::core::v1::ContainerPort {
+                    name: Some(n.into()),
+                    container_port: port,
+                    ..Default::default()
+                })
+                .collect(),
         );
-        spec.port = Some(9090);
-        assert_eq!(resolve_port(&p, "app", &spec), Ok(9090));
+        p.metadata.annotations =
+            annotation.map(|a| BTreeMap::from([(PPROF_PORT_ANNOTATION.to_string(), a.to_string())]));
+        p
+    }
+
+    fn port(p: &Pod, spec: &PprofSpec, policy: PortPolicy) -> Result<u16, String> {
+        resolve_port(p, "a", "app", spec, policy).map_err(|e| format!("{}: {e}", e.reason().as_str()))
+    }
+
+    /// A request can only make godiag connect to the port the pod declares for pprof.
+    #[test]
+    fn only_the_declared_pprof_port_is_reached() {
+        let d = PortPolicy::Declared;
+        let default = PprofSpec::default();
+        let asks = |p: i32| PprofSpec { port: Some(p), ..PprofSpec::default() };
+        let named = |n: &str| PprofSpec { port_name: Some(n.into()), ..PprofSpec::default() };
+
+        let p = with_ports(&[("http", 8080), ("pprof", 7070)], None);
+        assert_eq!(port(&p, &default, d), Ok(7070), "the port named pprof, without asking");
+        assert_eq!(port(&p, &named("pprof"), d), Ok(7070));
+        assert_eq!(port(&p, &asks(7070), d), Ok(7070));
+        assert_eq!(
+            port(&p, &named("http"), d),
+            Err("PortNotDeclared: pod a: the request asks for port 8080, but the pod declares 7070 as its pprof port; godiag only connects to that one".into())
+        );
+        assert!(port(&p, &asks(22), d).unwrap_err().starts_with("PortNotDeclared"), "no arbitrary port");
+        assert_eq!(
+            port(&p, &named("debug"), d),
+            Err("PortNotFound: pod a: container app has no port named \"debug\" (named ports: http, pprof)".into())
+        );
+
+        // The annotation, by number or by port name, declares it too (and wins).
+        assert_eq!(port(&with_ports(&[("http", 8080)], Some("9090")), &default, d), Ok(9090));
+        assert_eq!(port(&with_ports(&[("http", 8080), ("pprof", 1)], Some("http")), &default, d), Ok(8080));
+        let bad = port(&with_ports(&[], Some("debug")), &default, d).unwrap_err();
+        assert!(bad.starts_with("PortNotFound: pod a: annotation godiag.dev/pprof-port=\"debug\""), "{bad}");
+
+        let undeclared = with_ports(&[("http", 8080)], None);
+        let e = port(&undeclared, &default, d).unwrap_err();
+        assert!(e.starts_with("PortNotDeclared: pod a: the pod declares no pprof port"), "{e}");
+        assert!(e.contains("godiag.dev/pprof-port"), "says how to declare it: {e}");
+
+        // `Any`: what the request asks, else what the pod declares, else 6060.
+        let a = PortPolicy::Any;
+        assert_eq!(port(&undeclared, &default, a), Ok(6060));
+        assert_eq!(port(&undeclared, &asks(9999), a), Ok(9999));
+        assert_eq!(port(&undeclared, &named("http"), a), Ok(8080));
+        assert_eq!(port(&p, &default, a), Ok(7070));
+        assert!(port(&undeclared, &asks(70000), a).unwrap_err().starts_with("PortNotFound"), "out of range");
     }
 }

@@ -18,6 +18,8 @@ pub enum TargetReason {
     ContainerNotRunning,
     /// `pprof.portName` names no port of the container, or the port is out of range.
     PortNotFound,
+    /// The pod does not declare the port godiag would connect to as its pprof port.
+    PortNotDeclared,
     /// `access: PodIP` but the pod has no IP yet.
     #[strum(serialize = "NoPodIP")]
     NoPodIp,
@@ -56,6 +58,8 @@ pub enum TargetFailure {
     ContainerNotRunning { pod: String, container: String, state: String },
     #[error("pod {pod}: {detail}")]
     PortNotFound { pod: String, detail: String },
+    #[error("pod {pod}: {detail}")]
+    PortNotDeclared { pod: String, detail: String },
     #[error("pod {pod} has no IP yet; use access: PortForward")]
     NoPodIp { pod: String },
     #[error("{0}")]
@@ -79,6 +83,7 @@ impl TargetFailure {
             TargetFailure::ContainerMissing { .. } => TargetReason::ContainerMissing,
             TargetFailure::ContainerNotRunning { .. } => TargetReason::ContainerNotRunning,
             TargetFailure::PortNotFound { .. } => TargetReason::PortNotFound,
+            TargetFailure::PortNotDeclared { .. } => TargetReason::PortNotDeclared,
             TargetFailure::NoPodIp { .. } => TargetReason::NoPodIp,
             TargetFailure::InvalidDuration(_) => TargetReason::InvalidDuration,
             TargetFailure::KubeApiError { .. } => TargetReason::KubeApiError,
