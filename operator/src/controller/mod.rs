@@ -107,7 +107,9 @@ async fn publish_failure_events(ctx: Arc<Context>, mut rx: mpsc::Receiver<Failur
 /// Runs the controller until shutdown (SIGTERM/Ctrl-C).
 pub async fn run(api: Api<DiagnosisRequest>, ctx: Arc<Context>, inputs: ControllerInputs) {
     let events = publish_failure_events(ctx.clone(), inputs.failure_events);
-    let controller = Controller::new(api, watcher::Config::default().any_semantic())
+    let controller = Controller::new(api, watcher::Config::default().any_semantic());
+    let cancel_deleted = cancel_deleted_requests(ctx.clone(), controller.store());
+    let controller = controller
         .reconcile_on(UnboundedReceiverStream::new(inputs.trigger))
         .shutdown_on_signal()
         .run(reconcile::reconcile, error_policy, ctx)
@@ -117,7 +119,30 @@ pub async fn run(api: Api<DiagnosisRequest>, ctx: Arc<Context>, inputs: Controll
                 Err(e) => tracing::debug!(error = %e, "reconcile loop"),
             }
         });
-    // The publisher never ends on its own; the controller ends on SIGTERM/Ctrl-C.
-    futures::pin_mut!(controller, events);
-    futures::future::select(controller, events).await;
+    // The publisher and the canceller never end on their own; the controller ends on
+    // SIGTERM/Ctrl-C.
+    let helpers = futures::future::join(events, cancel_deleted);
+    futures::pin_mut!(controller, helpers);
+    futures::future::select(controller, helpers).await;
+}
+
+/// How often running collections are checked against the requests that still exist.
+const DELETION_CHECK: Duration = Duration::from_secs(2);
+
+/// Cancels the collections of deleted requests. Reads the controller's own cache of requests
+/// (no API calls), once it has been filled.
+async fn cancel_deleted_requests(ctx: Arc<Context>, requests: kube::runtime::reflector::Store<DiagnosisRequest>) {
+    if requests.wait_until_ready().await.is_err() {
+        return;
+    }
+    let mut tick = tokio::time::interval(DELETION_CHECK);
+    loop {
+        tick.tick().await;
+        let live: std::collections::HashSet<String> =
+            requests.state().iter().filter_map(|r| r.metadata.uid.clone()).collect();
+        let cancelled = ctx.running.cancel_deleted(|uid| live.contains(uid));
+        if cancelled > 0 {
+            tracing::info!(collections = cancelled, "requests were deleted: their running collections were cancelled");
+        }
+    }
 }

@@ -154,12 +154,23 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
         container: target.container.clone(),
         pprof: req.spec.pprof.clone(),
     };
-    ctx.running.start(uid, pod);
+    let cancel = ctx.running.start(uid, pod);
     let (ctx, uid, pod, obj) = (ctx.clone(), uid.to_string(), pod.to_string(), ObjectRef::from_obj(req));
     tokio::spawn(async move {
         let result = {
-            let _permit = ctx.limit.clone().acquire_owned().await;
-            AssertUnwindSafe(ctx.diagnoser.diagnose(task)).catch_unwind().await
+            let _permit = tokio::select! {
+                p = ctx.limit.clone().acquire_owned() => p,
+                () = cancel.cancelled() => return,
+            };
+            tokio::select! {
+                r = AssertUnwindSafe(ctx.diagnoser.diagnose(task)).catch_unwind() => r,
+                // The request was deleted: dropping the collection closes its port-forward and
+                // aborts its uploads; there is no status left to write.
+                () = cancel.cancelled() => {
+                    tracing::info!(pod = %pod, request = %obj, "request deleted: collection cancelled");
+                    return;
+                }
+            }
         };
         let result = result.unwrap_or_else(|_| TargetResult::failed(&TargetFailure::InternalError));
         ctx.running.finish(&uid, &pod, result);

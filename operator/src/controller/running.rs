@@ -5,11 +5,15 @@
 use super::diagnoser::TargetResult;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Default)]
 struct RequestTasks {
     running: BTreeSet<String>,
     finished: BTreeMap<String, TargetResult>,
+    /// Cancelled when the request is deleted: its collections stop (port-forwards close,
+    /// uploads abort) instead of running out their windows for nobody.
+    cancel: CancellationToken,
 }
 
 #[derive(Default)]
@@ -31,8 +35,28 @@ impl RunningTasks {
         self.with(|m| m.get(uid).map(|j| (j.running.clone(), j.finished.clone())).unwrap_or_default())
     }
 
-    pub fn start(&self, uid: &str, pod: &str) {
-        self.with(|m| m.entry(uid.to_string()).or_default().running.insert(pod.to_string()));
+    /// Records a collection as running; the token is cancelled if the request is deleted.
+    pub fn start(&self, uid: &str, pod: &str) -> CancellationToken {
+        self.with(|m| {
+            let j = m.entry(uid.to_string()).or_default();
+            j.running.insert(pod.to_string());
+            j.cancel.clone()
+        })
+    }
+
+    /// Cancels and forgets every request with collections running whose UID `exists` no longer
+    /// knows (the request was deleted); returns how many collections were cancelled.
+    pub fn cancel_deleted(&self, exists: impl Fn(&str) -> bool) -> usize {
+        self.with(|m| {
+            let gone: Vec<String> = m.keys().filter(|uid| !exists(uid)).cloned().collect();
+            gone.iter()
+                .filter_map(|uid| m.remove(uid))
+                .map(|j| {
+                    j.cancel.cancel();
+                    j.running.len()
+                })
+                .sum()
+        })
     }
 
     pub fn finish(&self, uid: &str, pod: &str, result: TargetResult) {
@@ -57,5 +81,23 @@ impl RunningTasks {
     /// Forgets a request that reached a terminal phase.
     pub fn forget(&self, uid: &str) {
         self.with(|m| m.remove(uid));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deleting_a_request_cancels_its_collections_only() {
+        let tasks = RunningTasks::default();
+        let a1 = tasks.start("uid-a", "p1");
+        let a2 = tasks.start("uid-a", "p2");
+        let b = tasks.start("uid-b", "p1");
+        assert_eq!(tasks.cancel_deleted(|uid| uid == "uid-b"), 2);
+        assert!(a1.is_cancelled() && a2.is_cancelled());
+        assert!(!b.is_cancelled(), "the other request runs on");
+        assert!(tasks.snapshot("uid-a").0.is_empty(), "the deleted request is forgotten");
+        assert_eq!(tasks.cancel_deleted(|_| true), 0);
     }
 }
