@@ -18,6 +18,8 @@
 //! ```
 #![allow(dead_code)] // every test binary compiles this module and uses a different subset
 
+pub mod godiag;
+
 use std::{fmt::Debug, future::Future, panic::AssertUnwindSafe, time::Duration};
 
 use anyhow::{Context, Result, bail};

@@ -79,21 +79,38 @@ impl ClusterDiagnoser {
             self.metrics.artifacts.get_or_create(&label).inc();
             self.metrics.artifact_bytes.get_or_create(&label).inc_by(a.object.bytes);
         }
-        if outcome.artifacts.is_empty() && !outcome.failures.is_empty() {
-            // Nothing came back: if the pod went away meanwhile, that is the story to tell (and the
-            // one reason counted for this target, by `diagnose_pod`).
+        // Something failed: if the pod went away meanwhile, that is the story to tell (and the one
+        // reason counted for this target, by `diagnose_pod`), with what was stored before it went.
+        let deleted = if outcome.failures.is_empty() {
+            None
+        } else {
             match pods.get_opt(&task.pod).await {
-                Ok(None) => return Err(TargetFailure::PodDeleted { pod: task.pod.clone(), gone: true }),
+                Ok(None) => Some(TargetFailure::PodDeleted { pod: task.pod.clone(), gone: true }),
                 Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
-                    return Err(TargetFailure::PodDeleted { pod: task.pod.clone(), gone: false });
+                    Some(TargetFailure::PodDeleted { pod: task.pod.clone(), gone: false })
                 }
-                _ => {}
+                _ => None,
             }
+        };
+        if let Some(failure) = &deleted
+            && outcome.artifacts.is_empty()
+        {
+            return Err(failure.clone());
         }
-        if let Some(reason) = outcome.failures.first().map(|f| f.error.reason()) {
+        if let Some(reason) = outcome.failures.first().map(|f| f.error.reason())
+            && deleted.is_none()
+        {
             self.metrics.target_failures.get_or_create(&ReasonLabel { reason }).inc();
         }
         let mut result = result_of(&outcome);
+        if let Some(failure) = deleted {
+            self.metrics.target_failures.get_or_create(&ReasonLabel { reason: failure.reason().as_str() }).inc();
+            result.reason = Some(failure.reason().as_str().into());
+            result.message = clip(
+                &format!("pod {} was deleted during collection; {}", task.pod, result.message),
+                TARGET_MESSAGE_MAX,
+            );
+        }
         if !outcome.artifacts.is_empty() {
             let analysis = analyze_target(&self.analyzer, self.store.as_ref(), &dir, &outcome.artifacts).await;
             for f in &analysis.failures {

@@ -1,0 +1,120 @@
+//! Installing godiag and driving it as a user does: apply the manifests, deploy the fixture Go
+//! program, apply a DiagnosisRequest and wait for what `kubectl describe` would show.
+
+use super::{TIMEOUT, wait_for};
+use anyhow::{Context, Result, bail};
+use godiag::api::DiagnosisRequest;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, PostParams};
+use kube::runtime::wait::Condition;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// Where `manifests/e2e` puts the operator's file:///var/lib/godiag volume on the node.
+pub const HOST_ARTIFACTS: &str = "/var/lib/godiag-artifacts";
+pub const POD_ARTIFACTS: &str = "/var/lib/godiag";
+/// A request collects for ~10s; pod start, port-forward and storage add a little.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(180);
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the cluster's kubectl (`KUBECTL`, default `kubectl` on PATH); returns stdout.
+pub fn kubectl(args: &[&str]) -> Result<String> {
+    let bin = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let out = Command::new(&bin).args(args).current_dir(repo()).output().with_context(|| format!("running {bin}"))?;
+    if !out.status.success() {
+        bail!("kubectl {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn deployment_available(d: Option<&Deployment>) -> bool {
+    d.and_then(|d| d.status.as_ref()).and_then(|s| s.available_replicas).unwrap_or(0) >= 1
+}
+
+/// Installs godiag once per test binary: `kubectl apply -k manifests/e2e` (the user-facing base
+/// plus the local image and a hostPath for artifacts), then waits for the operator to be available.
+pub async fn install_godiag() -> Result<()> {
+    static INSTALLED: OnceCell<()> = OnceCell::const_new();
+    INSTALLED
+        .get_or_try_init(|| async {
+            kubectl(&["apply", "--server-side", "-k", "manifests/e2e"])?;
+            let client = super::client().await;
+            let deployments: Api<Deployment> = Api::namespaced(client, super::OPERATOR_NAMESPACE);
+            wait_for(&deployments, "godiag", "the godiag operator to be available", TIMEOUT, deployment_available)
+                .await?;
+            Ok::<(), anyhow::Error>(())
+        })
+        .await
+        .map(|_| ())
+}
+
+/// Deploys the demo program (manifests/examples/goapp.yaml) with extra args and waits until it runs.
+pub async fn deploy_goapp(ns: &str, name: &str, args: &[&str]) -> Result<()> {
+    let yaml = std::fs::read_to_string(repo().join("manifests/examples/goapp.yaml"))?;
+    let mut dep: Deployment = serde_saphyr::from_str(&yaml)?;
+    dep.metadata.name = Some(name.into());
+    let spec = dep.spec.as_mut().context("goapp.yaml has a spec")?;
+    let labels = [("app".to_string(), name.to_string())].into_iter().collect::<std::collections::BTreeMap<_, _>>();
+    spec.selector.match_labels = Some(labels.clone());
+    let tpl = spec.template.metadata.as_mut().context("template metadata")?;
+    tpl.labels = Some(labels);
+    let container = &mut spec.template.spec.as_mut().context("pod spec")?.containers[0];
+    container.args = Some(args.iter().map(|a| (*a).to_string()).collect());
+    let client = super::client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client, ns);
+    deployments.create(&PostParams::default(), &dep).await?;
+    wait_for(&deployments, name, "the Go program to run", TIMEOUT, deployment_available).await?;
+    Ok(())
+}
+
+pub fn complete() -> impl Condition<DiagnosisRequest> {
+    |r: Option<&DiagnosisRequest>| {
+        r.and_then(|r| r.status.as_ref())
+            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Complete" && c.status == "True"))
+    }
+}
+
+/// Creates a DiagnosisRequest and returns at once.
+pub async fn create_request(ns: &str, name: &str, spec: serde_json::Value) -> Result<Api<DiagnosisRequest>> {
+    let client = super::client().await;
+    let requests: Api<DiagnosisRequest> = Api::namespaced(client, ns);
+    let req: DiagnosisRequest = serde_json::from_value(serde_json::json!({
+        "apiVersion": "godiag.dev/v1alpha1", "kind": "DiagnosisRequest",
+        "metadata": {"name": name}, "spec": spec,
+    }))?;
+    requests.create(&PostParams::default(), &req).await?;
+    Ok(requests)
+}
+
+/// Creates a DiagnosisRequest and waits for its Complete condition.
+pub async fn apply_request(ns: &str, name: &str, spec: serde_json::Value) -> Result<DiagnosisRequest> {
+    let requests = create_request(ns, name, spec).await?;
+    wait_for(&requests, name, "the request's Complete condition", REQUEST_TIMEOUT, complete()).await
+}
+
+/// The reasons of the Events about request `name`, once all of `want` are there (Events are
+/// published just after the status write the test waited for).
+pub async fn event_reasons(ns: &str, name: &str, want: &[&str]) -> Result<Vec<String>> {
+    let events: Api<Event> = Api::namespaced(super::client().await, ns);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let reasons: Vec<String> = events
+            .list(&Default::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.reason)
+            .collect();
+        if want.iter().all(|w| reasons.iter().any(|r| r == w)) || tokio::time::Instant::now() > deadline {
+            return Ok(reasons);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
