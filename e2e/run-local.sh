@@ -12,8 +12,12 @@ repo=$(cd "$here/.." && pwd)
 # shellcheck source=cluster/lib.sh
 source "$here/cluster/lib.sh"
 
+export E2E_FIGURES=${E2E_FIGURES:-${TMPDIR:-/tmp}/godiag-e2e-figures.txt}
+rm -f "$E2E_FIGURES"
+
 teardown() {
   local status=$?
+  [[ -s $E2E_FIGURES ]] && { log "figures measured by the e2e tests:"; sed 's/^/  /' "$E2E_FIGURES"; }
   if [[ ${KEEP_CLUSTER:-0} == 1 ]]; then
     log "KEEP_CLUSTER=1: leaving the cluster up (stop it with e2e/cluster/down.sh)"
   else
@@ -43,5 +47,5 @@ for f in "$repo"/e2e/tests/*.rs; do tests+=(--test "$(basename "$f" .rs)"); done
 (cd "$repo" && cargo test --workspace --features godiag-e2e/e2e "${tests[@]}" --no-run)
 # shellcheck disable=SC2086 # E2E_TEST_ARGS is a list of words
 # The tests install godiag with the cluster's own kubectl (`kubectl apply -k manifests/e2e`).
-(cd "$repo" && KUBECONFIG=$ADMIN_KUBECONFIG KUBECTL=$K8S_BIN/kubectl "${NSENTER[@]}" \
+(cd "$repo" && KUBECONFIG=$ADMIN_KUBECONFIG KUBECTL=$K8S_BIN/kubectl E2E_FIGURES=$E2E_FIGURES "${NSENTER[@]}" \
   cargo test --offline --workspace --features godiag-e2e/e2e "${tests[@]}" ${E2E_TEST_ARGS:-} -- --test-threads=1)

@@ -112,11 +112,11 @@ async fn a_hostile_pod_leaves_the_operator_running_and_its_sibling_collected() -
         let (uid_after, restarts_after) = operator_pod().await?;
         ensure!((uid_after.as_str(), restarts_after) == (uid.as_str(), restarts), "the operator never restarted");
         let peak = pod_memory_peak(&uid);
-        eprintln!(
-            "e2e figure: hostile pod: operator pod memory peak {} MiB (limit {} MiB), status {status_bytes} bytes",
+        common::figure(&format!(
+            "hostile pod: operator pod memory peak {} MiB (limit {} MiB), status {status_bytes} bytes",
             peak.map_or("?".into(), |p| (p >> 20).to_string()),
             OPERATOR_MEMORY_LIMIT >> 20
-        );
+        ));
         if let Some(p) = peak {
             ensure!(p < OPERATOR_MEMORY_LIMIT, "peak {p} bytes");
         }

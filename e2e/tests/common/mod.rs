@@ -49,6 +49,20 @@ pub const BUSYBOX_IMAGE: &str = "localhost/busybox:e2e";
 pub const DLV_IMAGE: &str = "localhost/dlv:1.27.2";
 pub const GODIAG_IMAGE: &str = "localhost/godiag:e2e";
 
+/// Records a measured figure (`e2e figure: …`): on stderr, and appended to the file
+/// `E2E_FIGURES` names (default `godiag-e2e-figures.txt` in the temp dir), which
+/// `e2e/run-local.sh` prints at the end of a run; passing tests' stderr is not shown.
+pub fn figure(line: &str) {
+    use std::io::Write;
+    eprintln!("e2e figure: {line}");
+    let path = std::env::var_os("E2E_FIGURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("godiag-e2e-figures.txt"));
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 /// A client for the cluster in `KUBECONFIG`. Panics with a readable message if unset: e2e
 /// tests run only against a cluster someone chose on purpose.
 pub async fn client() -> Client {
