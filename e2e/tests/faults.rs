@@ -1,5 +1,5 @@
 //! Faults survived on the real cluster: a hostile target pod, a target deleted mid-collection,
-//! and the operator pod killed mid-request. Each test says what a user would see, and prints
+//! the leader replica killed mid-request (the standby takes over), and every replica killed. Each test says what a user would see, and prints
 //! the figures (`e2e figure: …`) the closing notes quote.
 #![cfg(feature = "e2e")]
 
@@ -10,6 +10,7 @@ use common::godiag::{REQUEST_TIMEOUT, complete, create_request, deploy_goapp, in
 use common::{OPERATOR_NAMESPACE, OPERATOR_SELECTOR, TIMEOUT, wait_for, with_temp_ns};
 use godiag::api::{ArtifactKind, DiagnosisRequest, Phase, TargetPhase};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
@@ -17,15 +18,23 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+const LEASE: &str = "godiag-leader";
 const ALL_KINDS: [&str; 8] = ["cpu", "heap", "allocs", "goroutine", "block", "mutex", "threadcreate", "trace"];
 /// The operator container's memory limit in the manifests.
 const OPERATOR_MEMORY_LIMIT: u64 = 256 << 20;
 
-/// The operator pod: its UID and how often its container restarted.
+/// The replica that holds the leader Lease (and so runs the controller).
+async fn leader_name() -> Result<String> {
+    let leases: Api<Lease> = Api::namespaced(common::client().await, OPERATOR_NAMESPACE);
+    let lease = leases.get(LEASE).await.context("the leader Lease")?;
+    lease.spec.and_then(|s| s.holder_identity).filter(|h| !h.is_empty()).context("a Lease holder")
+}
+
+/// The leader operator pod: its name, UID and how often its container restarted.
 async fn operator_pod() -> Result<(String, i32)> {
+    let leader = leader_name().await?;
     let pods: Api<Pod> = Api::namespaced(common::client().await, OPERATOR_NAMESPACE);
-    let list = pods.list(&ListParams::default().labels(OPERATOR_SELECTOR)).await?;
-    let pod = list.items.into_iter().find(|p| p.metadata.deletion_timestamp.is_none()).context("an operator pod")?;
+    let pod = pods.get(&leader).await.with_context(|| format!("leader pod {leader}"))?;
     let restarts = pod
         .status
         .as_ref()
@@ -157,6 +166,50 @@ async fn a_target_deleted_mid_collection_is_reported_and_its_sibling_collected()
         ensure!(t.message.as_deref().unwrap_or_default().contains("was deleted during collection"), "{t:#?}");
         let s = st.targets.iter().find(|t| t.pod == steady).context("steady target")?;
         ensure!(s.phase == TargetPhase::Succeeded, "{s:#?}");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_leader_killed_mid_request_hands_over_to_the_standby() -> Result<()> {
+    install_godiag().await?;
+    with_temp_ns("leader", |client, ns| async move {
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
+        wait_for(&deployments, "godiag", "both replicas", TIMEOUT, |d: Option<&Deployment>| {
+            d.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0) >= 2
+        })
+        .await?;
+        deploy_goapp(&ns, "led", &["-listen=127.0.0.1:6060"]).await?;
+        let spec = serde_json::json!({
+            "targets": {"selector": {"matchLabels": {"app": "led"}}},
+            "pprof": {"profiles": ["cpu", "heap", "goroutine"], "duration": "10s"},
+        });
+        let requests = create_request(&ns, "leader", spec).await?;
+        let pod = pods_of(&ns, "led").await?.remove(0);
+        wait_for(&requests, "leader", "collection to start", TIMEOUT, target_phase_is(&pod, TargetPhase::Collecting))
+            .await?;
+        let old = leader_name().await?;
+        let killed = Instant::now();
+        let operators: Api<Pod> = Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
+        operators.delete(&old, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() }).await?;
+        let st = wait_for(&requests, "leader", "the request's Complete condition", REQUEST_TIMEOUT, complete())
+            .await?
+            .status
+            .context("status")?;
+        let recovered = killed.elapsed();
+        let new = leader_name().await?;
+        common::figure(&format!(
+            "leader killed mid-request: the standby finished the request {:.1}s after the kill",
+            recovered.as_secs_f64()
+        ));
+        ensure!(new != old, "the standby ({new}) took the Lease from {old}");
+        ensure!(st.phase == Some(Phase::Succeeded), "{st:#?}");
+        ensure!(st.targets[0].attempts == 2, "collected again by the new leader: {:#?}", st.targets[0]);
+        wait_for(&deployments, "godiag", "both replicas again", TIMEOUT, |d: Option<&Deployment>| {
+            d.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0) >= 2
+        })
+        .await?;
         Ok(())
     })
     .await

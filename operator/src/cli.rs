@@ -94,6 +94,27 @@ pub struct RunArgs {
     /// port-forward to the pods).
     #[arg(long, env = "GODIAG_PORT_POLICY", value_enum, default_value_t = PortPolicyArg::Declared)]
     pub port_policy: PortPolicyArg,
+    #[command(flatten)]
+    pub leader: LeaderArgs,
+}
+
+/// Leader election: of all replicas, only the holder of a Lease runs the controller; the others
+/// serve /healthz, /readyz and /metrics and take over when the Lease is not renewed.
+#[derive(Args, Debug, Clone)]
+pub struct LeaderArgs {
+    /// Elect a leader by Lease (off: this process always runs the controller; never run two so).
+    #[arg(long, env = "GODIAG_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Name of the coordination.k8s.io Lease.
+    #[arg(long, env = "GODIAG_LEASE_NAME", default_value = "godiag-leader")]
+    pub lease_name: String,
+    /// Namespace of the Lease: the operator's own (the downward API sets POD_NAMESPACE).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "godiag-system")]
+    pub lease_namespace: String,
+    /// How long a leader's Lease lasts without renewal: the longest a takeover waits after the
+    /// leader dies without releasing it.
+    #[arg(long, env = "GODIAG_LEASE_DURATION", value_parser = parse_duration, default_value = "15s")]
+    pub lease_duration: Duration,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod collect;
 pub mod controller;
 pub mod http;
+pub mod leader;
 pub mod local;
 pub mod metrics;
 pub mod operator;

@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -32,6 +33,8 @@ pub struct Metrics {
     pub artifact_bytes: Family<KindLabel, Counter>,
     pub target_seconds: Histogram,
     pub analysis_failures: Family<ReasonLabel, Counter>,
+    /// 1 while this replica holds the Lease and runs the controller.
+    pub leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -45,6 +48,8 @@ impl Default for Metrics {
         let artifact_bytes = Family::<KindLabel, Counter>::default();
         let target_seconds = Histogram::new(exponential_buckets(1.0, 2.0, 11));
         let analysis_failures = Family::<ReasonLabel, Counter>::default();
+        let leader = Gauge::default();
+        registry.register("leader", "1 while this replica holds the Lease and runs the controller", leader.clone());
         registry.register("reconciles", "Reconcile passes of DiagnosisRequests", reconciles.clone());
         registry.register("reconcile_errors", "Reconcile passes that failed, by reason", reconcile_errors.clone());
         registry.register(
@@ -75,6 +80,7 @@ impl Default for Metrics {
             artifact_bytes,
             target_seconds,
             analysis_failures,
+            leader,
         }
     }
 }

@@ -35,9 +35,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let diagnoser = Arc::new(diagnoser);
     let (ctx, inputs) = Context::new(client.clone(), diagnoser, args.max_concurrent_targets, metrics.clone());
     let api: Api<DiagnosisRequest> = match &args.watch_namespace {
-        Some(ns) => Api::namespaced(client, ns),
-        None => Api::all(client),
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     };
+    let leader_gauge = metrics.leader.clone();
     let ready = Arc::new(AtomicBool::new(false));
     let listener = tokio::net::TcpListener::bind(args.http_addr)
         .await
@@ -46,13 +47,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let server = axum::serve(listener, router(HttpState { metrics, ready: ready.clone() }));
 
     // The HTTP server answers from the start: /readyz says 503 until the CRD is served.
+    // Every replica is ready once the CRD is served (a standby is ready to take over); only
+    // the Lease holder runs the controller.
     let controller = async {
         wait_for_crd(&api).await;
         ready.store(true, Ordering::Relaxed);
-        controller::run(api, ctx, inputs).await
+        crate::leader::run_when_leader(client, &args.leader, leader_gauge, controller::run(api, ctx, inputs)).await
     };
     tokio::select! {
-        () = controller => { tracing::info!("controller stopped"); Ok(()) }
+        res = controller => { tracing::info!("controller stopped"); res }
         res = server => res.context("HTTP server failed"),
     }
 }
