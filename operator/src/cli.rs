@@ -75,6 +75,14 @@ pub struct RunArgs {
     /// would pass it fails with StorageQuotaExceeded and nothing of it is stored. Unset: no quota.
     #[arg(long, env = "GODIAG_STORAGE_QUOTA_BYTES")]
     pub storage_quota_bytes: Option<u64>,
+    /// With object storage (s3://, gs://, az://): where each artifact is spooled before upload,
+    /// so that an outage is ridden out by retrying from the spool, not by losing the window.
+    #[arg(long, env = "GODIAG_SPOOL_DIR", default_value = "/var/lib/godiag/spool")]
+    pub spool_dir: PathBuf,
+    /// How long an upload to object storage is retried (backoff up to 10s) before the artifact
+    /// fails with StorageWriteFailed.
+    #[arg(long, env = "GODIAG_STORAGE_RETRY", value_parser = parse_duration, default_value = "5m")]
+    pub storage_retry: Duration,
     /// How many pods godiag collects from at the same time, across all requests.
     #[arg(long, env = "GODIAG_MAX_CONCURRENT_TARGETS", default_value_t = 8)]
     pub max_concurrent_targets: usize,

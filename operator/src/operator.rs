@@ -17,9 +17,14 @@ use std::time::Duration;
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client =
         Client::try_default().await.context("cannot build a Kubernetes client (KUBECONFIG or in-cluster config)")?;
-    let storage = crate::store::url::redact(&args.storage_url);
-    let (store, (files, bytes)) = crate::store::open_for_operator(&args.storage_url, args.storage_quota_bytes)
-        .with_context(|| format!("cannot open storage {storage}"))?;
+    let shown = crate::store::url::redact(&args.storage_url);
+    let storage = crate::store::OperatorStorage {
+        quota: args.storage_quota_bytes,
+        spool_dir: Some(args.spool_dir.clone()),
+        retry_window: args.storage_retry,
+    };
+    let (store, (files, bytes)) = crate::store::open_for_operator(&args.storage_url, &storage)
+        .with_context(|| format!("cannot open storage {shown}"))?;
     if files > 0 {
         tracing::info!(files, bytes, "removed staging files of uploads interrupted by an earlier stop");
     }
@@ -43,7 +48,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
-    tracing::info!(addr = %args.http_addr, %storage, "godiag operator starting");
+    tracing::info!(addr = %args.http_addr, storage = %shown, "godiag operator starting");
     let server = axum::serve(listener, router(HttpState { metrics, ready: ready.clone() }));
 
     // The HTTP server answers from the start: /readyz says 503 until the CRD is served.

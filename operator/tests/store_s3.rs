@@ -106,3 +106,42 @@ async fn godiag_collect_to_s3_from_aws_env() {
         assert!(a.object.uri.starts_with(&format!("s3://{BUCKET}/cli/goapp/")), "{}", a.object.uri);
     }
 }
+
+/// Object storage down for a while: the upload is spooled locally and retried, and lands once
+/// the server is back — nothing lost, and the object says it took retries.
+#[tokio::test]
+async fn an_outage_is_ridden_out_from_the_spool() {
+    let Some((moto, endpoint)) = s3().await else {
+        return;
+    };
+    let port = moto.port;
+    let spool = tempfile::tempdir().unwrap();
+    let opts = store::OperatorStorage {
+        quota: None,
+        spool_dir: Some(spool.path().to_path_buf()),
+        retry_window: std::time::Duration::from_secs(60),
+    };
+    let (store, _) = store::open_for_operator(&url(&endpoint, "outage"), &opts).unwrap();
+    drop(moto); // the server goes away (killed by PID)
+
+    let data: Vec<u8> = (0..7 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+    let chunks: Vec<std::io::Result<Bytes>> = data.chunks(64 * 1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let upload = tokio::spawn({
+        let store = store.clone();
+        async move { store.put_stream("shop/req/pod-a/trace.out", futures::stream::iter(chunks).boxed()).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(!upload.is_finished(), "still retrying while the server is down");
+    // Back on the same port (moto keeps nothing across a restart: the bucket is made again).
+    let _moto = start_moto_on(port).expect("moto_server again");
+    let resp = reqwest::Client::new().put(format!("{endpoint}/{BUCKET}")).send().await.unwrap();
+    assert!(resp.status().is_success());
+
+    let obj = upload.await.unwrap().expect("stored once the server is back");
+    assert_eq!(obj.bytes, data.len() as u64);
+    assert_eq!(obj.sha256, sha256_hex(&data));
+    let note = obj.note.expect("a note about the retries");
+    assert!(note.starts_with("stored after ") && note.contains("attempts"), "{note}");
+    assert_eq!(store.get_bytes("shop/req/pod-a/trace.out").await.unwrap(), Bytes::from(data));
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0, "the spool file is gone");
+}

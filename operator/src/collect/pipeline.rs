@@ -211,6 +211,8 @@ async fn fetch_and_store(
         Some(0) => quirks::empty_profile_note(fetch.kind).map(str::to_owned),
         _ => None,
     };
+    // A note of the store's (it took retries through an outage) when the profile has none.
+    let note = note.or_else(|| object.note.clone());
     Ok(CollectedArtifact { kind: fetch.kind, object, note })
 }
 

@@ -65,7 +65,8 @@ impl ClusterDiagnoser {
             .get_opt(&task.pod)
             .await
             .map_err(|e| TargetFailure::KubeApiError { pod: task.pod.clone(), error: e.to_string() })?
-            .ok_or_else(|| TargetFailure::PodNotFound { pod: task.pod.clone(), namespace: task.namespace.clone() })?;
+            // It existed when the request selected it: it was deleted since.
+            .ok_or_else(|| TargetFailure::PodDeleted { pod: task.pod.clone(), gone: true })?;
         let mut target = prepare_target(&pod, task, self.port_policy)?;
         target.plan.caps = self.caps;
         let connector: Box<dyn Connector> = match target.access {
@@ -191,6 +192,7 @@ fn manifest_entry(record: &RequestRecord, t: &TargetStatus) -> TargetEntry {
                     uri: a.uri.clone(),
                     bytes: u64::try_from(a.bytes).unwrap_or(0),
                     sha256: a.sha256.clone(),
+                    note: None,
                 };
                 ArtifactEntry::new(kind, object, a.note.clone())
             })
@@ -231,6 +233,7 @@ mod tests {
                 uri: format!("s3://b/shop/r/p/{kind}"),
                 bytes,
                 sha256: "ab".repeat(32),
+                note: None,
             },
             note: note.map(Into::into),
         }
@@ -330,6 +333,7 @@ mod tests {
                                 ),
                                 bytes: u64::MAX,
                                 sha256: "ab".repeat(32),
+                                note: None,
                             },
                             note: Some(quirks_note().into()),
                         })

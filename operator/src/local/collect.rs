@@ -196,6 +196,7 @@ mod tests {
                     uri: "file:///o/x/block.pb.gz".into(),
                     bytes: 97,
                     sha256: "0123456789abcdef".repeat(4),
+                    note: None,
                 },
                 note: Some("empty: rate".into()),
             }],

@@ -154,7 +154,7 @@ impl ObjectStoreBackend {
         if let Some(q) = &self.quota {
             q.commit(size);
         }
-        Ok(StoredObject { path: path.to_owned(), uri, bytes: size, sha256: hex::encode(hasher.finalize()) })
+        Ok(StoredObject { path: path.to_owned(), uri, bytes: size, sha256: hex::encode(hasher.finalize()), note: None })
     }
 }
 
@@ -196,7 +196,7 @@ impl ArtifactStore for ObjectStoreBackend {
                 if put.is_ok() { q.commit(size) } else { q.release(size) }
             }
             put.map_err(|e| StoreError::Write { uri: uri.clone(), message: e.to_string() })?;
-            Ok(StoredObject { path: path.to_owned(), uri, bytes: size, sha256 })
+            Ok(StoredObject { path: path.to_owned(), uri, bytes: size, sha256, note: None })
         })
     }
 

@@ -138,6 +138,7 @@ mod tests {
                     uri: "memory:///shop/checkout-slow/pod-a/block.pb.gz".into(),
                     bytes: 42,
                     sha256: "ab".repeat(32),
+                    note: None,
                 },
                 Some("empty".into()),
             )],

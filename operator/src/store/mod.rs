@@ -7,6 +7,7 @@ mod error;
 pub mod layout;
 pub mod local_dir;
 pub mod manifest;
+pub mod spool;
 pub mod url;
 
 pub use backend::ObjectStoreBackend;
@@ -31,6 +32,9 @@ pub struct StoredObject {
     pub bytes: u64,
     /// Lowercase hex SHA-256 of the content.
     pub sha256: String,
+    /// How storing it went, when that is worth saying (it took retries through an outage).
+    #[serde(skip)]
+    pub note: Option<String>,
 }
 
 /// Artifact storage. Dyn-compatible: the methods return boxed futures, and callers simply
@@ -66,16 +70,35 @@ pub trait ArtifactStore: Send + Sync {
 /// A store shared by the operator's tasks.
 pub type SharedStore = Arc<dyn ArtifactStore>;
 
-/// Opens the operator's store: for `file://`, first deletes the staging files an interrupted
+/// How the operator's store behaves beyond its URL.
+#[derive(Debug, Clone, Default)]
+pub struct OperatorStorage {
+    /// Most bytes a `file://` store may hold.
+    pub quota: Option<u64>,
+    /// Where uploads to object storage are spooled before they are sent (and re-sent).
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// How long an upload to object storage is retried.
+    pub retry_window: std::time::Duration,
+}
+
+/// Opens the operator's store. For `file://`: first deletes the staging files an interrupted
 /// upload left behind (returned as files and bytes removed), then applies the quota, if any.
-pub fn open_for_operator(url: &str, quota: Option<u64>) -> Result<(SharedStore, (u64, u64)), StoreError> {
+/// For object storage: spools every upload locally and retries it through outages.
+pub fn open_for_operator(url: &str, opts: &OperatorStorage) -> Result<(SharedStore, (u64, u64)), StoreError> {
     let parsed = self::url::StoreUrl::parse(url)?;
     let mut backend = ObjectStoreBackend::open(&parsed)?;
-    let cleaned = ObjectStoreBackend::local_dir(&parsed).map_or((0, 0), |d| local_dir::remove_staging_files(&d));
-    if let Some(limit) = quota {
+    let local = ObjectStoreBackend::local_dir(&parsed);
+    let cleaned = local.as_deref().map_or((0, 0), local_dir::remove_staging_files);
+    if let Some(limit) = opts.quota {
         backend = backend.with_quota(&parsed, limit);
     }
-    Ok((Arc::new(backend), cleaned))
+    let store: SharedStore = Arc::new(backend);
+    match (&opts.spool_dir, parsed.backend) {
+        (Some(dir), url::Backend::S3 | url::Backend::Gcs | url::Backend::Azure) => {
+            Ok((Arc::new(spool::SpoolingStore::new(store, dir, opts.retry_window)?), cleaned))
+        }
+        _ => Ok((store, cleaned)),
+    }
 }
 
 /// Opens the store a URL names: `file://`, `s3://`, `gs://`, `az://` or `memory://`

@@ -102,7 +102,11 @@ pub fn start_goapp(flags: &[&str]) -> Option<Proc> {
 /// `None` (with the reason printed) when it is not installed. Its output goes to a log file
 /// that a failure names.
 pub fn start_moto() -> Option<Proc> {
-    let port = free_port();
+    start_moto_on(free_port())
+}
+
+/// moto_server on a given port (to start it again where a stopped one listened).
+pub fn start_moto_on(port: u16) -> Option<Proc> {
     let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("moto-{port}.log"));
     let out = std::fs::File::create(&log).expect("moto log file");
     let spawned = Command::new("moto_server")
