@@ -8,8 +8,9 @@
 #   localhost/goapp:e2e       e2e/fixtures/goapp, DWARF kept so Delve can attach; uid 65532
 #   localhost/dlv:1.27.2      Delve, /dlv
 #   localhost/godiag:e2e      the operator from $GODIAG_BIN (default target/release/godiag); uid 65532
+#   localhost/s3:e2e          an S3-compatible server (gofakes3, from the Go module proxy), /s3
 #
-# Usage: build.sh [--no-import] [IMAGE ...]      IMAGE: pause busybox goapp dlv godiag (default: all)
+# Usage: build.sh [--no-import] [IMAGE ...]      IMAGE: pause busybox goapp dlv godiag s3 (default: all)
 # Tarballs go to $GODIAG_CACHE/images/. Import needs the cluster's containerd running.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +18,7 @@ repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../cluster/lib.sh
 source "$here/../cluster/lib.sh"
 
+GOFAKES3_VERSION=v1.2.0
 OUT=$GODIAG_CACHE/images
 WORK=$GODIAG_CACHE/images/work
 mkdir -p "$OUT" "$WORK"
@@ -27,11 +29,11 @@ images=()
 for a in "$@"; do
   case $a in
     --no-import) import=false ;;
-    pause|busybox|goapp|dlv|godiag) images+=("$a") ;;
+    pause|busybox|goapp|dlv|godiag|s3) images+=("$a") ;;
     *) die "unknown image or flag: $a" ;;
   esac
 done
-[[ ${#images[@]} -gt 0 ]] || images=(pause busybox goapp dlv godiag)
+[[ ${#images[@]} -gt 0 ]] || images=(pause busybox goapp dlv godiag s3)
 
 # Files for a binary: the binary itself, plus (if dynamically linked) the shared
 # libraries ldd resolves, at their own paths, so a glibc Rust binary runs in a
@@ -69,6 +71,13 @@ for img in "${images[@]}"; do
       "$here/../cluster/build-binaries.sh" dlv
       oci --name "localhost/dlv:$DLV_VERSION" --out "$OUT/dlv.tar" \
         --file "$DLV_BIN/dlv:/dlv:755" --dir /tmp --entrypoint /dlv
+      ;;
+    s3)
+      # The object storage the storage-outage e2e stops and restarts: a real S3 protocol
+      # server (multipart uploads included), persisting to a directory.
+      GOBIN=$WORK CGO_ENABLED=0 go install -trimpath -ldflags=-s "github.com/johannesboyne/gofakes3/cmd/gofakes3@$GOFAKES3_VERSION"
+      oci --name localhost/s3:e2e --out "$OUT/s3.tar" \
+        --file "$WORK/gofakes3:/s3:755" --dir /tmp --dir /data --entrypoint /s3
       ;;
     godiag)
       bin=${GODIAG_BIN:-$repo/target/release/godiag}

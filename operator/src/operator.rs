@@ -20,7 +20,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shown = crate::store::url::redact(&args.storage_url);
     let storage = crate::store::OperatorStorage {
         quota: args.storage_quota_bytes,
-        spool_dir: Some(args.spool_dir.clone()),
+        // One spool per pod: replicas may share the volume, and each cleans only its own leftovers.
+        spool_dir: Some(args.spool_dir.join(std::env::var("POD_NAME").unwrap_or_else(|_| "local".into()))),
         retry_window: args.storage_retry,
     };
     let (store, (files, bytes)) = crate::store::open_for_operator(&args.storage_url, &storage)

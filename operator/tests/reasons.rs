@@ -7,7 +7,7 @@ use godiag::collect::ArtifactReason;
 use godiag::controller::diagnoser::DiagnoserError;
 use godiag::controller::error::Error as ReconcileError;
 use godiag::controller::select::SelectionError;
-use godiag::controller::status::{COND_COMPLETE, COND_TARGETS_RESOLVED};
+use godiag::controller::status::{COND_COMPLETE, COND_TARGETS_RESOLVED, EVENT_STORAGE_RETRIED};
 use godiag::controller::target_failure::TargetReason;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -60,7 +60,12 @@ fn request_reasons() -> BTreeSet<String> {
         .iter()
         .map(|e| e.reason().to_string())
         .chain(reconcile.iter().map(|e| e.reason().to_string()))
-        .chain([storage.reason().to_string(), COND_TARGETS_RESOLVED.into(), COND_COMPLETE.into()])
+        .chain([
+            storage.reason().to_string(),
+            COND_TARGETS_RESOLVED.into(),
+            COND_COMPLETE.into(),
+            EVENT_STORAGE_RETRIED.into(),
+        ])
         .chain(["PartiallySucceeded".to_string()])
         .collect()
 }

@@ -48,6 +48,7 @@ pub const GOAPP_IMAGE: &str = "localhost/goapp:e2e";
 pub const BUSYBOX_IMAGE: &str = "localhost/busybox:e2e";
 pub const DLV_IMAGE: &str = "localhost/dlv:1.27.2";
 pub const GODIAG_IMAGE: &str = "localhost/godiag:e2e";
+pub const S3_IMAGE: &str = "localhost/s3:e2e";
 
 /// Records a measured figure (`e2e figure: …`): on stderr, and appended to the file
 /// `E2E_FIGURES` names (default `godiag-e2e-figures.txt` in the temp dir), which

@@ -94,10 +94,25 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
 
     for t in &new.targets {
         let was = prev.targets.iter().find(|p| p.pod == t.pod).map(|p| p.phase);
-        if t.phase == TargetPhase::Failed && was.is_some_and(|w| !w.is_terminal()) {
+        let just_ended = t.phase.is_terminal() && was.is_some_and(|w| !w.is_terminal());
+        if t.phase == TargetPhase::Failed && just_ended {
             let note = format!("pod {}: {}", t.pod, t.message.as_deref().unwrap_or("failed"));
             publish(&ctx, &req, EventType::Warning, t.reason.as_deref().unwrap_or("TargetFailed"), "Collect", note)
                 .await;
+        }
+        let retried: Vec<String> = t
+            .artifacts
+            .iter()
+            .filter_map(|a| {
+                a.note
+                    .as_deref()
+                    .filter(|n| n.starts_with(RETRIED_NOTE))
+                    .map(|n| format!("{}: {n}", godiag_analyze::ArtifactKind::from(a.kind)))
+            })
+            .collect();
+        if just_ended && !retried.is_empty() {
+            let note = format!("pod {}: {}", t.pod, retried.join("; "));
+            publish(&ctx, &req, EventType::Warning, st::EVENT_STORAGE_RETRIED, "Store", note).await;
         }
     }
     for pod in plan.start {
@@ -144,6 +159,9 @@ async fn resolve(
     };
     Ok(select_targets(spec, ns, &pods))
 }
+
+/// How the note of an artifact that needed upload retries begins (`store::spool`).
+const RETRIED_NOTE: &str = "stored after ";
 
 fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targets: &[TargetStatus], pod: &str) {
     let Some(target) = targets.iter().find(|t| t.pod == pod) else { return };

@@ -9,6 +9,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 pub const COND_TARGETS_RESOLVED: &str = "TargetsResolved";
 pub const COND_COMPLETE: &str = "Complete";
+/// Warning Event: a pod's artifacts reached object storage only after retries (an outage).
+pub const EVENT_STORAGE_RETRIED: &str = "StorageRetried";
 
 /// The request phase the targets add up to.
 pub fn phase_of(targets: &[TargetStatus]) -> Phase {
