@@ -124,7 +124,9 @@ async fn an_outage_is_ridden_out_from_the_spool() {
     let (store, _) = store::open_for_operator(&url(&endpoint, "outage"), &opts).unwrap();
     drop(moto); // the server goes away (killed by PID)
 
-    let data: Vec<u8> = (0..7 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+    // Small enough to be spooled at once even on a loaded machine: the first upload attempt
+    // surely meets the stopped server.
+    let data: Vec<u8> = (0..256 * 1024u32).map(|i| (i % 241) as u8).collect();
     let chunks: Vec<std::io::Result<Bytes>> = data.chunks(64 * 1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
     let upload = tokio::spawn({
         let store = store.clone();

@@ -93,12 +93,12 @@ pub struct TargetStatus {
     /// The container whose Go program is diagnosed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
-    /// Pending, Collecting, Succeeded or Failed.
+    /// Pending, Collecting, Analyzing, Succeeded or Failed.
     pub phase: TargetPhase,
     /// Machine-readable cause of the current phase. Why the pod could not be diagnosed:
     /// PodNotFound, PodTerminating, PodNotRunning, ContainerMissing, ContainerNotRunning,
-    /// PortNotFound, PortNotDeclared, NoPodIP, InvalidDuration, KubeApiError, PodDeleted, OperatorRestarted or
-    /// InternalError; CollectionRestarted while godiag collects again after a restart; or,
+    /// PortNotFound, PortNotDeclared, NoPodIP, InvalidDuration, KubeApiError, PodDeleted, OperatorRestarted,
+    /// AnalysisCrashed or InternalError; CollectionRestarted while godiag collects again after a restart; or,
     /// when an artifact failed, the reason of the first entry in `failures`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = REASON_MAX))]
@@ -126,11 +126,13 @@ pub struct TargetStatus {
     pub reports: Vec<String>,
 }
 
-/// Lifecycle of one pod's collection.
+/// Lifecycle of one pod's collection: Pending, Collecting, Analyzing (everything is stored and
+/// listed in `artifacts`; the summary is being computed), Succeeded or Failed.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum TargetPhase {
     Pending,
     Collecting,
+    Analyzing,
     Succeeded,
     Failed,
 }

@@ -113,6 +113,8 @@ impl ClusterDiagnoser {
             );
         }
         if !outcome.artifacts.is_empty() {
+            // The status lists what was stored before analysis starts (phase Analyzing).
+            task.collected.send(result.clone());
             let analysis = analyze_target(&self.analyzer, self.store.as_ref(), &dir, &outcome.artifacts).await;
             for f in &analysis.failures {
                 self.metrics.analysis_failures.get_or_create(&ReasonLabel { reason: f.reason() }).inc();

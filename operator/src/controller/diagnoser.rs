@@ -15,6 +15,38 @@ pub struct TargetTask {
     pub pod: String,
     pub container: Option<String>,
     pub pprof: PprofSpec,
+    /// Told what was stored as soon as collection ends, before analysis starts, so that the
+    /// status records the artifacts (phase Analyzing) while the summary is computed.
+    pub collected: CollectedSink,
+}
+
+/// Where a [`Diagnoser`] reports the stored artifacts before it analyses them.
+#[derive(Clone, Default)]
+pub struct CollectedSink(Option<std::sync::Arc<dyn Fn(TargetResult) + Send + Sync>>);
+
+impl CollectedSink {
+    pub fn new(f: impl Fn(TargetResult) + Send + Sync + 'static) -> Self {
+        CollectedSink(Some(std::sync::Arc::new(f)))
+    }
+
+    pub fn send(&self, collected: TargetResult) {
+        if let Some(f) = &self.0 {
+            f(collected);
+        }
+    }
+}
+
+impl std::fmt::Debug for CollectedSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "CollectedSink(set)" } else { "CollectedSink(none)" })
+    }
+}
+
+/// Tasks are compared by what they ask for; where they report to is not part of it.
+impl PartialEq for CollectedSink {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// How collecting from one pod ended.

@@ -238,7 +238,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn task(pprof: PprofSpec) -> TargetTask {
-        TargetTask { namespace: "shop".into(), request: "r".into(), pod: "a".into(), container: None, pprof }
+        TargetTask {
+            namespace: "shop".into(),
+            request: "r".into(),
+            pod: "a".into(),
+            container: None,
+            pprof,
+            collected: Default::default(),
+        }
     }
 
     fn reason(r: Result<PreparedTarget, TargetFailure>) -> TargetReason {

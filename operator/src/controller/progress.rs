@@ -18,11 +18,13 @@ pub struct TargetProgress {
     pub start: Vec<String>,
 }
 
-/// Advances every target one step. `running` holds the pods this process is collecting right now;
-/// `finished` the results of collections that ended and are not yet in the status.
+/// Advances every target one step. `running` holds the pods this process is collecting (or
+/// analysing) right now; `collected` what the ones being analysed stored; `finished` the
+/// results of collections that ended and are not yet in the status.
 pub fn advance_targets(
     targets: &[TargetStatus],
     running: &BTreeSet<String>,
+    collected: &BTreeMap<String, TargetResult>,
     finished: &BTreeMap<String, TargetResult>,
 ) -> TargetProgress {
     let mut start = Vec::new();
@@ -38,9 +40,28 @@ pub fn advance_targets(
                 return t;
             }
             if running.contains(&t.pod) {
+                if let Some(c) = collected.get(&t.pod)
+                    && t.phase == TargetPhase::Collecting
+                {
+                    t.phase = TargetPhase::Analyzing;
+                    t.artifacts = c.artifacts.clone();
+                    t.failures = c.failures.clone();
+                    t.message = Some(format!("analysing {} stored artifact(s)", c.artifacts.len()));
+                }
                 return t;
             }
             match t.phase {
+                // Analysing, but no analysis runs in this process: godiag stopped mid-analysis.
+                // The artifacts are in the status already; collecting again would lose them.
+                TargetPhase::Analyzing => {
+                    t.phase = if t.failures.is_empty() { TargetPhase::Succeeded } else { TargetPhase::Failed };
+                    t.reason = Some(TargetReason::AnalysisCrashed.as_str().into());
+                    t.message = Some(format!(
+                        "godiag stopped while analysing this pod's {} stored artifact(s): they are kept (see artifacts), \
+                         the summary is missing; `godiag analyze` reads them",
+                        t.artifacts.len()
+                    ));
+                }
                 TargetPhase::Pending => {
                     t.phase = TargetPhase::Collecting;
                     t.attempts += 1;
@@ -112,6 +133,7 @@ mod tests {
             &[t("a", TargetPhase::Pending, 0), t("b", TargetPhase::Failed, 0)],
             &BTreeSet::new(),
             &BTreeMap::new(),
+            &BTreeMap::new(),
         );
         assert_eq!(p.start, ["a"]);
         assert_eq!((p.targets[0].phase, p.targets[0].attempts), (TargetPhase::Collecting, 1));
@@ -121,7 +143,7 @@ mod tests {
     #[test]
     fn running_collections_are_left_alone() {
         let running = BTreeSet::from(["a".to_string()]);
-        let p = advance_targets(&[t("a", TargetPhase::Collecting, 1)], &running, &BTreeMap::new());
+        let p = advance_targets(&[t("a", TargetPhase::Collecting, 1)], &running, &BTreeMap::new(), &BTreeMap::new());
         assert!(p.start.is_empty());
         assert_eq!(p.targets[0], t("a", TargetPhase::Collecting, 1));
     }
@@ -129,7 +151,7 @@ mod tests {
     #[test]
     fn finished_results_land_in_the_target() {
         let finished = BTreeMap::from([("a".to_string(), ok_result())]);
-        let p = advance_targets(&[t("a", TargetPhase::Collecting, 1)], &BTreeSet::new(), &finished);
+        let p = advance_targets(&[t("a", TargetPhase::Collecting, 1)], &BTreeSet::new(), &BTreeMap::new(), &finished);
         assert_eq!(p.targets[0].phase, TargetPhase::Succeeded);
         assert_eq!(p.targets[0].artifacts.len(), 1);
         assert!(p.start.is_empty());
@@ -137,12 +159,22 @@ mod tests {
 
     #[test]
     fn restart_mid_collection_retries_once_then_reports_the_loss() {
-        let p = advance_targets(&[t("a", TargetPhase::Collecting, 1)], &BTreeSet::new(), &BTreeMap::new());
+        let p = advance_targets(
+            &[t("a", TargetPhase::Collecting, 1)],
+            &BTreeSet::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
         assert_eq!(p.start, ["a"]);
         assert_eq!(p.targets[0].reason.as_deref(), Some("CollectionRestarted"));
         assert_eq!(p.targets[0].attempts, 2);
 
-        let p = advance_targets(&[t("a", TargetPhase::Collecting, 2)], &BTreeSet::new(), &BTreeMap::new());
+        let p = advance_targets(
+            &[t("a", TargetPhase::Collecting, 2)],
+            &BTreeSet::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
         assert!(p.start.is_empty());
         assert_eq!(
             (p.targets[0].phase, p.targets[0].reason.as_deref()),
@@ -150,11 +182,29 @@ mod tests {
         );
     }
 
+    /// Collection ended and analysis runs: the status lists what was stored. If godiag stops
+    /// then, the next process reports it and keeps the artifacts instead of collecting again.
+    #[test]
+    fn a_stop_mid_analysis_is_reported_not_recollected() {
+        let running = BTreeSet::from(["a".to_string()]);
+        let collected = BTreeMap::from([("a".to_string(), ok_result())]);
+        let p = advance_targets(&[t("a", TargetPhase::Collecting, 1)], &running, &collected, &BTreeMap::new());
+        assert!(p.start.is_empty());
+        assert_eq!((p.targets[0].phase, p.targets[0].artifacts.len()), (TargetPhase::Analyzing, 1));
+
+        let p = advance_targets(&p.targets, &BTreeSet::new(), &BTreeMap::new(), &BTreeMap::new());
+        assert!(p.start.is_empty(), "nothing is collected again");
+        let t = &p.targets[0];
+        assert_eq!((t.phase, t.reason.as_deref()), (TargetPhase::Succeeded, Some("AnalysisCrashed")));
+        assert_eq!(t.artifacts.len(), 1, "the artifacts are kept");
+        assert!(t.message.as_deref().unwrap().contains("godiag analyze"), "{t:?}");
+    }
+
     #[test]
     fn terminal_targets_never_change() {
         let done = TargetStatus { phase: TargetPhase::Succeeded, ..t("a", TargetPhase::Succeeded, 1) };
         let finished = BTreeMap::from([("a".to_string(), ok_result())]);
-        let p = advance_targets(std::slice::from_ref(&done), &BTreeSet::new(), &finished);
+        let p = advance_targets(std::slice::from_ref(&done), &BTreeSet::new(), &BTreeMap::new(), &finished);
         assert_eq!(p.targets[0], done);
     }
 }

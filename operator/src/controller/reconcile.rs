@@ -3,7 +3,7 @@
 //! status plus the collections running in this process.
 
 use super::Context;
-use super::diagnoser::{RequestRecord, TargetResult, TargetTask};
+use super::diagnoser::{CollectedSink, RequestRecord, TargetResult, TargetTask};
 use super::error::Error;
 use super::progress::advance_targets;
 use super::select::{SelectionError, select_targets, selector_string};
@@ -79,7 +79,8 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
     }
 
     let (running, results) = ctx.running.snapshot(&uid);
-    let plan = advance_targets(&status.targets, &running, &results);
+    let collected = ctx.running.collected(&uid);
+    let plan = advance_targets(&status.targets, &running, &collected, &results);
     let new = st::with_targets(&status, plan.targets, generation, &now);
     let phase = new.phase.unwrap_or(crate::api::Phase::Running);
 
@@ -171,6 +172,13 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
         pod: pod.to_string(),
         container: target.container.clone(),
         pprof: req.spec.pprof.clone(),
+        collected: {
+            let (ctx, uid, pod, obj) = (ctx.clone(), uid.to_string(), pod.to_string(), ObjectRef::from_obj(req));
+            CollectedSink::new(move |c| {
+                ctx.running.set_collected(&uid, &pod, c);
+                let _ = ctx.trigger.send(obj.clone());
+            })
+        },
     };
     let cancel = ctx.running.start(uid, pod);
     let (ctx, uid, pod, obj) = (ctx.clone(), uid.to_string(), pod.to_string(), ObjectRef::from_obj(req));

@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 struct RequestTasks {
     running: BTreeSet<String>,
     finished: BTreeMap<String, TargetResult>,
+    /// Collections that ended and are being analysed: what they stored.
+    collected: BTreeMap<String, TargetResult>,
     /// Cancelled when the request is deleted: its collections stop (port-forwards close,
     /// uploads abort) instead of running out their windows for nobody.
     cancel: CancellationToken,
@@ -33,6 +35,22 @@ impl RunningTasks {
     /// Pods being collected and results not yet written to status.
     pub fn snapshot(&self, uid: &str) -> (BTreeSet<String>, BTreeMap<String, TargetResult>) {
         self.with(|m| m.get(uid).map(|j| (j.running.clone(), j.finished.clone())).unwrap_or_default())
+    }
+
+    /// What the collections being analysed stored.
+    pub fn collected(&self, uid: &str) -> BTreeMap<String, TargetResult> {
+        self.with(|m| m.get(uid).map(|j| j.collected.clone()).unwrap_or_default())
+    }
+
+    /// A collection ended; its analysis starts.
+    pub fn set_collected(&self, uid: &str, pod: &str, result: TargetResult) {
+        self.with(|m| {
+            if let Some(j) = m.get_mut(uid)
+                && j.running.contains(pod)
+            {
+                j.collected.insert(pod.to_string(), result);
+            }
+        });
     }
 
     /// Records a collection as running; the token is cancelled if the request is deleted.
@@ -63,6 +81,7 @@ impl RunningTasks {
         self.with(|m| {
             let j = m.entry(uid.to_string()).or_default();
             j.running.remove(pod);
+            j.collected.remove(pod);
             j.finished.insert(pod.to_string(), result);
         });
     }

@@ -33,6 +33,9 @@ pub enum TargetReason {
     OperatorRestarted,
     /// A bug in godiag: the collection panicked.
     InternalError,
+    /// godiag stopped while it analysed the pod's stored artifacts: they are kept, the summary is
+    /// missing (nothing is collected again).
+    AnalysisCrashed,
     /// Progress, not a failure: the operator restarted mid-collection and collection started again.
     CollectionRestarted,
 }

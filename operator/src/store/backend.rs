@@ -15,7 +15,7 @@ use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -64,6 +64,12 @@ impl ObjectStoreBackend {
 
     /// Builds the backend a parsed URL names. Creates the directory of a `file://` store.
     pub fn open(url: &StoreUrl) -> Result<Self, StoreError> {
+        Self::open_with_retry(url, None)
+    }
+
+    /// Like [`open`](Self::open), with the cloud client's own request retries set (`None`:
+    /// object_store's defaults, up to 10 retries over 3 minutes per request).
+    pub fn open_with_retry(url: &StoreUrl, retry: Option<RetryConfig>) -> Result<Self, StoreError> {
         let configure = |source| StoreError::Configure { backend: url.backend.name(), url: url.display(), source };
         match url.backend {
             Backend::File => {
@@ -77,6 +83,9 @@ impl ObjectStoreBackend {
             Backend::Memory => Ok(Self::new(Arc::new(InMemory::new()), &url.prefix, &url.display())),
             Backend::S3 => {
                 let mut b = AmazonS3Builder::from_env().with_bucket_name(&url.bucket);
+                if let Some(r) = &retry {
+                    b = b.with_retry(r.clone());
+                }
                 for (k, v) in &url.options {
                     b = b.with_config(AmazonS3ConfigKey::from_str(k).map_err(configure)?, v);
                 }
@@ -84,6 +93,9 @@ impl ObjectStoreBackend {
             }
             Backend::Gcs => {
                 let mut b = GoogleCloudStorageBuilder::from_env().with_bucket_name(&url.bucket);
+                if let Some(r) = &retry {
+                    b = b.with_retry(r.clone());
+                }
                 for (k, v) in &url.options {
                     b = b.with_config(GoogleConfigKey::from_str(k).map_err(configure)?, v);
                 }
@@ -91,6 +103,9 @@ impl ObjectStoreBackend {
             }
             Backend::Azure => {
                 let mut b = MicrosoftAzureBuilder::from_env().with_container_name(&url.bucket);
+                if let Some(r) = &retry {
+                    b = b.with_retry(r.clone());
+                }
                 for (k, v) in &url.options {
                     b = b.with_config(AzureConfigKey::from_str(k).map_err(configure)?, v);
                 }

@@ -86,7 +86,14 @@ pub struct OperatorStorage {
 /// For object storage: spools every upload locally and retries it through outages.
 pub fn open_for_operator(url: &str, opts: &OperatorStorage) -> Result<(SharedStore, (u64, u64)), StoreError> {
     let parsed = self::url::StoreUrl::parse(url)?;
-    let mut backend = ObjectStoreBackend::open(&parsed)?;
+    // With a spool, the spool retries (for the whole window, and says so); the client itself
+    // gives up on a request quickly so that a retry is seen and reported.
+    let client_retry = opts.spool_dir.as_ref().map(|_| object_store::RetryConfig {
+        max_retries: 2,
+        retry_timeout: std::time::Duration::from_secs(10),
+        ..Default::default()
+    });
+    let mut backend = ObjectStoreBackend::open_with_retry(&parsed, client_retry)?;
     let local = ObjectStoreBackend::local_dir(&parsed);
     let cleaned = local.as_deref().map_or((0, 0), local_dir::remove_staging_files);
     if let Some(limit) = opts.quota {
