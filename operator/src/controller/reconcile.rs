@@ -166,36 +166,39 @@ const RETRIED_NOTE: &str = "stored after ";
 
 fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targets: &[TargetStatus], pod: &str) {
     let Some(target) = targets.iter().find(|t| t.pod == pod) else { return };
-    let task = TargetTask {
+    let mut task = TargetTask {
         namespace: req.namespace().unwrap_or_default(),
         request: req.name_any(),
         pod: pod.to_string(),
         container: target.container.clone(),
         pprof: req.spec.pprof.clone(),
-        collected: {
-            let (ctx, uid, pod, obj) = (ctx.clone(), uid.to_string(), pod.to_string(), ObjectRef::from_obj(req));
-            CollectedSink::new(move |c| {
-                ctx.running.set_collected(&uid, &pod, c);
-                let _ = ctx.trigger.send(obj.clone());
-            })
-        },
+        collected: CollectedSink::default(),
     };
     let cancel = ctx.running.start(uid, pod);
     let (ctx, uid, pod, obj) = (ctx.clone(), uid.to_string(), pod.to_string(), ObjectRef::from_obj(req));
     tokio::spawn(async move {
-        let result = {
-            let _permit = tokio::select! {
-                p = ctx.limit.clone().acquire_owned() => p,
-                () = cancel.cancelled() => return,
-            };
-            tokio::select! {
-                r = AssertUnwindSafe(ctx.diagnoser.diagnose(task)).catch_unwind() => r,
-                // The request was deleted: dropping the collection closes its port-forward and
-                // aborts its uploads; there is no status left to write.
-                () = cancel.cancelled() => {
-                    tracing::info!(pod = %pod, request = %obj, "request deleted: collection cancelled");
-                    return;
-                }
+        let permit = tokio::select! {
+            p = ctx.limit.clone().acquire_owned() => p.ok(),
+            () = cancel.cancelled() => return,
+        };
+        // When collection ends: record what was stored, and give the collection slot to the next
+        // pod (analysis is bounded on its own, by GODIAG_ANALYSIS_CONCURRENCY).
+        let permit = std::sync::Mutex::new(permit);
+        task.collected = {
+            let (ctx, uid, pod, obj) = (ctx.clone(), uid.clone(), pod.clone(), obj.clone());
+            CollectedSink::new(move |c| {
+                drop(permit.lock().map(|mut p| p.take()));
+                ctx.running.set_collected(&uid, &pod, c);
+                let _ = ctx.trigger.send(obj.clone());
+            })
+        };
+        let result = tokio::select! {
+            r = AssertUnwindSafe(ctx.diagnoser.diagnose(task)).catch_unwind() => r,
+            // The request was deleted: dropping the collection closes its port-forward and
+            // aborts its uploads; there is no status left to write.
+            () = cancel.cancelled() => {
+                tracing::info!(pod = %pod, request = %obj, "request deleted: collection cancelled");
+                return;
             }
         };
         let result = result.unwrap_or_else(|_| TargetResult::failed(&TargetFailure::InternalError));
