@@ -86,8 +86,12 @@ for img in "${images[@]}"; do
         continue
       fi
       mapfile -t libs < <(lib_files "$bin")
+      # The CA bundle, as distroless ships it: the object-storage client refuses to start
+      # without system roots, even for an http:// endpoint.
+      cas=/etc/ssl/certs/ca-certificates.crt
+      [[ -f $cas ]] || die "$cas missing: apt-get install ca-certificates"
       oci --name localhost/godiag:e2e --out "$OUT/godiag.tar" \
-        --file "$bin:/godiag:755" "${libs[@]}" --dir /tmp --entrypoint /godiag --user 65532:65532
+        --file "$bin:/godiag:755" "${libs[@]}" --file "$cas:$cas:644" --dir /tmp --entrypoint /godiag --user 65532:65532
       ;;
   esac
   built+=("$img")

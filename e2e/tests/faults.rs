@@ -255,10 +255,10 @@ async fn the_operator_killed_mid_request_still_ends_it_once_with_every_artifact(
             .status
             .context("status")?;
         let recovered = killed.elapsed();
-        eprintln!(
-            "e2e figure: operator killed mid-request: request complete {:.1}s after the kill",
+        common::figure(&format!(
+            "every operator replica killed mid-request: request complete {:.1}s after the kill",
             recovered.as_secs_f64()
-        );
+        ));
         ensure!(st.phase == Some(Phase::Succeeded), "{st:#?}");
         let t = &st.targets[0];
         ensure!(t.attempts == 2, "collected once more after the restart: {t:#?}");
