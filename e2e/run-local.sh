@@ -36,7 +36,8 @@ if [[ -z ${GODIAG_BIN:-} ]]; then
   GODIAG_BIN=${CARGO_TARGET_DIR:-$repo/target}/release/godiag
 fi
 [[ -x $GODIAG_BIN ]] || die "GODIAG_BIN=$GODIAG_BIN is not an executable"
-GODIAG_BIN=$GODIAG_BIN "$here/images/build.sh" godiag
+# s3: the S3-compatible server the storage-outage test stops and restarts (up.sh builds the rest).
+GODIAG_BIN=$GODIAG_BIN "$here/images/build.sh" godiag s3
 
 # Compile the tests first (needs the network for crates), then run them in the netns,
 # where the API server is, with no network access beyond the cluster. Selecting the whole
