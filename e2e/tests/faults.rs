@@ -79,6 +79,11 @@ async fn pods_of(ns: &str, app: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Both operator replicas are ready (the leader and its standby).
+fn two_ready(d: Option<&Deployment>) -> bool {
+    d.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0) >= 2
+}
+
 fn target_phase_is(pod: &str, phase: TargetPhase) -> impl kube::runtime::wait::Condition<DiagnosisRequest> + '_ {
     move |r: Option<&DiagnosisRequest>| {
         r.and_then(|r| r.status.as_ref()).is_some_and(|s| s.targets.iter().any(|t| t.pod == pod && t.phase == phase))
@@ -180,10 +185,7 @@ async fn the_leader_killed_mid_request_hands_over_to_the_standby() -> Result<()>
     install_godiag().await?;
     with_temp_ns("leader", |client, ns| async move {
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
-        wait_for(&deployments, "godiag", "both replicas", TIMEOUT, |d: Option<&Deployment>| {
-            d.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0) >= 2
-        })
-        .await?;
+        wait_for(&deployments, "godiag", "both replicas", TIMEOUT, two_ready).await?;
         deploy_goapp(&ns, "led", &["-listen=127.0.0.1:6060"]).await?;
         let spec = serde_json::json!({
             "targets": {"selector": {"matchLabels": {"app": "led"}}},
@@ -210,10 +212,7 @@ async fn the_leader_killed_mid_request_hands_over_to_the_standby() -> Result<()>
         ensure!(new != old, "the standby ({new}) took the Lease from {old}");
         ensure!(st.phase == Some(Phase::Succeeded), "{st:#?}");
         ensure!(st.targets[0].attempts == 2, "collected again by the new leader: {:#?}", st.targets[0]);
-        wait_for(&deployments, "godiag", "both replicas again", TIMEOUT, |d: Option<&Deployment>| {
-            d.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas).unwrap_or(0) >= 2
-        })
-        .await?;
+        wait_for(&deployments, "godiag", "both replicas again", TIMEOUT, two_ready).await?;
         Ok(())
     })
     .await

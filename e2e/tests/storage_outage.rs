@@ -8,7 +8,10 @@
 mod common;
 
 use anyhow::{Context, Result, ensure};
-use common::godiag::{REQUEST_TIMEOUT, complete, create_request, deploy_goapp, event_reasons, install_godiag, kubectl};
+use common::godiag::{
+    REQUEST_TIMEOUT, complete, create_request, deploy_goapp, deployment_available, event_reasons, install_godiag,
+    kubectl,
+};
 use common::{OPERATOR_NAMESPACE, S3_IMAGE, TIMEOUT, wait_for, with_temp_ns};
 use godiag::api::{ArtifactKind, DiagnosisRequest, Phase, TargetPhase};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -47,10 +50,6 @@ fn s3_objects(ns: &str) -> Result<(Deployment, Service)> {
         "spec": {"selector": {"app": "s3"}, "ports": [{"port": 9000, "targetPort": 9000}]},
     }))?;
     Ok((deployment, service))
-}
-
-fn available(d: Option<&Deployment>) -> bool {
-    common::godiag::deployment_available(d)
 }
 
 /// Points the operator at `url` (with credentials) or back at its file:// default, and waits
@@ -108,7 +107,7 @@ async fn object_storage_down_for_a_minute_mid_request_loses_nothing() -> Result<
         deployments.create(&PostParams::default(), &deployment).await?;
         let services: Api<Service> = Api::namespaced(client.clone(), &ns);
         let svc = services.create(&PostParams::default(), &service).await?;
-        wait_for(&deployments, "s3", "the S3 server to run", TIMEOUT, available).await?;
+        wait_for(&deployments, "s3", "the S3 server to run", TIMEOUT, deployment_available).await?;
         // No cluster DNS here: the Service's ClusterIP (kube-proxy routes it).
         let ip = svc.spec.and_then(|s| s.cluster_ip).context("ClusterIP")?;
         let endpoint = format!("http://{ip}:9000");

@@ -287,11 +287,16 @@ fn case(name: &'static str, data: Vec<u8>, ok: bool, says: &'static str) -> Case
     Case { name, data, extra: vec![], ok, says }
 }
 
+/// Checks every case and prints the table of sizes and peak RSS.
+fn check_all(cases: impl IntoIterator<Item = Case>) {
+    let dir = tempfile::tempdir().unwrap();
+    let table: Vec<String> = cases.into_iter().map(|c| check(dir.path(), c)).collect();
+    eprintln!("{}", table.join("\n"));
+}
+
 #[test]
 fn hostile_pprof_profiles_are_refused_or_analysed_within_bounds() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut table = vec![];
-    for c in [
+    check_all([
         case("empty-samples.pb.gz", empty_samples(), false, "samples"),
         case("zeros-bomb.pb.gz", zeros_bomb(), false, "decompresses to more than"),
         case("empty-strings.pb.gz", empty_strings(), false, "strings"),
@@ -303,22 +308,14 @@ fn hostile_pprof_profiles_are_refused_or_analysed_within_bounds() {
         },
         case("goroutine-distinct-stacks.pb.gz", goroutine_distinct_stacks(), true, "Goroutines: 512 (512 groups"),
         case("goroutine-long-name.pb.gz", long_name_deep_stack("goroutine"), true, "aaaa"),
-    ] {
-        table.push(check(dir.path(), c));
-    }
-    eprintln!("{}", table.join("\n"));
+    ]);
 }
 
 #[test]
 fn hostile_traces_and_dumps_are_analysed_within_bounds() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut table = vec![];
-    for c in [
+    check_all([
         case("many-ps.trace", trace_many_ps(), true, "concern Ps or Ms beyond the first 65536"),
         case("distinct-states.txt", text_distinct_states(), true, "counted, not grouped"),
         case("long-frames.txt", text_long_frames(), true, "Goroutines: 1 (1 groups"),
-    ] {
-        table.push(check(dir.path(), c));
-    }
-    eprintln!("{}", table.join("\n"));
+    ]);
 }

@@ -83,9 +83,9 @@ pub fn flame_graph_from_profile(p: &Profile, opts: &FlameOptions) -> Result<Flam
     o.palette_map = Some(&mut palette);
     let lines: Vec<String> = stacks.iter().map(|(s, v)| format!("{s} {v}")).collect();
     drop(stacks);
-    let mut svg = CappedWriter { out: Vec::new(), cap: MAX_SVG_BYTES };
+    let mut svg = CappedWriter { out: Vec::new(), cap: MAX_SVG_BYTES, overflowed: false };
     flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), &mut svg).map_err(|e| {
-        if svg.out.len() >= MAX_SVG_BYTES {
+        if svg.overflowed {
             AnalyzeError::TooLarge(format!("the flame graph SVG would be larger than {} MiB", MAX_SVG_BYTES >> 20))
         } else {
             AnalyzeError::Flame(e.to_string())
@@ -97,17 +97,17 @@ pub fn flame_graph_from_profile(p: &Profile, opts: &FlameOptions) -> Result<Flam
 /// Largest flame graph SVG drawn: a browser struggles long before this.
 pub const MAX_SVG_BYTES: usize = 32 << 20;
 
-/// A `Vec` writer that refuses to grow past `cap`.
+/// A `Vec` writer that refuses to grow past `cap`, and remembers that it did.
 struct CappedWriter {
     out: Vec<u8>,
     cap: usize,
+    overflowed: bool,
 }
 
 impl std::io::Write for CappedWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.out.len() + buf.len() > self.cap {
-            self.out.truncate(self.cap);
-            self.out.resize(self.cap, 0);
+            self.overflowed = true;
             return Err(std::io::Error::other("flame graph too large"));
         }
         self.out.extend_from_slice(buf);

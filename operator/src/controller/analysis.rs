@@ -9,7 +9,7 @@ use crate::store::{ArtifactStore, layout};
 use crate::worker::{AnalysisFailure, AnalysisWorker};
 use bytes::Bytes;
 use godiag_analyze::text::clip;
-use godiag_analyze::{self as analyze, Analysis, AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions};
+use godiag_analyze::{self as analyze, Analysis, ArtifactKind};
 
 /// Artifacts larger than this are stored but not analysed.
 pub const MAX_ANALYZED_BYTES: u64 = crate::worker::child::MAX_INPUT_BYTES;
@@ -100,28 +100,20 @@ async fn in_process(
 ) -> Result<Analysed, AnalysisFailure> {
     let unavailable = |message: String| AnalysisFailure::Unavailable { kind: kind.to_string(), message };
     let data = store.get_bytes(path).await.map_err(|e| unavailable(e.to_string()))?;
-    let work = move || {
-        let opts = AnalyzeOptions { kind: Some(kind), ..AnalyzeOptions::default() };
-        let analysis = analyze::analyze_bytes(&data, &opts).map_err(|e| AnalysisFailure::Refused {
-            kind: kind.to_string(),
-            reason: e.reason().into(),
-            message: e.to_string(),
-        })?;
-        let title = Some(format!("{kind} flame graph"));
-        let svg = match kind
-            .has_flame_graph()
-            .then(|| analyze::flame_graph(&data, &FlameOptions { title, ..FlameOptions::default() }))
-        {
-            Some(Ok(FlameGraph::Svg(svg))) => Some(Bytes::from(svg)),
-            _ => None,
-        };
-        Ok((analysis, svg))
-    };
-    let (analysis, svg) = tokio::task::spawn_blocking(work).await.map_err(|e| AnalysisFailure::Crashed {
+    let work = move || crate::worker::child::analyse_artifact(kind, &data);
+    let (report, svg) = tokio::task::spawn_blocking(work).await.map_err(|e| AnalysisFailure::Crashed {
         kind: kind.to_string(),
         status: "panicked".into(),
         detail: format!(": {e}"),
-    })??;
+    })?;
+    let analysis = match (report.analysis, report.error) {
+        (Some(a), _) => a,
+        (None, Some(e)) => {
+            return Err(AnalysisFailure::Refused { kind: kind.to_string(), reason: e.reason, message: e.message });
+        }
+        (None, None) => return Err(unavailable("the analysis gave neither a result nor an error".into())),
+    };
+    let svg = svg.map(Bytes::from);
     let uri = match svg {
         Some(svg) => store.put_bytes(svg_path, svg).await.ok().map(|o| o.uri),
         None => None,

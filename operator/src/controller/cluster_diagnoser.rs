@@ -80,32 +80,24 @@ impl ClusterDiagnoser {
             self.metrics.artifacts.get_or_create(&label).inc();
             self.metrics.artifact_bytes.get_or_create(&label).inc_by(a.object.bytes);
         }
-        // Something failed: if the pod went away meanwhile, that is the story to tell (and the one
-        // reason counted for this target, by `diagnose_pod`), with what was stored before it went.
-        let deleted = if outcome.failures.is_empty() {
-            None
-        } else {
-            match pods.get_opt(&task.pod).await {
-                Ok(None) => Some(TargetFailure::PodDeleted { pod: task.pod.clone(), gone: true }),
-                Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
-                    Some(TargetFailure::PodDeleted { pod: task.pod.clone(), gone: false })
-                }
-                _ => None,
-            }
-        };
+        // Something failed: if the pod went away meanwhile, that is the story to tell, with what
+        // was stored before it went (with nothing stored, `diagnose_pod` counts the failure).
+        let deleted = if outcome.failures.is_empty() { None } else { deleted_meanwhile(&pods, &task.pod).await };
         if let Some(failure) = &deleted
             && outcome.artifacts.is_empty()
         {
             return Err(failure.clone());
         }
-        if let Some(reason) = outcome.failures.first().map(|f| f.error.reason())
-            && deleted.is_none()
-        {
+        // One reason counted per target: the deletion, else the first failed artifact's.
+        let counted = deleted
+            .as_ref()
+            .map(|f| f.reason().as_str())
+            .or_else(|| outcome.failures.first().map(|f| f.error.reason()));
+        if let Some(reason) = counted {
             self.metrics.target_failures.get_or_create(&ReasonLabel { reason }).inc();
         }
         let mut result = result_of(&outcome);
         if let Some(failure) = deleted {
-            self.metrics.target_failures.get_or_create(&ReasonLabel { reason: failure.reason().as_str() }).inc();
             result.reason = Some(failure.reason().as_str().into());
             result.message = clip(
                 &format!("pod {} was deleted during collection; {}", task.pod, result.message),
@@ -136,6 +128,17 @@ impl ClusterDiagnoser {
             .await
             .map(|_| uri.clone())
             .map_err(|e| DiagnoserError::ManifestWrite { uri, message: e.to_string() })
+    }
+}
+
+/// `PodDeleted` when the pod is gone or being deleted now.
+async fn deleted_meanwhile(pods: &Api<Pod>, pod: &str) -> Option<TargetFailure> {
+    match pods.get_opt(pod).await {
+        Ok(None) => Some(TargetFailure::PodDeleted { pod: pod.to_string(), gone: true }),
+        Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
+            Some(TargetFailure::PodDeleted { pod: pod.to_string(), gone: false })
+        }
+        _ => None,
     }
 }
 

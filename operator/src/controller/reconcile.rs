@@ -107,7 +107,7 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
             .filter_map(|a| {
                 a.note
                     .as_deref()
-                    .filter(|n| n.starts_with(RETRIED_NOTE))
+                    .filter(|n| n.starts_with(crate::store::spool::RETRIED_NOTE))
                     .map(|n| format!("{}: {n}", godiag_analyze::ArtifactKind::from(a.kind)))
             })
             .collect();
@@ -160,9 +160,6 @@ async fn resolve(
     };
     Ok(select_targets(spec, ns, &pods))
 }
-
-/// How the note of an artifact that needed upload retries begins (`store::spool`).
-const RETRIED_NOTE: &str = "stored after ";
 
 fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targets: &[TargetStatus], pod: &str) {
     let Some(target) = targets.iter().find(|t| t.pod == pod) else { return };

@@ -217,14 +217,8 @@ impl ArtifactStore for ObjectStoreBackend {
 
     fn get_bytes<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Bytes, StoreError>> {
         Box::pin(async move {
-            let uri = self.uri(path);
-            let location = self.location(path)?;
-            let read = |source| match source {
-                object_store::Error::NotFound { .. } => StoreError::NotFound { uri: uri.clone() },
-                source => StoreError::Read { uri: uri.clone(), source },
-            };
-            let result = self.store.get(&location).await.map_err(read)?;
-            result.bytes().await.map_err(read)
+            let (uri, result) = self.get(path).await?;
+            result.bytes().await.map_err(|source| read_error(&uri, source))
         })
     }
 
@@ -233,17 +227,27 @@ impl ArtifactStore for ObjectStoreBackend {
         path: &'a str,
     ) -> BoxFuture<'a, Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError>> {
         Box::pin(async move {
-            let uri = self.uri(path);
-            let location = self.location(path)?;
-            let result = self.store.get(&location).await.map_err(|source| match source {
-                object_store::Error::NotFound { .. } => StoreError::NotFound { uri: uri.clone() },
-                source => StoreError::Read { uri: uri.clone(), source },
-            })?;
-            Ok(result
-                .into_stream()
-                .map(move |r| r.map_err(|source| StoreError::Read { uri: uri.clone(), source }))
-                .boxed())
+            let (uri, result) = self.get(path).await?;
+            Ok(result.into_stream().map(move |r| r.map_err(|source| read_error(&uri, source))).boxed())
         })
+    }
+}
+
+impl ObjectStoreBackend {
+    /// Starts reading an object: its URI (for errors) and the backend's answer.
+    async fn get(&self, path: &str) -> Result<(String, object_store::GetResult), StoreError> {
+        let uri = self.uri(path);
+        let location = self.location(path)?;
+        let result = self.store.get(&location).await.map_err(|source| read_error(&uri, source))?;
+        Ok((uri, result))
+    }
+}
+
+/// A read failure: a missing object is [`StoreError::NotFound`], anything else a read error.
+fn read_error(uri: &str, source: object_store::Error) -> StoreError {
+    match source {
+        object_store::Error::NotFound { .. } => StoreError::NotFound { uri: uri.to_string() },
+        source => StoreError::Read { uri: uri.to_string(), source },
     }
 }
 

@@ -4,6 +4,7 @@
 //! pod's window is collected once, whatever the store does meanwhile.
 
 use super::{ArtifactStore, StoreError, StoredObject};
+use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -11,9 +12,12 @@ use futures::stream::BoxStream;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
+
+/// How the note of an artifact that needed upload retries begins.
+pub const RETRIED_NOTE: &str = "stored after ";
 
 /// File name ending of spool files (removed at start-up: a file left by a killed process has no
 /// upload waiting for it any more).
@@ -52,44 +56,53 @@ impl SpoolingStore {
         self.dir.join(format!("{}-{n}{SPOOL_SUFFIX}", std::process::id()))
     }
 
-    /// Retries `attempt` while it fails transiently, within the retry window; says how it went.
+    /// Retries `attempt` while it fails transiently (backoff 1s doubling to 10s, no retry whose
+    /// wait would end past the retry window); says how it went.
     async fn with_retries<T, F, Fut>(&self, uri: &str, mut attempt: F) -> Result<(T, Option<String>), StoreError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
     {
         let started = Instant::now();
-        let mut delay = Duration::from_secs(1);
-        let mut attempts = 0u32;
-        loop {
-            attempts += 1;
-            match attempt().await {
-                Ok(v) => {
-                    let note = (attempts > 1).then(|| {
-                        format!(
-                            "stored after {attempts} attempts over {}s: object storage failed meanwhile",
-                            started.elapsed().as_secs()
-                        )
-                    });
-                    if let Some(n) = &note {
-                        tracing::warn!(%uri, "{n}");
-                    }
-                    return Ok((v, note));
-                }
-                Err(e) if transient(&e) && started.elapsed() + delay < self.retry_window => {
-                    tracing::warn!(%uri, error = %e, retry_in = ?delay, attempts, "object storage failed; retrying from the spool");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
-                Err(e) if transient(&e) => {
-                    let message = format!(
-                        "{e} (tried {attempts} times over {}s, GODIAG_STORAGE_RETRY)",
+        let attempts = AtomicU32::new(0);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_secs(1))
+            .with_max_delay(Duration::from_secs(10))
+            .with_factor(2.0)
+            .without_max_times();
+        let result = (|| {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            attempt()
+        })
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(transient)
+        .adjust(|_, delay| delay.filter(|d| started.elapsed() + *d < self.retry_window))
+        .notify(|e, retry_in| {
+            let attempts = attempts.load(Ordering::Relaxed);
+            tracing::warn!(%uri, error = %e, ?retry_in, attempts, "object storage failed; retrying from the spool");
+        })
+        .await;
+        let attempts = attempts.load(Ordering::Relaxed);
+        match result {
+            Ok(v) => {
+                let note = (attempts > 1).then(|| {
+                    format!(
+                        "{RETRIED_NOTE}{attempts} attempts over {}s: object storage failed meanwhile",
                         started.elapsed().as_secs()
-                    );
-                    return Err(StoreError::Write { uri: uri.to_string(), message });
+                    )
+                });
+                if let Some(n) = &note {
+                    tracing::warn!(%uri, "{n}");
                 }
-                Err(e) => return Err(e),
+                Ok((v, note))
             }
+            Err(e) if transient(&e) => {
+                let message =
+                    format!("{e} (tried {attempts} times over {}s, GODIAG_STORAGE_RETRY)", started.elapsed().as_secs());
+                Err(StoreError::Write { uri: uri.to_string(), message })
+            }
+            Err(e) => Err(e),
         }
     }
 

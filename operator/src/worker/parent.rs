@@ -9,6 +9,7 @@ use crate::store::{ArtifactStore, StoredObject};
 use futures::StreamExt;
 use godiag_analyze::flame::MAX_SVG_BYTES;
 use godiag_analyze::{Analysis, ArtifactKind};
+use nix::sys::signal::Signal;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -100,12 +101,14 @@ impl AnalysisWorker {
         };
         let status = status.map_err(|e| unavailable(format!("waiting for the analysis worker: {e}")))?;
         let limit_mib = self.limits.max_memory >> 20;
-        let out_of_memory = stderr.contains("memory allocation of") || status.signal() == Some(libc_sigkill());
         if !status.success() {
-            if out_of_memory || status.signal() == Some(libc_sigabrt()) {
+            let signal = status.signal().and_then(|n| Signal::try_from(n).ok());
+            // An allocation past RLIMIT_AS aborts with this message (SIGABRT); the kernel's OOM
+            // killer sends SIGKILL (the deadline's own kill never gets here).
+            if stderr.contains("memory allocation of") || matches!(signal, Some(Signal::SIGABRT | Signal::SIGKILL)) {
                 return Err(AnalysisFailure::OutOfMemory { kind: kind.to_string(), limit_mib });
             }
-            if status.signal() == Some(libc_sigxcpu()) {
+            if signal == Some(Signal::SIGXCPU) {
                 return Err(AnalysisFailure::TimedOut { kind: kind.to_string(), timeout: self.limits.timeout });
             }
             let detail = stderr.lines().find(|l| !l.trim().is_empty()).map(|l| format!(": {}", l.trim()));
@@ -130,18 +133,6 @@ impl AnalysisWorker {
             (None, None) => Err(unavailable("the analysis worker answered neither an analysis nor an error".into())),
         }
     }
-}
-
-fn libc_sigkill() -> i32 {
-    nix::sys::signal::Signal::SIGKILL as i32
-}
-
-fn libc_sigabrt() -> i32 {
-    nix::sys::signal::Signal::SIGABRT as i32
-}
-
-fn libc_sigxcpu() -> i32 {
-    nix::sys::signal::Signal::SIGXCPU as i32
 }
 
 /// Streams the stored artifact into the worker's stdin, then closes it.

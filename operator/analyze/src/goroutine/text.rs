@@ -90,7 +90,7 @@ pub fn parse(text: &str, mut f: impl FnMut(Goroutine)) -> usize {
             let name = rest.split(" in goroutine ").next().unwrap_or(rest).trim();
             g.created_by = Some(clip_name(name));
         } else if let Some(name) = frame_name(line)
-            && g.frames.len() < 256
+            && g.frames.len() < super::group::MAX_FRAMES
         {
             g.frames.push(clip_name(name));
         }

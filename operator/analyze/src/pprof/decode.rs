@@ -145,16 +145,18 @@ struct Tables<'a> {
     default_sample_type: u64,
 }
 
-fn value_type(b: &[u8]) -> Result<(u64, u64), AnalyzeError> {
-    let (mut t, mut u) = (0, 0);
+/// Varint fields 1 and 2 of a small message (`ValueType`: type and unit; `Function`: id and
+/// name), 0 when absent; other fields are skipped.
+fn fields_1_and_2(b: &[u8], what: &str) -> Result<(u64, u64), AnalyzeError> {
+    let (mut one, mut two) = (0, 0);
     for f in Fields::new(b) {
-        match f.map_err(malformed("value type"))? {
-            Field::Varint(1, v) => t = v,
-            Field::Varint(2, v) => u = v,
+        match f.map_err(malformed(what))? {
+            Field::Varint(1, v) => one = v,
+            Field::Varint(2, v) => two = v,
             _ => {}
         }
     }
-    Ok((t, u))
+    Ok((one, two))
 }
 
 fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
@@ -165,7 +167,7 @@ fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
                 if t.sample_types.len() >= MAX_SAMPLE_TYPES {
                     return Err(too_many("sample types", MAX_SAMPLE_TYPES));
                 }
-                t.sample_types.push(value_type(b)?);
+                t.sample_types.push(fields_1_and_2(b, "value type")?);
             }
             Field::Bytes(2, _) => t.samples += 1,
             Field::Bytes(4, b) => {
@@ -199,15 +201,7 @@ fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
                 if t.functions.len() >= MAX_FUNCTIONS {
                     return Err(too_many("functions", MAX_FUNCTIONS));
                 }
-                let (mut id, mut name) = (0, 0);
-                for ff in Fields::new(b) {
-                    match ff.map_err(malformed("function"))? {
-                        Field::Varint(1, v) => id = v,
-                        Field::Varint(2, v) => name = v,
-                        _ => {}
-                    }
-                }
-                t.functions.push((id, name));
+                t.functions.push(fields_1_and_2(b, "function")?);
             }
             Field::Bytes(6, b) => {
                 if t.strings.len() >= MAX_STRINGS {
@@ -217,7 +211,7 @@ fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
             }
             Field::Varint(9, v) => t.time_nanos = v as i64,
             Field::Varint(10, v) => t.duration_nanos = v as i64,
-            Field::Bytes(11, b) => t.period_type = Some(value_type(b)?),
+            Field::Bytes(11, b) => t.period_type = Some(fields_1_and_2(b, "value type")?),
             Field::Varint(12, v) => t.period = v as i64,
             Field::Varint(14, v) => t.default_sample_type = v,
             Field::Varint(n @ (1 | 2 | 4 | 5 | 6 | 11), _) => {
