@@ -36,8 +36,9 @@ if [[ -z ${GODIAG_BIN:-} ]]; then
   GODIAG_BIN=${CARGO_TARGET_DIR:-$repo/target}/release/godiag
 fi
 [[ -x $GODIAG_BIN ]] || die "GODIAG_BIN=$GODIAG_BIN is not an executable"
-# s3: the S3-compatible server the storage-outage test stops and restarts (up.sh builds the rest).
-GODIAG_BIN=$GODIAG_BIN "$here/images/build.sh" godiag s3
+# s3: the S3-compatible server the storage-outage test stops and restarts; goapp-stripped: the
+# binary without DWARF the Delve e2e attaches to (up.sh builds the rest).
+GODIAG_BIN=$GODIAG_BIN "$here/images/build.sh" godiag s3 goapp-stripped
 
 # Compile the tests first (needs the network for crates), then run them in the netns,
 # where the API server is, with no network access beyond the cluster. Selecting the whole

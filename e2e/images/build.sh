@@ -6,11 +6,14 @@
 #   localhost/pause:3.10      our own static pause (pause/pause.c), the sandbox image
 #   localhost/busybox:e2e     Debian's static busybox with every applet linked in /bin
 #   localhost/goapp:e2e       e2e/fixtures/goapp, DWARF kept so Delve can attach; uid 65532
-#   localhost/dlv:1.27.2      Delve, /dlv
+#   localhost/goapp:stripped  the same built with -ldflags="-s -w" (no DWARF: Delve cannot read it)
+#   localhost/dlv:1.27.2      godiag's Delve image: a static dlv (/dlv) and godiag's wrapper
+#                             (/godiag-dlv-wrapper, operator/dlv-wrapper); no shell, no debuginfod-find
 #   localhost/godiag:e2e      the operator from $GODIAG_BIN (default target/release/godiag); uid 65532
 #   localhost/s3:e2e          an S3-compatible server (gofakes3, from the Go module proxy), /s3
 #
-# Usage: build.sh [--no-import] [IMAGE ...]      IMAGE: pause busybox goapp dlv godiag s3 (default: all)
+# Usage: build.sh [--no-import] [IMAGE ...]      IMAGE: pause busybox goapp goapp-stripped dlv godiag s3
+#                                                (default: all)
 # Tarballs go to $GODIAG_CACHE/images/. Import needs the cluster's containerd running.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,11 +32,11 @@ images=()
 for a in "$@"; do
   case $a in
     --no-import) import=false ;;
-    pause|busybox|goapp|dlv|godiag|s3) images+=("$a") ;;
+    pause|busybox|goapp|goapp-stripped|dlv|godiag|s3) images+=("$a") ;;
     *) die "unknown image or flag: $a" ;;
   esac
 done
-[[ ${#images[@]} -gt 0 ]] || images=(pause busybox goapp dlv godiag s3)
+[[ ${#images[@]} -gt 0 ]] || images=(pause busybox goapp goapp-stripped dlv godiag s3)
 
 # Files for a binary: the binary itself, plus (if dynamically linked) the shared
 # libraries ldd resolves, at their own paths, so a glibc Rust binary runs in a
@@ -67,10 +70,17 @@ for img in "${images[@]}"; do
       oci --name localhost/goapp:e2e --out "$OUT/goapp.tar" \
         --file "$WORK/goapp:/goapp:755" --dir /tmp --entrypoint /goapp --user 65532:65532
       ;;
+    goapp-stripped)
+      (cd "$repo/e2e/fixtures" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$WORK/goapp-stripped" ./goapp)
+      oci --name localhost/goapp:stripped --out "$OUT/goapp-stripped.tar" \
+        --file "$WORK/goapp-stripped:/goapp:755" --dir /tmp --entrypoint /goapp --user 65532:65532
+      ;;
     dlv)
       "$here/../cluster/build-binaries.sh" dlv
+      (cd "$repo/operator/dlv-wrapper" && CGO_ENABLED=0 go build -trimpath -o "$WORK/godiag-dlv-wrapper" .)
       oci --name "localhost/dlv:$DLV_VERSION" --out "$OUT/dlv.tar" \
-        --file "$DLV_BIN/dlv:/dlv:755" --dir /tmp --entrypoint /dlv
+        --file "$DLV_BIN/dlv:/dlv:755" --file "$WORK/godiag-dlv-wrapper:/godiag-dlv-wrapper:755" \
+        --dir /tmp --entrypoint /dlv
       ;;
     s3)
       # The object storage the storage-outage e2e stops and restarts: a real S3 protocol

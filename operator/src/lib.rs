@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod collect;
 pub mod controller;
+pub mod delve;
 pub mod http;
 pub mod leader;
 pub mod local;

@@ -28,10 +28,14 @@ pub enum ArtifactKind {
     Threadcreate,
     /// Go execution trace.
     Trace,
+    /// Every goroutine as Delve read it from the stopped process, rendered like `debug=2`.
+    DelveGoroutines,
+    /// Delve's own answers (goroutines, stacks, locals) as JSON.
+    DelveSnapshot,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 9] = [
+    pub const ALL: [ArtifactKind; 11] = [
         ArtifactKind::Cpu,
         ArtifactKind::Heap,
         ArtifactKind::Allocs,
@@ -41,10 +45,12 @@ impl ArtifactKind {
         ArtifactKind::Mutex,
         ArtifactKind::Threadcreate,
         ArtifactKind::Trace,
+        ArtifactKind::DelveGoroutines,
+        ArtifactKind::DelveSnapshot,
     ];
 
     /// The stable name: `cpu`, `heap`, `allocs`, `goroutine`, `goroutineText`, `block`, `mutex`,
-    /// `threadcreate`, `trace`.
+    /// `threadcreate`, `trace`, `delveGoroutines`, `delveSnapshot`.
     pub fn as_str(self) -> &'static str {
         match self {
             ArtifactKind::Cpu => "cpu",
@@ -56,14 +62,17 @@ impl ArtifactKind {
             ArtifactKind::Mutex => "mutex",
             ArtifactKind::Threadcreate => "threadcreate",
             ArtifactKind::Trace => "trace",
+            ArtifactKind::DelveGoroutines => "delveGoroutines",
+            ArtifactKind::DelveSnapshot => "delveSnapshot",
         }
     }
 
     /// How this kind's bytes are encoded.
     pub fn format(self) -> ArtifactFormat {
         match self {
-            ArtifactKind::GoroutineText => ArtifactFormat::GoroutineText,
+            ArtifactKind::GoroutineText | ArtifactKind::DelveGoroutines => ArtifactFormat::GoroutineText,
             ArtifactKind::Trace => ArtifactFormat::Trace,
+            ArtifactKind::DelveSnapshot => ArtifactFormat::DelveJson,
             _ => ArtifactFormat::Pprof,
         }
     }
@@ -80,6 +89,8 @@ impl ArtifactKind {
             ArtifactKind::Mutex => "mutex.pb.gz",
             ArtifactKind::Threadcreate => "threadcreate.pb.gz",
             ArtifactKind::Trace => "trace.out",
+            ArtifactKind::DelveGoroutines => "delve-goroutines.txt",
+            ArtifactKind::DelveSnapshot => "delve-snapshot.json",
         }
     }
 
@@ -107,7 +118,7 @@ impl fmt::Display for ArtifactKind {
 /// An artifact kind name that is not one of [`ArtifactKind::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown artifact kind {0:?}; expected one of cpu, heap, allocs, goroutine, goroutineText, block, mutex, threadcreate, trace"
+    "unknown artifact kind {0:?}; expected one of cpu, heap, allocs, goroutine, goroutineText, block, mutex, threadcreate, trace, delveGoroutines, delveSnapshot"
 )]
 pub struct UnknownArtifactKind(pub String);
 
@@ -128,17 +139,21 @@ pub enum ArtifactFormat {
     GoroutineText,
     /// A Go execution trace, readable by `go tool trace`.
     Trace,
+    /// Delve's JSON-RPC answers, as JSON (not analysed; the rendered dump is).
+    DelveJson,
 }
 
 impl ArtifactFormat {
-    pub const ALL: [ArtifactFormat; 3] = [ArtifactFormat::Pprof, ArtifactFormat::GoroutineText, ArtifactFormat::Trace];
+    pub const ALL: [ArtifactFormat; 4] =
+        [ArtifactFormat::Pprof, ArtifactFormat::GoroutineText, ArtifactFormat::Trace, ArtifactFormat::DelveJson];
 
-    /// The stable name: `pprof`, `goroutineText`, `trace`.
+    /// The stable name: `pprof`, `goroutineText`, `trace`, `delveJson`.
     pub fn as_str(self) -> &'static str {
         match self {
             ArtifactFormat::Pprof => "pprof",
             ArtifactFormat::GoroutineText => "goroutineText",
             ArtifactFormat::Trace => "trace",
+            ArtifactFormat::DelveJson => "delveJson",
         }
     }
 }

@@ -103,6 +103,11 @@ pub enum ArtifactKind {
     Threadcreate,
     /// Execution trace (`trace.out`).
     Trace,
+    /// Every goroutine as Delve read it from the stopped process, in the form Go prints
+    /// stacks (`delve-goroutines.txt`).
+    DelveGoroutines,
+    /// Delve's answers (goroutines, stacks, locals and arguments) as JSON (`delve-snapshot.json`).
+    DelveSnapshot,
 }
 
 /// How a stored artifact is encoded.
@@ -115,10 +120,12 @@ pub enum ArtifactFormat {
     GoroutineText,
     /// Go execution trace; open it with `go tool trace`.
     Trace,
+    /// JSON: Delve's JSON-RPC answers.
+    DelveJson,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 9] = [
+    pub const ALL: [ArtifactKind; 11] = [
         ArtifactKind::Cpu,
         ArtifactKind::Heap,
         ArtifactKind::Allocs,
@@ -128,11 +135,14 @@ impl ArtifactKind {
         ArtifactKind::Mutex,
         ArtifactKind::Threadcreate,
         ArtifactKind::Trace,
+        ArtifactKind::DelveGoroutines,
+        ArtifactKind::DelveSnapshot,
     ];
 }
 
 impl ArtifactFormat {
-    pub const ALL: [ArtifactFormat; 3] = [ArtifactFormat::Pprof, ArtifactFormat::GoroutineText, ArtifactFormat::Trace];
+    pub const ALL: [ArtifactFormat; 4] =
+        [ArtifactFormat::Pprof, ArtifactFormat::GoroutineText, ArtifactFormat::Trace, ArtifactFormat::DelveJson];
 }
 
 #[cfg(test)]

@@ -1,15 +1,17 @@
 //! The godiag.dev/v1alpha1 API types. No client, no I/O.
 
+pub mod delve;
 pub mod duration;
 pub mod kind;
 pub mod request;
 pub mod status;
 pub mod summary;
 
+pub use delve::{DelveMode, DelvePrivilege, DelveSpec, LoadLimits, SnapshotOptions};
 pub use kind::{ArtifactFormat, ArtifactKind, ProfileKind};
 pub use request::{Access, DiagnosisRequest, DiagnosisRequestSpec, PprofSpec, Targets};
 pub use status::{ArtifactStatus, DiagnosisRequestStatus, KindFailureStatus, Phase, TargetPhase, TargetStatus};
-pub use summary::{Finding, FindingRule, GoroutineCounts, Severity, TargetSummary, TopFunction, TraceFigures};
+pub use summary::{DelveSummary, Finding, FindingRule, GoroutineCounts, Severity, TargetSummary, TopFunction, TraceFigures};
 
 use kube::CustomResourceExt;
 

@@ -1,6 +1,7 @@
 //! The `DiagnosisRequest` custom resource: which pods to diagnose and what to collect.
 //! Every `///` comment on a field is user documentation: it is what `kubectl explain` prints.
 
+use super::delve::DelveSpec;
 use super::kind::ProfileKind;
 use super::status::DiagnosisRequestStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -39,10 +40,15 @@ use serde::{Deserialize, Serialize};
 pub struct DiagnosisRequestSpec {
     /// Which pods to diagnose, in the namespace of this request.
     pub targets: Targets,
-    /// What to collect from each pod's Go `net/http/pprof` server. Defaults to a 30s CPU
-    /// profile, the heap, all goroutines and a 5s execution trace on port 6060.
-    #[serde(default)]
-    pub pprof: PprofSpec,
+    /// What to collect from each pod's Go `net/http/pprof` server. Unset, and `delve` unset
+    /// too: a 30s CPU profile, the heap, all goroutines and a 5s execution trace from the pod's
+    /// declared pprof port. Unset with `delve` set: no pprof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pprof: Option<PprofSpec>,
+    /// Attach the Delve debugger and snapshot every goroutine. Only in namespaces labelled
+    /// `godiag.dev/delve=enabled`. With `pprof` also set, pprof runs first and Delve after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delve: Option<DelveSpec>,
     /// Delete this request (its artifacts stay in storage) this many seconds after it finished.
     /// Unset: keep it until someone deletes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +162,18 @@ impl Default for PprofSpec {
             profiles: default_profiles(),
             duration: default_duration(),
             trace_duration: default_trace_duration(),
+        }
+    }
+}
+
+impl DiagnosisRequestSpec {
+    /// What pprof collects: the spec's own, the defaults when neither pprof nor delve is set,
+    /// else nothing.
+    pub fn effective_pprof(&self) -> Option<PprofSpec> {
+        match (&self.pprof, &self.delve) {
+            (Some(p), _) => Some(p.clone()),
+            (None, None) => Some(PprofSpec::default()),
+            (None, Some(_)) => None,
         }
     }
 }

@@ -27,6 +27,44 @@ pub struct TargetSummary {
     /// analysed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The Delve snapshot, when `spec.delve` asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delve: Option<DelveSummary>,
+}
+
+/// What the Delve snapshot of one pod read and what the program paid for it.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DelveSummary {
+    /// The ephemeral container godiag added to the pod (it stays in the pod, terminated).
+    pub container: String,
+    /// SysPtrace or SameUser.
+    pub privilege: String,
+    /// Delve's version and the target's Go version, e.g. `1.27.2 / go1.26.8`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub versions: String,
+    /// Goroutines read (with their stacks).
+    pub goroutines_read: u64,
+    /// Set when the snapshot stopped early: MaxPause or MaxGoroutines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
+    /// How long the program was stopped while godiag read it, in milliseconds (from godiag's first
+    /// call to Delve's answer to the detach).
+    pub paused_ms: u64,
+    /// How long dlv ran, in milliseconds: the attach (loading the binary's debug info, with the
+    /// program stopped) plus the snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dlv_ran_ms: Option<u64>,
+    /// The program runs again: after the detach the wrapper found it not stopped
+    /// (`/proc/<pid>/status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<bool>,
+    /// The program answered an HTTP request on its pprof port after the detach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responded: Option<bool>,
+    /// Values of locals in the largest goroutine groups (when `locals` was set), one per line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locals: Vec<String>,
 }
 
 /// One of the top functions of a profile.

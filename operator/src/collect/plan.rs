@@ -44,7 +44,7 @@ impl ByteCaps {
     pub fn for_kind(&self, kind: ArtifactKind) -> u64 {
         match kind.format() {
             ArtifactFormat::Trace => self.trace,
-            ArtifactFormat::Pprof | ArtifactFormat::GoroutineText => self.profile,
+            ArtifactFormat::Pprof | ArtifactFormat::GoroutineText | ArtifactFormat::DelveJson => self.profile,
         }
     }
 }

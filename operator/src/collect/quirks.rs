@@ -61,6 +61,8 @@ pub fn check_body_start(format: ArtifactFormat, prefix: &[u8]) -> Result<(), &'s
         ArtifactFormat::GoroutineText => {
             (prefix.starts_with(b"goroutine "), "a goroutine dump (\"goroutine 1 [...]\")")
         }
+        // Written by godiag's own Delve client, never fetched over HTTP.
+        ArtifactFormat::DelveJson => (prefix.starts_with(b"{"), "a JSON object"),
     };
     if ok { Ok(()) } else { Err(expected) }
 }

@@ -48,7 +48,8 @@ pub async fn analyze_target(
     let mut svgs = Vec::new();
     let mut notes = Vec::new();
     let mut failures = Vec::new();
-    for a in artifacts {
+    // Delve's raw JSON is kept for people and tools; its rendered dump is what is analysed.
+    for a in artifacts.iter().filter(|a| a.kind.format() != analyze::ArtifactFormat::DelveJson) {
         if a.object.bytes > MAX_ANALYZED_BYTES {
             notes.push(format!(
                 "{} not analysed: {} bytes is above the {} MiB limit",

@@ -5,12 +5,13 @@
 
 use super::analysis::{Analyzer, analyze_target};
 use super::diagnoser::{Diagnoser, DiagnoserError, RequestRecord, TargetResult, TargetTask};
-use super::pod_check::{PodAccess, PortPolicy, prepare_target};
+use super::pod_check::{PodAccess, PortPolicy, prepare_target, running_container};
 use super::target_failure::TargetFailure;
 use crate::api::status::{FAILURE_MESSAGE_MAX, TARGET_MESSAGE_MAX};
-use crate::api::{ArtifactStatus, KindFailureStatus, TargetPhase, TargetStatus};
+use crate::api::{ArtifactStatus, KindFailureStatus, PprofSpec, TargetPhase, TargetStatus};
 use crate::collect::portforward::PortForwardConnector;
-use crate::collect::{ByteCaps, Connector, TargetOutcome, TcpConnector, collect_target};
+use crate::collect::{ByteCaps, CollectedArtifact, Connector, TargetOutcome, TcpConnector, collect_target};
+use crate::delve::cluster::{DelveOutcome, DelveRunner, DelveTarget, Probe};
 use crate::metrics::{KindLabel, Metrics, ReasonLabel};
 use crate::store::manifest::{ArtifactEntry, FailureEntry, TargetEntry};
 use crate::store::{ArtifactStore, Manifest, StoredObject, layout};
@@ -22,6 +23,9 @@ use kube::{Api, Client};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The debugger image when neither the request nor the operator's configuration names one.
+pub const DEFAULT_DELVE_IMAGE: &str = "localhost/dlv:1.27.2";
+
 #[derive(Clone)]
 pub struct ClusterDiagnoser {
     client: Client,
@@ -32,6 +36,8 @@ pub struct ClusterDiagnoser {
     analyzer: Analyzer,
     /// Which ports a request may make godiag connect to.
     pub port_policy: PortPolicy,
+    /// Takes Delve snapshots.
+    pub delve: DelveRunner,
 }
 
 impl ClusterDiagnoser {
@@ -42,7 +48,13 @@ impl ClusterDiagnoser {
         caps: ByteCaps,
         analyzer: Analyzer,
     ) -> Self {
-        ClusterDiagnoser { client, store, metrics, caps, analyzer, port_policy: PortPolicy::default() }
+        let delve = DelveRunner {
+            client: client.clone(),
+            store: store.clone(),
+            image: DEFAULT_DELVE_IMAGE.into(),
+            attach_timeout: std::time::Duration::from_secs(60),
+        };
+        ClusterDiagnoser { client, store, metrics, caps, analyzer, port_policy: PortPolicy::default(), delve }
     }
 
     async fn diagnose_pod(&self, task: TargetTask) -> TargetResult {
@@ -67,14 +79,29 @@ impl ClusterDiagnoser {
             .map_err(|e| TargetFailure::KubeApiError { pod: task.pod.clone(), error: e.to_string() })?
             // It existed when the request selected it: it was deleted since.
             .ok_or_else(|| TargetFailure::PodDeleted { pod: task.pod.clone(), gone: true })?;
-        let mut target = prepare_target(&pod, task, self.port_policy)?;
-        target.plan.caps = self.caps;
-        let connector: Box<dyn Connector> = match target.access {
-            PodAccess::PortForward => Box::new(PortForwardConnector::new(pods.clone(), &task.pod, target.port)),
-            PodAccess::PodIp(ip) => Box::new(TcpConnector::new(ip, target.port)),
-        };
         let dir = layout::target_dir(&task.namespace, &task.request, &task.pod);
-        let outcome = collect_target(connector.as_ref(), &target.plan, self.store.as_ref(), &dir).await;
+        let mut outcome = TargetOutcome::default();
+        let (container, probe) = match &task.pprof {
+            Some(pprof) => {
+                let mut target = prepare_target(&pod, task, pprof, self.port_policy)?;
+                target.plan.caps = self.caps;
+                let connector: Box<dyn Connector> = match target.access {
+                    PodAccess::PortForward => Box::new(PortForwardConnector::new(pods.clone(), &task.pod, target.port)),
+                    PodAccess::PodIp(ip) => Box::new(TcpConnector::new(ip, target.port)),
+                };
+                outcome = collect_target(connector.as_ref(), &target.plan, self.store.as_ref(), &dir).await;
+                (target.container, Some(Probe { port: target.port, path: pprof.path.clone() }))
+            }
+            None => {
+                let container = running_container(&pod, task)?;
+                // The program's declared pprof port, if any, tells whether it answers after Delve.
+                let default = PprofSpec::default();
+                let probe = prepare_target(&pod, task, &default, PortPolicy::Declared)
+                    .ok()
+                    .map(|t| Probe { port: t.port, path: default.path.clone() });
+                (container, probe)
+            }
+        };
         for a in &outcome.artifacts {
             let label = KindLabel { kind: a.kind.as_str() };
             self.metrics.artifacts.get_or_create(&label).inc();
@@ -88,15 +115,37 @@ impl ClusterDiagnoser {
         {
             return Err(failure.clone());
         }
+        // pprof first: a process stopped by a debugger cannot serve it.
+        let delve = match (&task.delve, &deleted) {
+            (Some(spec), None) => {
+                // Read again: pprof took a while, and the debugger container list must be current.
+                let pod = pods.get_opt(&task.pod).await.ok().flatten().unwrap_or(pod);
+                let target = DelveTarget {
+                    namespace: &task.namespace,
+                    pod: &pod,
+                    pod_name: &task.pod,
+                    container: &container,
+                    request_uid: &task.request_uid,
+                    dir: &dir,
+                    probe,
+                };
+                Some(self.delve.run(&target, spec).await)
+            }
+            _ => None,
+        };
         // One reason counted per target: the deletion, else the first failed artifact's.
         let counted = deleted
             .as_ref()
             .map(|f| f.reason().as_str())
-            .or_else(|| outcome.failures.first().map(|f| f.error.reason()));
+            .or_else(|| outcome.failures.first().map(|f| f.error.reason()))
+            .or_else(|| delve.as_ref().and_then(|d| d.failure.as_ref()).map(|f| f.reason().as_str()));
         if let Some(reason) = counted {
             self.metrics.target_failures.get_or_create(&ReasonLabel { reason }).inc();
         }
         let mut result = result_of(&outcome);
+        if let Some(d) = &delve {
+            add_delve(&mut result, d);
+        }
         if let Some(failure) = deleted {
             result.reason = Some(failure.reason().as_str().into());
             result.message = clip(
@@ -104,15 +153,20 @@ impl ClusterDiagnoser {
                 TARGET_MESSAGE_MAX,
             );
         }
-        if !outcome.artifacts.is_empty() {
+        let mut stored = outcome.artifacts;
+        stored.extend(delve.iter().flat_map(|d| d.artifacts.iter().cloned()));
+        if !stored.is_empty() {
             // The status lists what was stored before analysis starts (phase Analyzing).
             task.collected.send(result.clone());
-            let analysis = analyze_target(&self.analyzer, self.store.as_ref(), &dir, &outcome.artifacts).await;
+            let analysis = analyze_target(&self.analyzer, self.store.as_ref(), &dir, &stored).await;
             for f in &analysis.failures {
                 self.metrics.analysis_failures.get_or_create(&ReasonLabel { reason: f.reason() }).inc();
             }
             result.summary = analysis.summary;
             result.reports = analysis.reports;
+        }
+        if let Some(d) = delve.and_then(|d| d.summary) {
+            result.summary.get_or_insert_with(Default::default).delve = Some(d);
         }
         Ok(result)
     }
@@ -144,41 +198,64 @@ async fn deleted_meanwhile(pods: &Api<Pod>, pod: &str) -> Option<TargetFailure> 
 
 /// A pod's result from what the pipeline stored and what failed.
 pub fn result_of(outcome: &TargetOutcome) -> TargetResult {
-    let artifacts: Vec<ArtifactStatus> = outcome
-        .artifacts
-        .iter()
-        .map(|a| ArtifactStatus {
-            kind: a.kind.into(),
-            format: a.kind.format().into(),
-            uri: a.object.uri.clone(),
-            bytes: i64::try_from(a.object.bytes).unwrap_or(i64::MAX),
-            sha256: a.object.sha256.clone(),
-            note: a.note.clone(),
-        })
-        .collect();
-    let failures: Vec<KindFailureStatus> = outcome
-        .failures
-        .iter()
-        .map(|f| KindFailureStatus {
-            kind: f.kind.into(),
-            reason: f.error.reason().into(),
-            message: clip(&f.error.to_string(), FAILURE_MESSAGE_MAX),
-        })
-        .collect();
-    let total = artifacts.iter().fold(0i64, |sum, a| sum.saturating_add(a.bytes));
-    let mut message = format!("stored {} artifact(s), {}", artifacts.len(), units::bytes(total));
-    for (f, status) in outcome.failures.iter().zip(&failures) {
-        message.push_str(&format!("; {} failed: {}", f.kind, status.message));
-    }
-    TargetResult {
-        phase: if failures.is_empty() { TargetPhase::Succeeded } else { TargetPhase::Failed },
-        reason: failures.first().map(|f| f.reason.clone()),
-        message: clip(&message, TARGET_MESSAGE_MAX),
-        artifacts,
-        failures,
+    let mut result = TargetResult {
+        phase: TargetPhase::Succeeded,
+        reason: None,
+        message: String::new(),
+        artifacts: outcome.artifacts.iter().map(artifact_status).collect(),
+        failures: outcome
+            .failures
+            .iter()
+            .map(|f| KindFailureStatus {
+                kind: f.kind.into(),
+                reason: f.error.reason().into(),
+                message: clip(&f.error.to_string(), FAILURE_MESSAGE_MAX),
+            })
+            .collect(),
         summary: None,
         reports: vec![],
+    };
+    settle(&mut result);
+    result
+}
+
+/// Adds the Delve snapshot's artifacts and failure to a pod's result.
+pub fn add_delve(result: &mut TargetResult, delve: &DelveOutcome) {
+    result.artifacts.extend(delve.artifacts.iter().map(artifact_status));
+    if let Some(f) = &delve.failure {
+        result.failures.push(KindFailureStatus {
+            kind: crate::api::ArtifactKind::DelveSnapshot,
+            reason: f.reason().as_str().into(),
+            message: clip(&f.to_string(), FAILURE_MESSAGE_MAX),
+        });
     }
+    settle(result);
+}
+
+fn artifact_status(a: &CollectedArtifact) -> ArtifactStatus {
+    ArtifactStatus {
+        kind: a.kind.into(),
+        format: a.kind.format().into(),
+        uri: a.object.uri.clone(),
+        bytes: i64::try_from(a.object.bytes).unwrap_or(i64::MAX),
+        sha256: a.object.sha256.clone(),
+        note: a.note.clone(),
+    }
+}
+
+/// Phase, reason and message from the artifacts and failures.
+fn settle(r: &mut TargetResult) {
+    let total = r.artifacts.iter().fold(0i64, |sum, a| sum.saturating_add(a.bytes));
+    let mut parts = Vec::new();
+    if !r.artifacts.is_empty() || r.failures.is_empty() {
+        parts.push(format!("stored {} artifact(s), {}", r.artifacts.len(), units::bytes(total)));
+    }
+    for f in &r.failures {
+        parts.push(format!("{} failed: {}", ArtifactKind::from(f.kind), f.message));
+    }
+    r.phase = if r.failures.is_empty() { TargetPhase::Succeeded } else { TargetPhase::Failed };
+    r.reason = r.failures.first().map(|f| f.reason.clone());
+    r.message = clip(&parts.join("; "), TARGET_MESSAGE_MAX);
 }
 
 /// A pod's manifest entry from its status entry (all a restarted operator still has).
@@ -228,7 +305,7 @@ impl Diagnoser for ClusterDiagnoser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::{CollectError, CollectedArtifact, KindFailure};
+    use crate::collect::{CollectError, KindFailure};
 
     fn artifact(kind: ArtifactKind, bytes: u64, note: Option<&str>) -> CollectedArtifact {
         CollectedArtifact {

@@ -4,7 +4,7 @@
 //! storage; reconcile tests use a scripted one.
 
 use super::target_failure::TargetFailure;
-use crate::api::{ArtifactStatus, KindFailureStatus, PprofSpec, TargetPhase, TargetStatus, TargetSummary};
+use crate::api::{ArtifactStatus, DelveSpec, KindFailureStatus, PprofSpec, TargetPhase, TargetStatus, TargetSummary};
 use futures::future::BoxFuture;
 
 /// One pod to diagnose: what the controller hands the [`Diagnoser`].
@@ -12,9 +12,14 @@ use futures::future::BoxFuture;
 pub struct TargetTask {
     pub namespace: String,
     pub request: String,
+    /// The request's UID: names the pod's Delve container, so a retry can tell it is there.
+    pub request_uid: String,
     pub pod: String,
     pub container: Option<String>,
-    pub pprof: PprofSpec,
+    /// What pprof collects; `None` when the request asks only for Delve.
+    pub pprof: Option<PprofSpec>,
+    /// The Delve snapshot to take after pprof, if any.
+    pub delve: Option<DelveSpec>,
     /// Told what was stored as soon as collection ends, before analysis starts, so that the
     /// status records the artifacts (phase Analyzing) while the summary is computed.
     pub collected: CollectedSink,

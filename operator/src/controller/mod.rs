@@ -12,7 +12,7 @@ pub mod select;
 pub mod status;
 pub mod target_failure;
 #[cfg(test)]
-mod test_pods;
+pub(crate) mod test_pods;
 pub mod to_api;
 
 use crate::api::DiagnosisRequest;

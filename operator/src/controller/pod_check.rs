@@ -62,23 +62,35 @@ pub fn check_pod(pod: &Pod, name: &str, container: Option<&str>) -> Result<Strin
     target_container(pod, container).map_err(|detail| TargetFailure::ContainerMissing { pod: name.to_string(), detail })
 }
 
-/// Everything [`check_pod`] checks, plus the container's state, the port, the access and the
-/// durations of the plan.
-pub fn prepare_target(pod: &Pod, task: &TargetTask, policy: PortPolicy) -> Result<PreparedTarget, TargetFailure> {
+/// Everything [`check_pod`] checks, plus that the container runs: the container's name.
+pub fn running_container(pod: &Pod, task: &TargetTask) -> Result<String, TargetFailure> {
     let name = task.pod.as_str();
     let container = check_pod(pod, name, task.container.as_deref())?;
     if let Some(state) = container_not_running(pod, &container) {
         return Err(TargetFailure::ContainerNotRunning { pod: name.to_string(), container, state });
     }
-    let port = resolve_port(pod, name, &container, &task.pprof, policy)?;
-    let access = match task.pprof.access {
+    Ok(container)
+}
+
+/// Everything [`running_container`] checks, plus the pprof port, the access and the durations
+/// of the plan.
+pub fn prepare_target(
+    pod: &Pod,
+    task: &TargetTask,
+    pprof: &PprofSpec,
+    policy: PortPolicy,
+) -> Result<PreparedTarget, TargetFailure> {
+    let name = task.pod.as_str();
+    let container = running_container(pod, task)?;
+    let port = resolve_port(pod, name, &container, pprof, policy)?;
+    let access = match pprof.access {
         Access::PortForward => PodAccess::PortForward,
         Access::PodIp => match pod.status.as_ref().and_then(|s| s.pod_ip.clone()) {
             Some(ip) => PodAccess::PodIp(ip),
             None => return Err(TargetFailure::NoPodIp { pod: name.to_string() }),
         },
     };
-    let plan = plan_for(&task.pprof).map_err(TargetFailure::InvalidDuration)?;
+    let plan = plan_for(pprof).map_err(TargetFailure::InvalidDuration)?;
     Ok(PreparedTarget { container, port, access, plan })
 }
 
@@ -241,11 +253,17 @@ mod tests {
         TargetTask {
             namespace: "shop".into(),
             request: "r".into(),
+            request_uid: "uid-1".into(),
             pod: "a".into(),
             container: None,
-            pprof,
+            pprof: Some(pprof),
+            delve: None,
             collected: Default::default(),
         }
+    }
+
+    fn prepare(pod: &Pod, t: &TargetTask, policy: PortPolicy) -> Result<PreparedTarget, TargetFailure> {
+        prepare_target(pod, t, t.pprof.as_ref().unwrap(), policy)
     }
 
     fn reason(r: Result<PreparedTarget, TargetFailure>) -> TargetReason {
@@ -254,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_running_pod_is_prepared_with_container_port_access_and_plan() {
-        let p = prepare_target(&pod("a", "Running", 1), &task(PprofSpec::default()), PortPolicy::Declared).unwrap();
+        let p = prepare(&pod("a", "Running", 1), &task(PprofSpec::default()), PortPolicy::Declared).unwrap();
         assert_eq!((p.container.as_str(), p.port, &p.access), ("app", 6060, &PodAccess::PortForward));
         assert!(!p.plan.fetches().is_empty());
     }
@@ -264,14 +282,14 @@ mod tests {
         let t = task(PprofSpec::default());
         let mut gone = pod("a", "Running", 1);
         gone.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::UNIX_EPOCH));
-        assert_eq!(reason(prepare_target(&gone, &t, PortPolicy::Declared)), TargetReason::PodTerminating);
+        assert_eq!(reason(prepare(&gone, &t, PortPolicy::Declared)), TargetReason::PodTerminating);
         assert_eq!(
-            reason(prepare_target(&pod("a", "Pending", 1), &t, PortPolicy::Declared)),
+            reason(prepare(&pod("a", "Pending", 1), &t, PortPolicy::Declared)),
             TargetReason::PodNotRunning
         );
         let web = TargetTask { container: Some("web".into()), ..t.clone() };
         assert_eq!(
-            reason(prepare_target(&pod("a", "Running", 1), &web, PortPolicy::Declared)),
+            reason(prepare(&pod("a", "Running", 1), &web, PortPolicy::Declared)),
             TargetReason::ContainerMissing
         );
 
@@ -284,23 +302,23 @@ mod tests {
             }),
             ..Default::default()
         }]);
-        let f = prepare_target(&waiting, &t, PortPolicy::Declared).unwrap_err();
+        let f = prepare(&waiting, &t, PortPolicy::Declared).unwrap_err();
         assert_eq!(f.reason(), TargetReason::ContainerNotRunning);
         assert_eq!(f.to_string(), "container app of pod a is waiting (CrashLoopBackOff)");
 
         let named = task(PprofSpec { port_name: Some("debug".into()), ..PprofSpec::default() });
         assert_eq!(
-            reason(prepare_target(&pod("a", "Running", 1), &named, PortPolicy::Declared)),
+            reason(prepare(&pod("a", "Running", 1), &named, PortPolicy::Declared)),
             TargetReason::PortNotFound
         );
         let pod_ip = task(PprofSpec { access: Access::PodIp, ..PprofSpec::default() });
         assert_eq!(
-            reason(prepare_target(&pod("a", "Running", 1), &pod_ip, PortPolicy::Declared)),
+            reason(prepare(&pod("a", "Running", 1), &pod_ip, PortPolicy::Declared)),
             TargetReason::NoPodIp
         );
         let bad = task(PprofSpec { duration: "soon".into(), ..PprofSpec::default() });
         assert_eq!(
-            reason(prepare_target(&pod("a", "Running", 1), &bad, PortPolicy::Declared)),
+            reason(prepare(&pod("a", "Running", 1), &bad, PortPolicy::Declared)),
             TargetReason::InvalidDuration
         );
     }

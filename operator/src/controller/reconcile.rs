@@ -166,9 +166,11 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
     let mut task = TargetTask {
         namespace: req.namespace().unwrap_or_default(),
         request: req.name_any(),
+        request_uid: uid.to_string(),
         pod: pod.to_string(),
         container: target.container.clone(),
-        pprof: req.spec.pprof.clone(),
+        pprof: req.spec.effective_pprof(),
+        delve: req.spec.delve.clone(),
         collected: CollectedSink::default(),
     };
     let cancel = ctx.running.start(uid, pod);

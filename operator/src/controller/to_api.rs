@@ -16,6 +16,8 @@ impl From<analyze::ArtifactKind> for api::ArtifactKind {
             analyze::ArtifactKind::Mutex => api::ArtifactKind::Mutex,
             analyze::ArtifactKind::Threadcreate => api::ArtifactKind::Threadcreate,
             analyze::ArtifactKind::Trace => api::ArtifactKind::Trace,
+            analyze::ArtifactKind::DelveGoroutines => api::ArtifactKind::DelveGoroutines,
+            analyze::ArtifactKind::DelveSnapshot => api::ArtifactKind::DelveSnapshot,
         }
     }
 }
@@ -32,6 +34,8 @@ impl From<api::ArtifactKind> for analyze::ArtifactKind {
             api::ArtifactKind::Mutex => analyze::ArtifactKind::Mutex,
             api::ArtifactKind::Threadcreate => analyze::ArtifactKind::Threadcreate,
             api::ArtifactKind::Trace => analyze::ArtifactKind::Trace,
+            api::ArtifactKind::DelveGoroutines => analyze::ArtifactKind::DelveGoroutines,
+            api::ArtifactKind::DelveSnapshot => analyze::ArtifactKind::DelveSnapshot,
         }
     }
 }
@@ -42,6 +46,7 @@ impl From<analyze::ArtifactFormat> for api::ArtifactFormat {
             analyze::ArtifactFormat::Pprof => api::ArtifactFormat::Pprof,
             analyze::ArtifactFormat::GoroutineText => api::ArtifactFormat::GoroutineText,
             analyze::ArtifactFormat::Trace => api::ArtifactFormat::Trace,
+            analyze::ArtifactFormat::DelveJson => api::ArtifactFormat::DelveJson,
         }
     }
 }
@@ -102,6 +107,7 @@ impl From<analyze::summary::TargetSummary> for api::TargetSummary {
             }),
             findings: s.findings.into_iter().map(Into::into).collect(),
             notes: s.notes,
+            delve: None,
         }
     }
 }

@@ -74,7 +74,9 @@ mod tests {
                 "d/block.pb.gz",
                 "d/mutex.pb.gz",
                 "d/threadcreate.pb.gz",
-                "d/trace.out"
+                "d/trace.out",
+                "d/delve-goroutines.txt",
+                "d/delve-snapshot.json"
             ]
         );
     }

@@ -1,0 +1,3 @@
+module godiag.dev/dlv-wrapper
+
+go 1.25

@@ -1,0 +1,170 @@
+//! `spec.delve`: attaching the Delve debugger to the target's Go process in an ephemeral
+//! container. Every `///` comment on a field is user documentation (`kubectl explain`).
+
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The label a namespace must carry before godiag attaches Delve to any of its pods.
+pub const DELVE_OPT_IN_LABEL: &str = "godiag.dev/delve";
+/// The value of [`DELVE_OPT_IN_LABEL`] that opts a namespace in.
+pub const DELVE_OPT_IN_VALUE: &str = "enabled";
+/// The hard cap on `maxPause`.
+pub const MAX_PAUSE_CAP_SECS: u64 = 30;
+
+/// Attach the Delve debugger to each target's Go process and take a snapshot of every goroutine
+/// (stacks, and optionally the values of locals and arguments), then detach so the program runs
+/// on.
+///
+/// Delve's API is unauthenticated code execution, so godiag only does this in namespaces labelled
+/// `godiag.dev/delve=enabled`; dlv runs in an ephemeral container of the pod, listens on 127.0.0.1
+/// only, and is reached through the API server's port-forward. While Delve reads the goroutines
+/// the whole program is stopped (at most `maxPause`), and dlv's memory is charged to the pod.
+///
+/// When `pprof` is also set, pprof runs first and Delve after: a process stopped by a debugger
+/// cannot serve pprof. Ephemeral containers cannot be removed from a pod: each request leaves one
+/// terminated container (named in the pod's status) behind.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DelveSpec {
+    /// What Delve does. Snapshot (the only mode so far): attach, read every goroutine, detach.
+    #[serde(default)]
+    pub mode: DelveMode,
+    /// What the snapshot reads and how long the program may be stopped.
+    #[serde(default)]
+    pub snapshot: SnapshotOptions,
+    /// Which privileges the debugger container gets. Unset: Auto.
+    #[serde(default)]
+    pub privilege: DelvePrivilege,
+    /// The image of the debugger container: a static dlv plus godiag's wrapper. Unset: the
+    /// operator's default (Helm value `delve.image`, env GODIAG_DELVE_IMAGE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+    /// The process to attach to, as the start of its command line (e.g. `/app/server`). Unset:
+    /// PID 1 of the target container, which is the program in most images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub process: Option<String>,
+}
+
+/// What Delve does once attached.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DelveMode {
+    /// Attach, read every goroutine with its stack (and locals and arguments if asked), detach.
+    #[default]
+    Snapshot,
+}
+
+/// The debugger container's privileges.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DelvePrivilege {
+    /// SameUser when the namespace enforces the `baseline` or `restricted` Pod Security level,
+    /// else SysPtrace.
+    #[default]
+    Auto,
+    /// Runs as root with the `SYS_PTRACE` capability: attaches whatever user the program runs
+    /// as, on nodes whose `kernel.yama.ptrace_scope` is 0, 1 or 2. Refused by the `baseline` and
+    /// `restricted` Pod Security levels.
+    SysPtrace,
+    /// Runs as the program's own UID/GID with every capability dropped, no privilege
+    /// escalation and the RuntimeDefault seccomp profile: admissible under `restricted`. Attaches
+    /// only on nodes whose `kernel.yama.ptrace_scope` is 0. The target container (or pod) must
+    /// set `runAsUser`.
+    SameUser,
+}
+
+/// What the snapshot reads and its bounds.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotOptions {
+    /// Read at most this many goroutines (1–100000); the rest are counted but not read.
+    #[serde(default = "default_max_goroutines")]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub max_goroutines: i32,
+    /// Frames read per goroutine stack (1–256).
+    #[serde(default = "default_stack_depth")]
+    #[schemars(range(min = 1, max = 256))]
+    pub stack_depth: i32,
+    /// Also read the values of each frame's local variables and arguments, within `loadLimits`.
+    /// This makes the pause longer, and the values can hold secrets the program keeps in memory:
+    /// they are stored with the artifacts.
+    #[serde(default)]
+    pub locals: bool,
+    /// How much of each value is read when `locals` is set.
+    #[serde(default)]
+    pub load_limits: LoadLimits,
+    /// Longest time the program may stay stopped (1s–30s, default 5s). When it is reached godiag
+    /// stores what it read so far, marks the snapshot partial, and detaches.
+    #[serde(default = "default_max_pause")]
+    #[schemars(regex(pattern = r"^([0-9]{1,6}(ms|s|m|h))+$"))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('1s') && duration(self) <= duration('30s')").message("maxPause must be between 1s and 30s"))]
+    pub max_pause: String,
+}
+
+/// Bounds on the values Delve reads (Delve's `LoadConfig`).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadLimits {
+    /// Characters read of each string (0–4096).
+    #[serde(default = "default_max_string_len")]
+    #[schemars(range(min = 0, max = 4096))]
+    pub max_string_len: i32,
+    /// Elements read of each slice, array or map (0–256).
+    #[serde(default = "default_max_array_values")]
+    #[schemars(range(min = 0, max = 256))]
+    pub max_array_values: i32,
+    /// How deep nested structs and pointers are followed (0–5).
+    #[serde(default = "default_max_recurse")]
+    #[schemars(range(min = 0, max = 5))]
+    pub max_variable_recurse: i32,
+    /// Fields read of each struct (0–256).
+    #[serde(default = "default_max_struct_fields")]
+    #[schemars(range(min = 0, max = 256))]
+    pub max_struct_fields: i32,
+}
+
+fn default_max_goroutines() -> i32 {
+    10_000
+}
+fn default_stack_depth() -> i32 {
+    50
+}
+fn default_max_pause() -> String {
+    "5s".into()
+}
+fn default_max_string_len() -> i32 {
+    64
+}
+fn default_max_array_values() -> i32 {
+    16
+}
+fn default_max_recurse() -> i32 {
+    1
+}
+fn default_max_struct_fields() -> i32 {
+    16
+}
+
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        SnapshotOptions {
+            max_goroutines: default_max_goroutines(),
+            stack_depth: default_stack_depth(),
+            locals: false,
+            load_limits: LoadLimits::default(),
+            max_pause: default_max_pause(),
+        }
+    }
+}
+
+impl Default for LoadLimits {
+    fn default() -> Self {
+        LoadLimits {
+            max_string_len: default_max_string_len(),
+            max_array_values: default_max_array_values(),
+            max_variable_recurse: default_max_recurse(),
+            max_struct_fields: default_max_struct_fields(),
+        }
+    }
+}
