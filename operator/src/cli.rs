@@ -31,6 +31,9 @@ pub enum Command {
     Collect(CollectArgs),
     /// Analyse a pprof profile, goroutine dump or execution trace (kind detected from content).
     Analyze(AnalyzeArgs),
+    /// Talk to a headless Delve you started yourself (`dlv attach PID --headless --listen=127.0.0.1:PORT`).
+    #[command(subcommand)]
+    Delve(DelveCommand),
     /// Internal: the operator's analysis child process (one artifact on stdin, JSON on stdout).
     #[command(hide = true)]
     AnalyzeWorker(AnalyzeWorkerArgs),
@@ -104,6 +107,8 @@ pub struct RunArgs {
     pub port_policy: PortPolicyArg,
     #[command(flatten)]
     pub leader: LeaderArgs,
+    #[command(flatten)]
+    pub delve: DelveArgs,
 }
 
 /// Leader election: of all replicas, only the holder of a Lease runs the controller; the others
@@ -210,6 +215,51 @@ pub struct AnalyzeArgs {
     /// Also write a flame graph SVG here (pprof profiles only).
     #[arg(long)]
     pub svg: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum DelveCommand {
+    /// Read every goroutine with its stack from the stopped program, detach (the program runs
+    /// on), store the snapshot and print the summary the operator writes into status. Start dlv
+    /// without --continue: godiag never halts a program.
+    Snapshot(DelveSnapshotArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DelveSnapshotArgs {
+    /// Address of the headless dlv, e.g. 127.0.0.1:2345.
+    pub addr: String,
+    /// Where to write the artifacts, as a storage URL (file://./out, s3://bucket/prefix, …).
+    #[arg(long, default_value = "file://./out")]
+    pub out: String,
+    /// Name of the directory for this snapshot under --out (default: delve_host_port).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Also read locals and arguments (bounded like the request's loadLimits defaults).
+    #[arg(long)]
+    pub locals: bool,
+    /// Longest time the program may stay stopped while godiag reads it.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub max_pause: Duration,
+    /// Goroutines read at most.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_goroutines: usize,
+    /// Frames read per goroutine.
+    #[arg(long, default_value_t = 50)]
+    pub stack_depth: i64,
+}
+
+/// How the operator runs Delve snapshots.
+#[derive(Args, Debug, Clone)]
+pub struct DelveArgs {
+    /// The debugger image when a request names none: a static dlv at /dlv and godiag's wrapper at
+    /// /godiag-dlv-wrapper (e2e/images/build.sh builds it).
+    #[arg(long, env = "GODIAG_DELVE_IMAGE", default_value = crate::controller::cluster_diagnoser::DEFAULT_DELVE_IMAGE)]
+    pub delve_image: String,
+    /// How long the debugger container may take to start and dlv to attach (image pull, loading
+    /// the program's debug info) before the pod fails with DelveTimedOut.
+    #[arg(long, env = "GODIAG_DELVE_ATTACH_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+    pub delve_attach_timeout: Duration,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -38,6 +38,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         controller::analysis::Analyzer::Worker(analysis_worker(&args)?),
     );
     diagnoser.port_policy = args.port_policy.into();
+    diagnoser.delve.image = args.delve.delve_image.clone();
+    diagnoser.delve.attach_timeout = args.delve.delve_attach_timeout;
     let diagnoser = Arc::new(diagnoser);
     let (ctx, inputs) = Context::new(client.clone(), diagnoser, args.max_concurrent_targets, metrics.clone());
     let api: Api<DiagnosisRequest> = match &args.watch_namespace {

@@ -80,6 +80,7 @@ fn all_eight_kinds_are_collected_and_decode() {
                 let text = String::from_utf8_lossy(&bytes);
                 assert!(text.contains("goroutine 1 ["), "{}", &text[..200.min(text.len())]);
             }
+            ArtifactFormat::DelveJson => panic!("godiag collect stored a Delve snapshot: {}", a.object.path),
         }
     }
     let s = stdout(&o);

@@ -108,7 +108,7 @@ fn chart_and_manifests_grant_the_same_rules() {
 }
 
 #[test]
-fn rbac_grants_what_the_operator_does_and_nothing_for_later_features() {
+fn rbac_grants_what_the_operator_does_and_nothing_more() {
     let rules = base_object("ClusterRole")["rules"].clone();
     let granted = |group: &str, resource: &str, verb: &str| {
         rules.as_array().expect("rules").iter().any(|r| {
@@ -125,11 +125,18 @@ fn rbac_grants_what_the_operator_does_and_nothing_for_later_features() {
         ("", "pods/portforward", "get"),
         ("", "pods/portforward", "create"),
         ("events.k8s.io", "events", "create"),
+        // Delve: the debugger container, and the namespace's opt-in label and Pod Security level.
+        ("", "pods/ephemeralcontainers", "patch"),
+        ("", "namespaces", "get"),
     ] {
         assert!(granted(g, r, v), "ClusterRole must allow {v} on {r} in group {g:?}");
     }
     for (g, r, v) in [
-        ("", "pods/ephemeralcontainers", "patch"),
+        // Ephemeral containers are only ever added; pods themselves are never changed.
+        ("", "pods", "patch"),
+        ("", "pods", "update"),
+        ("", "pods/exec", "create"),
+        ("", "namespaces", "list"),
         ("", "secrets", "get"),
         ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
     ] {
@@ -159,7 +166,7 @@ fn example_requests_are_valid_diagnosis_requests() {
 fn all_profiles_example_asks_for_every_kind() {
     let req: DiagnosisRequest =
         serde_json::from_value(docs("manifests/examples/all-profiles.yaml").remove(0)).expect("request");
-    let asked: BTreeSet<ProfileKind> = req.spec.pprof.profiles.iter().copied().collect();
+    let asked: BTreeSet<ProfileKind> = req.spec.effective_pprof().unwrap().profiles.iter().copied().collect();
     assert_eq!(asked, ProfileKind::ALL.into_iter().collect());
 }
 

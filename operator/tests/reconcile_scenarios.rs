@@ -40,7 +40,9 @@ async fn new_request_runs_then_succeeds() {
     h.finished_collections(2).await;
     let jobs = h.diagnoser.jobs.lock().unwrap().clone();
     assert_eq!(jobs.len(), 2);
-    assert!(jobs.iter().all(|j| j.pprof.duration == "10s" && j.container.as_deref() == Some("app")));
+    assert!(jobs.iter().all(|j| j.pprof.as_ref().is_some_and(|p| p.duration == "10s")
+        && j.delve.is_none()
+        && j.container.as_deref() == Some("app")));
 
     let action = reconcile(Arc::new(with_status(req.clone(), running)), h.ctx.clone()).await.expect("second pass");
     assert_eq!(action, Action::await_change());

@@ -56,6 +56,11 @@ pub async fn install_godiag() -> Result<()> {
 
 /// Deploys the demo program (manifests/examples/goapp.yaml) with extra args and waits until it runs.
 pub async fn deploy_goapp(ns: &str, name: &str, args: &[&str]) -> Result<()> {
+    deploy_goapp_image(ns, name, None, args).await
+}
+
+/// [`deploy_goapp`] with another image of the program (e.g. `localhost/goapp:stripped`).
+pub async fn deploy_goapp_image(ns: &str, name: &str, image: Option<&str>, args: &[&str]) -> Result<()> {
     let yaml = std::fs::read_to_string(repo().join("manifests/examples/goapp.yaml"))?;
     let mut dep: Deployment = serde_saphyr::from_str(&yaml)?;
     dep.metadata.name = Some(name.into());
@@ -66,6 +71,9 @@ pub async fn deploy_goapp(ns: &str, name: &str, args: &[&str]) -> Result<()> {
     tpl.labels = Some(labels);
     let container = &mut spec.template.spec.as_mut().context("pod spec")?.containers[0];
     container.args = Some(args.iter().map(|a| (*a).to_string()).collect());
+    if let Some(image) = image {
+        container.image = Some(image.into());
+    }
     let client = super::client().await;
     let deployments: Api<Deployment> = Api::namespaced(client, ns);
     deployments.create(&PostParams::default(), &dep).await?;

@@ -11,7 +11,9 @@ pub use delve::{DelveMode, DelvePrivilege, DelveSpec, LoadLimits, SnapshotOption
 pub use kind::{ArtifactFormat, ArtifactKind, ProfileKind};
 pub use request::{Access, DiagnosisRequest, DiagnosisRequestSpec, PprofSpec, Targets};
 pub use status::{ArtifactStatus, DiagnosisRequestStatus, KindFailureStatus, Phase, TargetPhase, TargetStatus};
-pub use summary::{DelveSummary, Finding, FindingRule, GoroutineCounts, Severity, TargetSummary, TopFunction, TraceFigures};
+pub use summary::{
+    DelveSummary, Finding, FindingRule, GoroutineCounts, Severity, TargetSummary, TopFunction, TraceFigures,
+};
 
 use kube::CustomResourceExt;
 

@@ -283,10 +283,7 @@ mod tests {
         let mut gone = pod("a", "Running", 1);
         gone.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::UNIX_EPOCH));
         assert_eq!(reason(prepare(&gone, &t, PortPolicy::Declared)), TargetReason::PodTerminating);
-        assert_eq!(
-            reason(prepare(&pod("a", "Pending", 1), &t, PortPolicy::Declared)),
-            TargetReason::PodNotRunning
-        );
+        assert_eq!(reason(prepare(&pod("a", "Pending", 1), &t, PortPolicy::Declared)), TargetReason::PodNotRunning);
         let web = TargetTask { container: Some("web".into()), ..t.clone() };
         assert_eq!(
             reason(prepare(&pod("a", "Running", 1), &web, PortPolicy::Declared)),
@@ -307,20 +304,11 @@ mod tests {
         assert_eq!(f.to_string(), "container app of pod a is waiting (CrashLoopBackOff)");
 
         let named = task(PprofSpec { port_name: Some("debug".into()), ..PprofSpec::default() });
-        assert_eq!(
-            reason(prepare(&pod("a", "Running", 1), &named, PortPolicy::Declared)),
-            TargetReason::PortNotFound
-        );
+        assert_eq!(reason(prepare(&pod("a", "Running", 1), &named, PortPolicy::Declared)), TargetReason::PortNotFound);
         let pod_ip = task(PprofSpec { access: Access::PodIp, ..PprofSpec::default() });
-        assert_eq!(
-            reason(prepare(&pod("a", "Running", 1), &pod_ip, PortPolicy::Declared)),
-            TargetReason::NoPodIp
-        );
+        assert_eq!(reason(prepare(&pod("a", "Running", 1), &pod_ip, PortPolicy::Declared)), TargetReason::NoPodIp);
         let bad = task(PprofSpec { duration: "soon".into(), ..PprofSpec::default() });
-        assert_eq!(
-            reason(prepare(&pod("a", "Running", 1), &bad, PortPolicy::Declared)),
-            TargetReason::InvalidDuration
-        );
+        assert_eq!(reason(prepare(&pod("a", "Running", 1), &bad, PortPolicy::Declared)), TargetReason::InvalidDuration);
     }
 
     #[test]

@@ -124,7 +124,12 @@ impl DelveRunner {
         out
     }
 
-    async fn run_inner(&self, t: &DelveTarget<'_>, spec: &DelveSpec, out: &mut DelveOutcome) -> Result<(), DelveFailure> {
+    async fn run_inner(
+        &self,
+        t: &DelveTarget<'_>,
+        spec: &DelveSpec,
+        out: &mut DelveOutcome,
+    ) -> Result<(), DelveFailure> {
         let kube_err = |e: kube::Error| DelveFailure::KubeApiError { detail: e.to_string() };
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         let ns = namespaces.get(t.namespace).await.map_err(kube_err)?;
@@ -150,12 +155,14 @@ impl DelveRunner {
         let ec = ephemeral_container(&name, &image, t.container, privilege, target_identity(t.pod, t.container), &args)
             .map_err(|e| DelveFailure::IdentityUnknown(e.to_string()))?;
         let patch = serde_json::json!({ "spec": { "ephemeralContainers": [ec] } });
-        if let Err(e) = pods.patch_ephemeral_containers(t.pod_name, &PatchParams::default(), &Patch::Strategic(&patch)).await
+        if let Err(e) =
+            pods.patch_ephemeral_containers(t.pod_name, &PatchParams::default(), &Patch::Strategic(&patch)).await
         {
             return Err(patch_failure(e, t.namespace, privilege));
         }
         tracing::info!(pod = %t.pod_name, container = %name, privilege = privilege.as_str(), "debugger container added");
-        let mut summary = DelveSummary { container: name.clone(), privilege: privilege.as_str().into(), ..DelveSummary::default() };
+        let mut summary =
+            DelveSummary { container: name.clone(), privilege: privilege.as_str().into(), ..DelveSummary::default() };
         let io = self.wait_for_dlv(&pods, t.pod_name, &name, &image).await;
         let io = match io {
             Ok(io) => io,
@@ -183,7 +190,8 @@ impl DelveRunner {
             summary.resumed = Some(o.resumed);
         }
         if let Some(p) = &t.probe {
-            summary.responded = Some(http_probe(&PortForwardConnector::new(pods.clone(), t.pod_name, p.port), &p.path).await);
+            summary.responded =
+                Some(http_probe(&PortForwardConnector::new(pods.clone(), t.pod_name, p.port), &p.path).await);
         }
         out.summary = Some(summary);
         if let Some(o) = finished.as_ref().filter(|o| !o.resumed && o.target_state != "exited") {
@@ -194,10 +202,15 @@ impl DelveRunner {
         let snap = result.map_err(|e| match e {
             SnapshotError::GoVersionUnsupported { .. } => DelveFailure::GoVersionUnsupported(e.to_string()),
             SnapshotError::TargetExited { .. } => DelveFailure::TargetExited { detail: e.to_string() },
+            SnapshotError::NoDebugInfo { message } => DelveFailure::NoDebugInfo { message },
+            SnapshotError::TargetRunning => DelveFailure::ProtocolError { detail: e.to_string() },
             SnapshotError::Rpc(r) => DelveFailure::ProtocolError { detail: r.to_string() },
         })?;
         if snap.partial == Some(Partial::MaxPause) {
-            return Err(DelveFailure::MaxPauseReached { max_pause: spec.snapshot.max_pause.clone(), read: snap.goroutines.len() });
+            return Err(DelveFailure::MaxPauseReached {
+                max_pause: spec.snapshot.max_pause.clone(),
+                read: snap.goroutines.len(),
+            });
         }
         Ok(())
     }
@@ -230,8 +243,10 @@ impl DelveRunner {
                 }
                 Some(ContainerState { waiting: Some(w), .. }) => {
                     let reason = w.reason.unwrap_or_default();
-                    if matches!(reason.as_str(), "ErrImagePull" | "ImagePullBackOff" | "ErrImageNeverPull" | "InvalidImageName")
-                    {
+                    if matches!(
+                        reason.as_str(),
+                        "ErrImagePull" | "ImagePullBackOff" | "ErrImageNeverPull" | "InvalidImageName"
+                    ) {
                         return Err(DelveFailure::ImagePullFailed {
                             image: image.into(),
                             detail: format!("{reason}: {}", w.message.unwrap_or_default()),
@@ -321,7 +336,8 @@ async fn wait_finished(pods: &Api<Pod>, pod: &str, name: &str, wait: Duration) -
 pub async fn http_probe(connector: &dyn Connector, path: &str) -> bool {
     let probe = async {
         let mut io = connector.connect().await.ok()?;
-        let req = format!("GET {}/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path.trim_end_matches('/'));
+        let req =
+            format!("GET {}/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path.trim_end_matches('/'));
         io.write_all(req.as_bytes()).await.ok()?;
         let mut head = [0u8; 5];
         io.read_exact(&mut head).await.ok()?;
@@ -398,7 +414,10 @@ mod tests {
         let f = patch_failure(kube::Error::Api(Box::new(status)), "shop", Privilege::SysPtrace);
         assert_eq!(f.reason().as_str(), "PodSecurityRejected");
         let m = f.to_string();
-        assert!(m.contains("Pod Security level baseline:latest of namespace shop refuses the SysPtrace debugger container"), "{m}");
+        assert!(
+            m.contains("Pod Security level baseline:latest of namespace shop refuses the SysPtrace debugger container"),
+            "{m}"
+        );
         assert!(m.contains("Use privilege: SameUser"), "{m}");
     }
 }

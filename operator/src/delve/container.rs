@@ -58,7 +58,8 @@ pub fn existing<'a>(pod: &'a Pod, name: &str) -> Option<&'a EphemeralContainer> 
 /// The UID and GID the target container runs as, from its security context or the pod's.
 pub fn target_identity(pod: &Pod, container: &str) -> (Option<i64>, Option<i64>) {
     let spec = pod.spec.as_ref();
-    let c = spec.and_then(|s| s.containers.iter().find(|c| c.name == container)).and_then(|c| c.security_context.as_ref());
+    let c =
+        spec.and_then(|s| s.containers.iter().find(|c| c.name == container)).and_then(|c| c.security_context.as_ref());
     let p = spec.and_then(|s| s.security_context.as_ref());
     let uid = c.and_then(|c| c.run_as_user).or_else(|| p.and_then(|p| p.run_as_user));
     let gid = c.and_then(|c| c.run_as_group).or_else(|| p.and_then(|p| p.run_as_group));
@@ -76,10 +77,7 @@ pub struct WrapperArgs {
 
 impl WrapperArgs {
     pub fn to_args(&self) -> Vec<String> {
-        let mut a = vec![
-            format!("--listen=127.0.0.1:{DLV_PORT}"),
-            format!("--deadline={}s", self.deadline_secs),
-        ];
+        let mut a = vec![format!("--listen=127.0.0.1:{DLV_PORT}"), format!("--deadline={}s", self.deadline_secs)];
         match &self.process {
             Some(prefix) => a.push(format!("--process={prefix}")),
             None => a.push("--pid=1".into()),
@@ -117,7 +115,9 @@ pub fn ephemeral_container(
             let (uid, gid) = match identity {
                 (Some(u), Some(g)) => (u, g),
                 (None, _) => return Err(SpecError::IdentityUnknown { container: target.into(), missing: "runAsUser" }),
-                (_, None) => return Err(SpecError::IdentityUnknown { container: target.into(), missing: "runAsGroup" }),
+                (_, None) => {
+                    return Err(SpecError::IdentityUnknown { container: target.into(), missing: "runAsGroup" });
+                }
             };
             SecurityContext {
                 run_as_user: Some(uid),
@@ -171,7 +171,8 @@ mod tests {
     #[test]
     fn sysptrace_is_root_with_only_sys_ptrace_added() {
         let args = WrapperArgs { process: None, deadline_secs: 95 };
-        let c = ephemeral_container("d", "img", "app", Privilege::SysPtrace, (Some(65532), Some(65532)), &args).unwrap();
+        let c =
+            ephemeral_container("d", "img", "app", Privilege::SysPtrace, (Some(65532), Some(65532)), &args).unwrap();
         let sc = c.security_context.unwrap();
         assert_eq!(sc.run_as_user, Some(0));
         assert_eq!(sc.capabilities.unwrap().add, Some(vec!["SYS_PTRACE".to_string()]));

@@ -9,7 +9,9 @@ pub enum DelveFailure {
         "namespace {namespace} has not opted in to Delve (its API is unauthenticated code execution): label it with `kubectl label namespace {namespace} {DELVE_OPT_IN_LABEL}={DELVE_OPT_IN_VALUE}`; nothing was added to the pod"
     )]
     NotEnabled { namespace: String },
-    #[error("Pod Security level {level} of namespace {namespace} refuses the {profile} debugger container: {violations}. {advice}")]
+    #[error(
+        "Pod Security level {level} of namespace {namespace} refuses the {profile} debugger container: {violations}. {advice}"
+    )]
     PodSecurityRejected { namespace: String, level: String, profile: &'static str, violations: String, advice: String },
     #[error("{0}")]
     IdentityUnknown(String),
@@ -17,7 +19,9 @@ pub enum DelveFailure {
     EphemeralContainersUnavailable { detail: String },
     #[error("cannot add the debugger container: {detail}")]
     PatchFailed { detail: String },
-    #[error("the debugger image {image} cannot be pulled: {detail}; set spec.delve.image or the operator's delve image")]
+    #[error(
+        "the debugger image {image} cannot be pulled: {detail}; set spec.delve.image or the operator's delve image"
+    )]
     ImagePullFailed { image: String, detail: String },
     #[error("Delve could not attach: {message}")]
     AttachRefused { message: String },
@@ -29,7 +33,9 @@ pub enum DelveFailure {
     GoVersionUnsupported(String),
     #[error("the target process has exited: {detail}")]
     TargetExited { detail: String },
-    #[error("the pause reached maxPause ({max_pause}) after {read} goroutines: the partial snapshot is stored and the target was detached")]
+    #[error(
+        "the pause reached maxPause ({max_pause}) after {read} goroutines: the partial snapshot is stored and the target was detached"
+    )]
     MaxPauseReached { max_pause: String, read: usize },
     #[error(
         "godiag restarted while Delve was attached: the debugger container {container} is already in the pod, and an ephemeral container cannot be added twice. dlv detached when its connection dropped; the target keeps running. Create a new request for a new snapshot.{outcome}"
@@ -128,7 +134,9 @@ mod tests {
         );
         assert_eq!(f.reason(), DelveReason::DelveAttachRefused);
         assert!(f.to_string().contains("ptrace_scope"), "{f}");
-        let f = DelveFailure::from_dlv_output("could not attach to pid 1: could not open debug info - debuggee must not be built with 'go run' or -ldflags='-s -w', which strip debug info");
+        let f = DelveFailure::from_dlv_output(
+            "could not attach to pid 1: could not open debug info - debuggee must not be built with 'go run' or -ldflags='-s -w', which strip debug info",
+        );
         assert_eq!(f.reason(), DelveReason::NoDebugInfo);
         assert!(f.to_string().contains("Rebuild without -s -w"), "{f}");
         let f = DelveFailure::NotEnabled { namespace: "shop".into() };

@@ -6,6 +6,8 @@ pub mod container;
 pub mod failure;
 pub mod psa;
 pub mod render;
+#[cfg(test)]
+mod replay;
 pub mod rpc;
 pub mod snapshot;
 pub mod summary;

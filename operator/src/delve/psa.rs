@@ -45,7 +45,11 @@ mod tests {
         let r = parse(m).unwrap();
         assert_eq!(r.level, "baseline:latest");
         assert_eq!(r.level_name(), "baseline");
-        assert!(r.violations.starts_with("non-default capabilities (container \"godiag-dlv-0f3c\""), "{}", r.violations);
+        assert!(
+            r.violations.starts_with("non-default capabilities (container \"godiag-dlv-0f3c\""),
+            "{}",
+            r.violations
+        );
         assert!(!r.blames_other_container("godiag-dlv-0f3c"));
         assert!(r.blames_other_container("godiag-dlv-aaaa"));
         assert_eq!(parse("pods \"x\" is forbidden: User \"u\" cannot patch resource"), None);

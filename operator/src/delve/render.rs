@@ -21,31 +21,32 @@ fn status_name(status: u64) -> &'static str {
     }
 }
 
-/// The runtime's wait reasons, by index, as `runtime/runtime2.go` of Go 1.25 and 1.26 lists them
-/// (read in Go 1.26.8's source). Other Go versions number them differently: their waiting
-/// goroutines are rendered as `waiting`.
-const WAIT_REASONS_1_25: &[&str] = &[
+/// The runtime's wait reasons by their number, for Go 1.26: the order of the `waitReason`
+/// constants in `runtime/runtime2.go` (read in Go 1.26.8's source), named as `waitReasonStrings`
+/// names them. Other Go versions number them differently; their waiting goroutines are rendered as
+/// `waiting` rather than with a reason that could be wrong.
+const WAIT_REASONS_1_26: &[&str] = &[
     "",
     "GC assist marking",
     "IO wait",
-    "chan receive (nil chan)",
-    "chan send (nil chan)",
     "dumping heap",
     "garbage collection",
     "garbage collection scan",
     "panicwait",
-    "select",
-    "select (no cases)",
     "GC assist wait",
     "GC sweep wait",
     "GC scavenge wait",
-    "chan receive",
-    "chan send",
     "finalizer wait",
     "force gc (idle)",
     "GOMAXPROCS updater (idle)",
     "semacquire",
     "sleep",
+    "chan receive (nil chan)",
+    "chan send (nil chan)",
+    "select (no cases)",
+    "select",
+    "chan receive",
+    "chan send",
     "sync.Cond.Wait",
     "sync.Mutex.Lock",
     "sync.RWMutex.RLock",
@@ -81,7 +82,7 @@ pub fn state(g: &super::types::Goroutine, go_version: &str) -> String {
         return name.to_string();
     }
     let table = match go_minor(go_version) {
-        Some((1, 25 | 26)) => WAIT_REASONS_1_25,
+        Some((1, 26)) => WAIT_REASONS_1_26,
         _ => &[],
     };
     match usize::try_from(g.wait_reason).ok().and_then(|i| table.get(i)) {
@@ -104,9 +105,19 @@ fn goroutine(out: &mut String, r: &GoroutineRecord, go_version: &str) {
     let g = &r.goroutine;
     let _ = writeln!(out, "goroutine {} [{}]:", g.id, one_line(&state(g, go_version)));
     if r.stack.is_empty() {
-        // No stack read: the current location is still known.
-        let loc = &g.current_loc;
-        let _ = writeln!(out, "{}(...)\n\t{}:{}", name_or_unknown(loc.function_name()), one_line(&loc.file), loc.line);
+        // No stack read: the current location, and the innermost one in the program's own code,
+        // are still known.
+        for loc in [&g.current_loc, &g.user_current_loc] {
+            if loc.function.is_some() && (std::ptr::eq(loc, &g.current_loc) || loc.pc != g.current_loc.pc) {
+                let _ = writeln!(
+                    out,
+                    "{}(...)\n\t{}:{}",
+                    name_or_unknown(loc.function_name()),
+                    one_line(&loc.file),
+                    loc.line
+                );
+            }
+        }
     }
     for f in &r.stack {
         let loc = &f.location;

@@ -91,7 +91,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> DelveClient<S> {
         self.call::<_, serde_json::Value>("Detach", &DetachIn::KEEP_RUNNING).await.map(|_| ())
     }
 
-    async fn call<P: Serialize, R: DeserializeOwned>(&mut self, method: &'static str, params: &P) -> Result<R, RpcError> {
+    async fn call<P: Serialize, R: DeserializeOwned>(
+        &mut self,
+        method: &'static str,
+        params: &P,
+    ) -> Result<R, RpcError> {
         let timeout = self.timeout;
         let mut out = self.call_many(method, std::slice::from_ref(params), timeout).await?;
         out.pop().unwrap_or(Err(RpcError::Closed { method }))

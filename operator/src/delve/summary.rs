@@ -18,7 +18,11 @@ pub fn summarize(s: &Snapshot, container: &str, privilege: &str) -> DelveSummary
     DelveSummary {
         container: container.into(),
         privilege: privilege.into(),
-        versions: format!("{} / {}", s.version.delve_version, s.version.target_go_version),
+        versions: format!(
+            "Delve {} / {}",
+            delve_version(&s.version.delve_version),
+            go_version(&s.version.target_go_version)
+        ),
         goroutines_read: s.goroutines.len() as u64,
         partial: s.partial.map(|p| match p {
             Partial::MaxPause => "MaxPause".to_string(),
@@ -30,6 +34,16 @@ pub fn summarize(s: &Snapshot, container: &str, privilege: &str) -> DelveSummary
         responded: None,
         locals: if s.locals { top_group_locals(s) } else { Vec::new() },
     }
+}
+
+/// `1.27.2` from Delve's `Version: 1.27.2\nBuild: $Id: … $`.
+pub fn delve_version(v: &str) -> &str {
+    v.lines().next().unwrap_or(v).trim_start_matches("Version:").trim()
+}
+
+/// `go1.26.8` from `Go cmd/compile go1.26.8`.
+pub fn go_version(v: &str) -> &str {
+    v.rsplit(' ').next().unwrap_or(v)
 }
 
 /// For the largest groups of goroutines with the same stack: the locals of the first frame of
@@ -91,7 +105,10 @@ mod tests {
     fn locals_come_from_the_largest_groups_first_user_frame() {
         let leak = |id| GoroutineRecord {
             goroutine: Goroutine { id, status: 4, wait_reason: 14, ..Goroutine::default() },
-            stack: vec![frame("runtime.gopark", vec![var("reason", "14")]), frame("main.leak.func1", vec![var("n", "7")])],
+            stack: vec![
+                frame("runtime.gopark", vec![var("reason", "14")]),
+                frame("main.leak.func1", vec![var("n", "7")]),
+            ],
             stack_error: None,
         };
         let other = GoroutineRecord {
@@ -100,7 +117,11 @@ mod tests {
             stack_error: None,
         };
         let s = Snapshot {
-            version: Version { delve_version: "1.27.2".into(), target_go_version: "go1.26.8".into(), ..Version::default() },
+            version: Version {
+                delve_version: "Version: 1.27.2\nBuild: $Id: 360e7b $".into(),
+                target_go_version: "Go cmd/compile go1.26.8".into(),
+                ..Version::default()
+            },
             goroutines: vec![leak(1), other, leak(2), leak(3)],
             partial: None,
             paused_ms: 42,
@@ -109,7 +130,7 @@ mod tests {
         };
         let sum = summarize(&s, "godiag-dlv-1", "SysPtrace");
         assert_eq!(sum.goroutines_read, 4);
-        assert_eq!(sum.versions, "1.27.2 / go1.26.8");
+        assert_eq!(sum.versions, "Delve 1.27.2 / go1.26.8");
         assert_eq!(sum.locals, vec!["main.leak.func1 (×3): n = 7".to_string()], "no runtime or stdlib frames");
     }
 

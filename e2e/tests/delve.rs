@@ -1,0 +1,263 @@
+//! Delve mode on the real cluster: a snapshot of the leaking goapp through an ephemeral
+//! container and the API server's port-forward (the leak named, the artifacts stored, the
+//! program never restarted and answering throughout), and each refusal a user can meet — no
+//! opt-in label, Pod Security against SYS_PTRACE (and SameUser admitted under `restricted`), a
+//! binary without DWARF, the operator killed mid-snapshot — with the target left running.
+#![cfg(feature = "e2e")]
+
+mod common;
+
+use anyhow::{Context, Result, ensure};
+use common::godiag::{
+    HOST_ARTIFACTS, POD_ARTIFACTS, REQUEST_TIMEOUT, apply_request, complete, create_request, deploy_goapp,
+    deploy_goapp_image, install_godiag,
+};
+use common::{OPERATOR_NAMESPACE, TIMEOUT, wait_for, with_temp_ns};
+use godiag::api::{ArtifactKind, DiagnosisRequest, Phase, TargetStatus};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn label_namespace(client: &Client, ns: &str, labels: serde_json::Value) -> Result<()> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let patch = serde_json::json!({"metadata": {"labels": labels}});
+    namespaces.patch(ns, &PatchParams::default(), &Patch::Merge(&patch)).await.context("labelling the namespace")?;
+    Ok(())
+}
+
+async fn the_pod(client: &Client, ns: &str, app: &str) -> Result<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let lp = ListParams::default().labels(&format!("app={app}"));
+    pods.list(&lp).await?.items.into_iter().next().with_context(|| format!("a pod of {app}"))
+}
+
+fn restarts(p: &Pod) -> i32 {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .map_or(0, |cs| cs.iter().map(|c| c.restart_count).sum())
+}
+
+fn ephemeral_count(p: &Pod) -> usize {
+    p.spec.as_ref().and_then(|s| s.ephemeral_containers.as_ref()).map_or(0, Vec::len)
+}
+
+fn delve_spec(app: &str, delve: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"targets": {"selector": {"matchLabels": {"app": app}}}, "delve": delve})
+}
+
+/// One GET /healthz through a fresh port-forward; true on any HTTP answer.
+async fn healthz(pods: &Api<Pod>, pod: &str) -> bool {
+    let probe = async {
+        let mut pf = pods.portforward(pod, &[6060]).await.ok()?;
+        let mut io = pf.take_stream(6060)?;
+        io.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.ok()?;
+        let mut head = [0u8; 12];
+        io.read_exact(&mut head).await.ok()?;
+        Some(head.starts_with(b"HTTP/1.1 200"))
+    };
+    tokio::time::timeout(Duration::from_secs(10), probe).await.ok().flatten().unwrap_or(false)
+}
+
+/// Asks the program for /healthz over and over until `stop`; returns the longest time between
+/// two answers and how many it got.
+async fn load(pods: Api<Pod>, pod: String, stop: Arc<AtomicBool>) -> (Duration, usize) {
+    let mut last = Instant::now();
+    let mut longest = Duration::ZERO;
+    let mut answers = 0;
+    while !stop.load(Ordering::Relaxed) {
+        if healthz(&pods, &pod).await {
+            longest = longest.max(last.elapsed());
+            last = Instant::now();
+            answers += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (longest.max(last.elapsed()), answers)
+}
+
+fn delve_failure(t: &TargetStatus) -> Option<(&str, &str)> {
+    t.failures.iter().find(|f| f.kind == ArtifactKind::DelveSnapshot).map(|f| (f.reason.as_str(), f.message.as_str()))
+}
+
+#[tokio::test]
+async fn a_snapshot_names_the_leak_and_the_program_keeps_serving() -> Result<()> {
+    install_godiag().await?;
+    with_temp_ns("delve", |client, ns| async move {
+        label_namespace(&client, &ns, serde_json::json!({"godiag.dev/delve": "enabled"})).await?;
+        deploy_goapp(&ns, "leaky", &["-listen=127.0.0.1:6060", "-leak=200"]).await?;
+        let pod = the_pod(&client, &ns, "leaky").await?;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let stop = Arc::new(AtomicBool::new(false));
+        let load = tokio::spawn(load(pods.clone(), pod.name_any(), stop.clone()));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let started = Instant::now();
+        let spec = delve_spec("leaky", serde_json::json!({"snapshot": {"locals": true}}));
+        let req = apply_request(&ns, "snap", spec).await?;
+        let wall = started.elapsed();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stop.store(true, Ordering::Relaxed);
+        let (gap, answers) = load.await?;
+        let st = req.status.context("status")?;
+        let t = &st.targets[0];
+        ensure!(st.phase == Some(Phase::Succeeded), "{st:#?}");
+        let summary = t.summary.as_ref().context("summary")?;
+        let delve = summary.delve.as_ref().context("delve summary")?;
+        ensure!(delve.resumed == Some(true) && delve.responded == Some(true), "{delve:#?}");
+        ensure!(delve.goroutines_read >= 200 && delve.partial.is_none(), "{delve:#?}");
+        ensure!(delve.privilege == "SysPtrace", "no Pod Security level: SysPtrace, {delve:#?}");
+        let goroutines = summary.goroutines.as_ref().context("goroutine counts")?;
+        ensure!(goroutines.by_state.get("chan send").copied().unwrap_or(0) >= 200, "{goroutines:#?}");
+        let leak = summary.findings.iter().find(|f| f.message.contains("main.leakOne")).context("a leak finding")?;
+        ensure!(leak.message.contains("200 goroutines blocked in chan send"), "{leak:#?}");
+        ensure!(delve.locals.iter().any(|l| l.contains("main.leakOne") || l.contains("main.main")), "{delve:#?}");
+        for kind in [ArtifactKind::DelveSnapshot, ArtifactKind::DelveGoroutines] {
+            let a = t.artifacts.iter().find(|a| a.kind == kind).with_context(|| format!("{kind:?} in {t:#?}"))?;
+            let host = PathBuf::from(a.uri.trim_start_matches("file://").replacen(POD_ARTIFACTS, HOST_ARTIFACTS, 1));
+            let len = std::fs::metadata(&host).with_context(|| host.display().to_string())?.len();
+            ensure!(len as i64 == a.bytes && len > 0, "{}: {len} bytes, status says {}", a.uri, a.bytes);
+        }
+        let after = pods.get(&pod.name_any()).await?;
+        ensure!(restarts(&after) == 0, "the program restarted: {:#?}", after.status);
+        let ec = after.status.as_ref().and_then(|s| s.ephemeral_container_statuses.as_ref()).context("ephemeral status")?;
+        let term = ec[0].state.as_ref().and_then(|s| s.terminated.as_ref()).context("the debugger container ended")?;
+        ensure!(term.exit_code == 0, "debugger container: {term:#?}");
+        ensure!(healthz(&pods, &pod.name_any()).await, "the program answers after the snapshot");
+        common::figure(&format!(
+            "delve snapshot of goapp ({} goroutines, locals): paused {} ms, dlv ran {} ms, request {:.1}s end to end; longest gap between /healthz answers {} ms ({answers} answers)",
+            delve.goroutines_read,
+            delve.paused_ms,
+            delve.dlv_ran_ms.unwrap_or(0),
+            wall.as_secs_f64(),
+            gap.as_millis()
+        ));
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn without_the_opt_in_label_nothing_is_added_to_the_pod() -> Result<()> {
+    install_godiag().await?;
+    with_temp_ns("nodelve", |client, ns| async move {
+        deploy_goapp(&ns, "plain", &["-listen=127.0.0.1:6060"]).await?;
+        let st = apply_request(&ns, "refused", delve_spec("plain", serde_json::json!({})))
+            .await?
+            .status
+            .context("status")?;
+        ensure!(st.phase == Some(Phase::Failed), "{st:#?}");
+        let (reason, message) = delve_failure(&st.targets[0]).context("a delve failure")?;
+        ensure!(reason == "DelveNotEnabled", "{reason}: {message}");
+        ensure!(message.contains(&format!("kubectl label namespace {ns} godiag.dev/delve=enabled")), "{message}");
+        let pod = the_pod(&client, &ns, "plain").await?;
+        ensure!(ephemeral_count(&pod) == 0, "a container was added: {:#?}", pod.spec);
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn restricted_refuses_sys_ptrace_and_admits_same_user() -> Result<()> {
+    install_godiag().await?;
+    with_temp_ns("psa", |client, ns| async move {
+        label_namespace(
+            &client,
+            &ns,
+            serde_json::json!({"godiag.dev/delve": "enabled", "pod-security.kubernetes.io/enforce": "restricted"}),
+        )
+        .await?;
+        // goapp.yaml meets `restricted` (non-root 65532, no capabilities, RuntimeDefault seccomp).
+        deploy_goapp(&ns, "strict", &["-listen=127.0.0.1:6060", "-leak=150"]).await?;
+        let spec = delve_spec("strict", serde_json::json!({"privilege": "SysPtrace"}));
+        let st = apply_request(&ns, "sysptrace", spec).await?.status.context("status")?;
+        let (reason, message) = delve_failure(&st.targets[0]).context("a delve failure")?;
+        ensure!(reason == "PodSecurityRejected", "{reason}: {message}");
+        ensure!(message.contains("restricted") && message.contains("SameUser"), "{message}");
+        let pod = the_pod(&client, &ns, "strict").await?;
+        ensure!(ephemeral_count(&pod) == 0 && restarts(&pod) == 0, "{:#?}", pod.status);
+
+        // Auto picks SameUser here: the program's own UID/GID, no capabilities.
+        let st =
+            apply_request(&ns, "auto", delve_spec("strict", serde_json::json!({}))).await?.status.context("status")?;
+        ensure!(st.phase == Some(Phase::Succeeded), "{st:#?}");
+        let delve = st.targets[0].summary.as_ref().and_then(|s| s.delve.as_ref()).context("delve summary")?;
+        ensure!(
+            delve.privilege == "SameUser" && delve.goroutines_read >= 150 && delve.resumed == Some(true),
+            "{delve:#?}"
+        );
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_binary_without_dwarf_is_no_debug_info_and_keeps_running() -> Result<()> {
+    install_godiag().await?;
+    with_temp_ns("stripped", |client, ns| async move {
+        label_namespace(&client, &ns, serde_json::json!({"godiag.dev/delve": "enabled"})).await?;
+        deploy_goapp_image(&ns, "stripped", Some("localhost/goapp:stripped"), &["-listen=127.0.0.1:6060"]).await?;
+        let st = apply_request(&ns, "nodwarf", delve_spec("stripped", serde_json::json!({})))
+            .await?
+            .status
+            .context("status")?;
+        let (reason, message) = delve_failure(&st.targets[0]).context("a delve failure")?;
+        ensure!(reason == "NoDebugInfo", "{reason}: {message}");
+        ensure!(message.contains("-s -w"), "{message}");
+        let pod = the_pod(&client, &ns, "stripped").await?;
+        ensure!(restarts(&pod) == 0, "{:#?}", pod.status);
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        ensure!(healthz(&pods, &pod.name_any()).await, "the stripped program answers after Delve let go");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_operator_killed_mid_snapshot_never_adds_a_second_container() -> Result<()> {
+    install_godiag().await?;
+    with_temp_ns("delvekill", |client, ns| async move {
+        label_namespace(&client, &ns, serde_json::json!({"godiag.dev/delve": "enabled"})).await?;
+        deploy_goapp(&ns, "victim", &["-listen=127.0.0.1:6060", "-leak=2000"]).await?;
+        let pod = the_pod(&client, &ns, "victim").await?;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let spec = delve_spec("victim", serde_json::json!({"snapshot": {"locals": true, "maxPause": "30s"}}));
+        let requests: Api<DiagnosisRequest> = create_request(&ns, "interrupted", spec).await?;
+        // As soon as the debugger container exists, kill the operator that added it.
+        wait_for(&pods, &pod.name_any(), "the debugger container", TIMEOUT, |p: Option<&Pod>| {
+            p.is_some_and(|p| ephemeral_count(p) == 1)
+        })
+        .await?;
+        let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+            Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
+        let leader = leases.get("godiag-leader").await?.spec.and_then(|s| s.holder_identity).context("leader")?;
+        let operators: Api<Pod> = Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
+        operators.delete(&leader, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() }).await?;
+        let st = wait_for(&requests, "interrupted", "the request's Complete condition", REQUEST_TIMEOUT, complete())
+            .await?
+            .status
+            .context("status")?;
+        let t = &st.targets[0];
+        let after = pods.get(&pod.name_any()).await?;
+        ensure!(ephemeral_count(&after) == 1, "a second debugger container: {:#?}", after.spec);
+        ensure!(restarts(&after) == 0, "{:#?}", after.status);
+        ensure!(healthz(&pods, &pod.name_any()).await, "the program answers after the interrupted snapshot");
+        // The old leader may have finished the snapshot before it died; otherwise the new one
+        // must say it was interrupted and not try again.
+        match delve_failure(t) {
+            Some((reason, message)) => ensure!(reason == "DelveInterrupted", "{reason}: {message}"),
+            None => ensure!(st.phase == Some(Phase::Succeeded), "{st:#?}"),
+        }
+        common::figure(&format!(
+            "operator killed mid-snapshot: request ended {:?} ({}), one debugger container, program running",
+            st.phase,
+            delve_failure(t).map_or("snapshot had finished", |f| f.0)
+        ));
+        Ok(())
+    })
+    .await
+}
