@@ -10,7 +10,7 @@ pub enum DelveFailure {
     )]
     NotEnabled { namespace: String },
     #[error(
-        "Pod Security level {level} of namespace {namespace} refuses the {profile} debugger container: {violations}. {advice}"
+        "Pod Security level {level} of namespace {namespace} refuses the {profile} debugger container. {advice}. It objected: {violations}"
     )]
     PodSecurityRejected { namespace: String, level: String, profile: &'static str, violations: String, advice: String },
     #[error("{0}")]
