@@ -230,6 +230,22 @@ pub fn add_delve(result: &mut TargetResult, delve: &DelveOutcome) {
         });
     }
     settle(result);
+    if let Some(d) = &delve.summary
+        && d.goroutines_read > 0
+    {
+        let resumed = match d.resumed {
+            Some(true) => ", and runs again",
+            Some(false) => ", and was found still stopped",
+            None => "",
+        };
+        result.message = clip(
+            &format!(
+                "{}; Delve read {} goroutines while the program was stopped {} ms{resumed}",
+                result.message, d.goroutines_read, d.paused_ms
+            ),
+            TARGET_MESSAGE_MAX,
+        );
+    }
 }
 
 fn artifact_status(a: &CollectedArtifact) -> ArtifactStatus {
@@ -336,6 +352,40 @@ mod tests {
         assert_eq!(r.message, "stored 2 artifact(s), 3MB");
         assert_eq!(r.artifacts[0].uri, "s3://b/shop/r/p/cpu");
         assert_eq!(r.artifacts[1].note.as_deref(), Some("empty: the program never called runtime.SetBlockProfileRate"));
+    }
+
+    #[test]
+    fn a_delve_refusal_is_the_pods_reason_and_a_snapshot_says_what_the_program_paid() {
+        use crate::delve::DelveFailure;
+        let mut r = result_of(&TargetOutcome::default());
+        let refused =
+            DelveOutcome { failure: Some(DelveFailure::NotEnabled { namespace: "shop".into() }), ..Default::default() };
+        add_delve(&mut r, &refused);
+        assert_eq!((r.phase, r.reason.as_deref()), (TargetPhase::Failed, Some("DelveNotEnabled")));
+        assert!(r.message.starts_with("delveSnapshot failed: namespace shop has not opted in"), "{}", r.message);
+        assert_eq!(r.failures[0].kind, crate::api::ArtifactKind::DelveSnapshot);
+
+        let mut r =
+            result_of(&TargetOutcome { artifacts: vec![artifact(ArtifactKind::Heap, 2048, None)], failures: vec![] });
+        let taken = DelveOutcome {
+            artifacts: vec![
+                artifact(ArtifactKind::DelveSnapshot, 4096, None),
+                artifact(ArtifactKind::DelveGoroutines, 1024, None),
+            ],
+            summary: Some(crate::api::DelveSummary {
+                goroutines_read: 219,
+                paused_ms: 1127,
+                resumed: Some(true),
+                ..Default::default()
+            }),
+            failure: None,
+        };
+        add_delve(&mut r, &taken);
+        assert_eq!(r.phase, TargetPhase::Succeeded);
+        assert_eq!(
+            r.message,
+            "stored 3 artifact(s), 7kB; Delve read 219 goroutines while the program was stopped 1127 ms, and runs again"
+        );
     }
 
     #[test]

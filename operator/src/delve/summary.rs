@@ -60,7 +60,9 @@ pub fn top_group_locals(s: &Snapshot) -> Vec<String> {
     for (count, first) in ranked.into_iter().take(LOCAL_GROUPS) {
         let r = &s.goroutines[first];
         let Some(frame) = r.stack.iter().find(|f| is_user_function(f.location.function_name())) else { continue };
-        let vars = frame.arguments.iter().chain(&frame.locals).take(LOCALS_PER_GROUP);
+        // Values Delve could not read (optimised away) say nothing about the program's state.
+        let vars =
+            frame.arguments.iter().chain(&frame.locals).filter(|v| v.unreadable.is_empty()).take(LOCALS_PER_GROUP);
         for v in vars {
             lines.push(variable_line_in(frame.location.function_name(), count, v));
         }
