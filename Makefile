@@ -41,7 +41,7 @@ cluster-up: ## Build (cached) and start a single-node Kubernetes from source in 
 cluster-down: ## Stop the local cluster: processes by PID, mounts, interfaces, netns
 	e2e/cluster/down.sh
 
-images: build ## Build the OCI images (pause, goapp, busybox, dlv, godiag, s3) and import them into containerd
+images: build ## Build the OCI images (pause, goapp, goapp:stripped, busybox, dlv with the wrapper, godiag, s3) and import them into containerd
 	GODIAG_BIN=$(CURDIR)/target/release/godiag e2e/images/build.sh
 
 # For the local cluster the tests must run inside its netns: E2E_WRAP='nsenter --net=/run/netns/godiag'

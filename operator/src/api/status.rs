@@ -150,7 +150,7 @@ pub struct ArtifactStatus {
     /// What was collected.
     pub kind: ArtifactKind,
     /// How the bytes are encoded: pprof (open with `go tool pprof`), goroutineText (the
-    /// `debug=2` dump) or trace (open with `go tool trace`).
+    /// `debug=2` dump), trace (open with `go tool trace`) or delveJson (Delve's answers).
     pub format: ArtifactFormat,
     /// Where it is stored.
     pub uri: String,
@@ -173,7 +173,11 @@ pub struct KindFailureStatus {
     /// Machine-readable cause: NoPprofEndpoint, ProfileNotAvailable, ConnectFailed,
     /// CpuProfilerBusy, TracerBusy, DurationExceedsWriteTimeout, PprofError, HttpError,
     /// UnexpectedBody, Timeout, BodyInterrupted, ArtifactTooLarge, HttpProtocolError,
-    /// InvalidTarget, InvalidObjectPath, StorageWriteFailed or StorageQuotaExceeded.
+    /// InvalidTarget, InvalidObjectPath, StorageWriteFailed or StorageQuotaExceeded; for the Delve
+    /// snapshot (kind delveSnapshot): DelveNotEnabled, PodSecurityRejected, DelveIdentityUnknown,
+    /// EphemeralContainersUnavailable, DelvePatchFailed, DelveImagePullFailed, DelveAttachRefused,
+    /// NoDebugInfo, GoVersionUnsupported, TargetExited, MaxPauseReached, DelveInterrupted,
+    /// DelveTimedOut, DelveProtocolError, TargetNotResumed, StorageWriteFailed or KubeApiError.
     #[schemars(length(max = REASON_MAX))]
     pub reason: String,
     /// What happened and what to change.
