@@ -9,6 +9,7 @@ use godiag::controller::error::Error as ReconcileError;
 use godiag::controller::select::SelectionError;
 use godiag::controller::status::{COND_COMPLETE, COND_TARGETS_RESOLVED, EVENT_STORAGE_RETRIED};
 use godiag::controller::target_failure::TargetReason;
+use godiag::delve::DelveReason;
 use std::collections::BTreeSet;
 use std::path::Path;
 use strum::IntoEnumIterator;
@@ -40,6 +41,7 @@ fn target_reasons() -> BTreeSet<String> {
     TargetReason::iter()
         .map(|r| r.as_str().to_string())
         .chain(ArtifactReason::iter().map(|r| r.as_str().to_string()))
+        .chain(DelveReason::iter().map(|r| r.as_str().to_string()))
         .collect()
 }
 

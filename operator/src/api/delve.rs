@@ -11,6 +11,8 @@ pub const DELVE_OPT_IN_LABEL: &str = "godiag.dev/delve";
 pub const DELVE_OPT_IN_VALUE: &str = "enabled";
 /// The hard cap on `maxPause`.
 pub const MAX_PAUSE_CAP_SECS: u64 = 30;
+/// The hard cap on a session's `ttl`.
+pub const MAX_SESSION_TTL_SECS: u64 = 2 * 3600;
 
 /// Attach the Delve debugger to each target's Go process and take a snapshot of every goroutine
 /// (stacks, and optionally the values of locals and arguments), then detach so the program runs
@@ -27,12 +29,16 @@ pub const MAX_PAUSE_CAP_SECS: u64 = 30;
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DelveSpec {
-    /// What Delve does. Snapshot (the only mode so far): attach, read every goroutine, detach.
+    /// What Delve does: Snapshot (attach, read every goroutine, detach) or Session (keep a
+    /// headless dlv attached, the program running, for `session.ttl`, for you to `dlv connect`).
     #[serde(default)]
     pub mode: DelveMode,
-    /// What the snapshot reads and how long the program may be stopped.
+    /// What the snapshot reads and how long the program may be stopped (mode Snapshot).
     #[serde(default)]
     pub snapshot: SnapshotOptions,
+    /// How long the session lasts (mode Session).
+    #[serde(default)]
+    pub session: SessionOptions,
     /// Which privileges the debugger container gets. Unset: Auto.
     #[serde(default)]
     pub privilege: DelvePrivilege,
@@ -54,6 +60,33 @@ pub enum DelveMode {
     /// Attach, read every goroutine with its stack (and locals and arguments if asked), detach.
     #[default]
     Snapshot,
+    /// Keep a headless dlv attached (the program running) until `session.ttl` or the request's
+    /// deletion, then detach. The status shows the `kubectl port-forward` and `dlv connect`
+    /// commands. Whoever can port-forward to the pod can run code in the program meanwhile.
+    Session,
+}
+
+/// A live debugging session.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionOptions {
+    /// How long dlv stays attached (30s–2h, default 15m). At the end, or when the request is
+    /// deleted, godiag halts the program if it runs and detaches without killing it; the
+    /// debugger container's own deadline is the backstop.
+    #[serde(default = "default_ttl")]
+    #[schemars(regex(pattern = r"^([0-9]{1,6}(ms|s|m|h))+$"))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('30s') && duration(self) <= duration('2h')").message("session.ttl must be between 30s and 2h"))]
+    pub ttl: String,
+}
+
+fn default_ttl() -> String {
+    "15m".into()
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { ttl: default_ttl() }
+    }
 }
 
 /// The debugger container's privileges.

@@ -7,12 +7,13 @@ pub mod request;
 pub mod status;
 pub mod summary;
 
-pub use delve::{DelveMode, DelvePrivilege, DelveSpec, LoadLimits, SnapshotOptions};
+pub use delve::{DelveMode, DelvePrivilege, DelveSpec, LoadLimits, SessionOptions, SnapshotOptions};
 pub use kind::{ArtifactFormat, ArtifactKind, ProfileKind};
 pub use request::{Access, DiagnosisRequest, DiagnosisRequestSpec, PprofSpec, Targets};
 pub use status::{ArtifactStatus, DiagnosisRequestStatus, KindFailureStatus, Phase, TargetPhase, TargetStatus};
 pub use summary::{
-    DelveSummary, Finding, FindingRule, GoroutineCounts, Severity, TargetSummary, TopFunction, TraceFigures,
+    DelveSession, DelveSummary, Finding, FindingRule, GoroutineCounts, Severity, TargetSummary, TopFunction,
+    TraceFigures,
 };
 
 use kube::CustomResourceExt;

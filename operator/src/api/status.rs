@@ -93,7 +93,7 @@ pub struct TargetStatus {
     /// The container whose Go program is diagnosed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
-    /// Pending, Collecting, Analyzing, Succeeded or Failed.
+    /// Pending, Collecting, SessionOpen, Analyzing, Succeeded or Failed.
     pub phase: TargetPhase,
     /// Machine-readable cause of the current phase. Why the pod could not be diagnosed:
     /// PodNotFound, PodTerminating, PodNotRunning, ContainerMissing, ContainerNotRunning,
@@ -126,12 +126,15 @@ pub struct TargetStatus {
     pub reports: Vec<String>,
 }
 
-/// Lifecycle of one pod's collection: Pending, Collecting, Analyzing (everything is stored and
-/// listed in `artifacts`; the summary is being computed), Succeeded or Failed.
+/// Lifecycle of one pod's collection: Pending, Collecting, SessionOpen (a Delve session is
+/// attached: connect with the commands in `summary.delve.session` until its deadline), Analyzing
+/// (everything is stored and listed in `artifacts`; the summary is being computed), Succeeded or
+/// Failed.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum TargetPhase {
     Pending,
     Collecting,
+    SessionOpen,
     Analyzing,
     Succeeded,
     Failed,

@@ -65,6 +65,25 @@ pub struct DelveSummary {
     /// Values of locals in the largest goroutine groups (when `locals` was set), one per line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locals: Vec<String>,
+    /// The live session (mode Session): how to connect, and until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<DelveSession>,
+}
+
+/// How to reach a Delve session.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DelveSession {
+    /// Run this first: it forwards the pod's dlv port (loopback in the pod) to your machine.
+    pub port_forward: String,
+    /// Then this, in another terminal. Leave with `exit` and answer `n` to "kill the headless
+    /// instance?" (answering yes kills the program).
+    pub connect: String,
+    /// When godiag detaches (RFC 3339).
+    pub deadline: String,
+    /// Delve's API is code execution in the program: anyone who can port-forward to the pod can
+    /// use it until the deadline.
+    pub warning: String,
 }
 
 /// One of the top functions of a profile.

@@ -8,7 +8,7 @@ use super::diagnoser::{Diagnoser, DiagnoserError, RequestRecord, TargetResult, T
 use super::pod_check::{PodAccess, PortPolicy, prepare_target, running_container};
 use super::target_failure::TargetFailure;
 use crate::api::status::{FAILURE_MESSAGE_MAX, TARGET_MESSAGE_MAX};
-use crate::api::{ArtifactStatus, KindFailureStatus, PprofSpec, TargetPhase, TargetStatus};
+use crate::api::{ArtifactStatus, DelveMode, DelveSpec, KindFailureStatus, PprofSpec, TargetPhase, TargetStatus};
 use crate::collect::portforward::PortForwardConnector;
 use crate::collect::{ByteCaps, CollectedArtifact, Connector, TargetOutcome, TcpConnector, collect_target};
 use crate::delve::cluster::{DelveOutcome, DelveRunner, DelveTarget, Probe};
@@ -115,21 +115,13 @@ impl ClusterDiagnoser {
         {
             return Err(failure.clone());
         }
-        // pprof first: a process stopped by a debugger cannot serve it.
+        // pprof first: a process stopped by a debugger cannot serve it. A snapshot's artifacts are
+        // analysed with pprof's; a session (minutes of it) comes after pprof's analysis.
+        let session = task.delve.as_ref().is_some_and(|d| d.mode == DelveMode::Session);
+        let pod_gone = deleted.is_some();
         let delve = match (&task.delve, &deleted) {
-            (Some(spec), None) => {
-                // Read again: pprof took a while, and the debugger container list must be current.
-                let pod = pods.get_opt(&task.pod).await.ok().flatten().unwrap_or(pod);
-                let target = DelveTarget {
-                    namespace: &task.namespace,
-                    pod: &pod,
-                    pod_name: &task.pod,
-                    container: &container,
-                    request_uid: &task.request_uid,
-                    dir: &dir,
-                    probe,
-                };
-                Some(self.delve.run(&target, spec).await)
+            (Some(spec), None) if !session => {
+                Some(self.run_delve(task, spec, &pods, pod, &container, &dir, probe.clone()).await)
             }
             _ => None,
         };
@@ -165,10 +157,58 @@ impl ClusterDiagnoser {
             result.summary = analysis.summary;
             result.reports = analysis.reports;
         }
+        let delve = match &task.delve {
+            Some(spec) if session && !pod_gone => {
+                let pod = pods.get_opt(&task.pod).await.ok().flatten();
+                match pod {
+                    Some(pod) => {
+                        let d = self.run_delve(task, spec, &pods, pod, &container, &dir, probe).await;
+                        if let Some(f) = &d.failure {
+                            self.metrics
+                                .target_failures
+                                .get_or_create(&ReasonLabel { reason: f.reason().as_str() })
+                                .inc();
+                        }
+                        add_delve(&mut result, &d);
+                        Some(d)
+                    }
+                    None => return Err(TargetFailure::PodDeleted { pod: task.pod.clone(), gone: true }),
+                }
+            }
+            _ => delve,
+        };
         if let Some(d) = delve.and_then(|d| d.summary) {
             result.summary.get_or_insert_with(Default::default).delve = Some(d);
         }
         Ok(result)
+    }
+
+    /// The Delve part, on the pod as it is now (pprof took a while, and the list of debugger
+    /// containers must be current).
+    #[allow(clippy::too_many_arguments)]
+    async fn run_delve(
+        &self,
+        task: &TargetTask,
+        spec: &DelveSpec,
+        pods: &Api<Pod>,
+        pod: Pod,
+        container: &str,
+        dir: &str,
+        probe: Option<Probe>,
+    ) -> DelveOutcome {
+        let pod = pods.get_opt(&task.pod).await.ok().flatten().unwrap_or(pod);
+        let target = DelveTarget {
+            namespace: &task.namespace,
+            pod: &pod,
+            pod_name: &task.pod,
+            container,
+            request_uid: &task.request_uid,
+            dir,
+            probe,
+            progress: &task.collected,
+            cancel: &task.cancel.0,
+        };
+        self.delve.run(&target, spec).await
     }
 
     async fn write_manifest_inner(&self, record: RequestRecord) -> Result<String, DiagnoserError> {

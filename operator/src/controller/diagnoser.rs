@@ -21,8 +21,23 @@ pub struct TargetTask {
     /// The Delve snapshot to take after pprof, if any.
     pub delve: Option<DelveSpec>,
     /// Told what was stored as soon as collection ends, before analysis starts, so that the
-    /// status records the artifacts (phase Analyzing) while the summary is computed.
+    /// status records the artifacts (phase Analyzing) while the summary is computed; and told
+    /// when a Delve session opens (phase SessionOpen).
     pub collected: CollectedSink,
+    /// Fires when the request is deleted: a Delve session ends itself cleanly (the rest of a
+    /// collection is simply dropped).
+    pub cancel: CancelSignal,
+}
+
+/// The request's deletion, as a task sees it.
+#[derive(Clone, Default, Debug)]
+pub struct CancelSignal(pub tokio_util::sync::CancellationToken);
+
+/// Tasks are compared by what they ask for.
+impl PartialEq for CancelSignal {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Where a [`Diagnoser`] reports the stored artifacts before it analyses them.

@@ -259,6 +259,7 @@ mod tests {
             pprof: Some(pprof),
             delve: None,
             collected: Default::default(),
+            cancel: Default::default(),
         }
     }
 

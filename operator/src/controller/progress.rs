@@ -40,17 +40,38 @@ pub fn advance_targets(
                 return t;
             }
             if running.contains(&t.pod) {
-                if let Some(c) = collected.get(&t.pod)
-                    && t.phase == TargetPhase::Collecting
-                {
-                    t.phase = TargetPhase::Analyzing;
-                    t.artifacts = c.artifacts.clone();
-                    t.failures = c.failures.clone();
-                    t.message = Some(format!("analysing {} stored artifact(s)", c.artifacts.len()));
+                match collected.get(&t.pod) {
+                    // A Delve session is open: the status says how to connect.
+                    Some(c) if c.phase == TargetPhase::SessionOpen => {
+                        c.apply_to(&mut t);
+                    }
+                    Some(c) if matches!(t.phase, TargetPhase::Collecting | TargetPhase::SessionOpen) => {
+                        t.phase = TargetPhase::Analyzing;
+                        t.artifacts = c.artifacts.clone();
+                        t.failures = c.failures.clone();
+                        t.message = Some(format!("analysing {} stored artifact(s)", c.artifacts.len()));
+                    }
+                    _ => {}
                 }
                 return t;
             }
             match t.phase {
+                // A session, but this process does not hold it: godiag restarted meanwhile. dlv
+                // stays attached (the program running) until its container's deadline, which
+                // detaches it; nothing is attached again.
+                TargetPhase::SessionOpen => {
+                    t.phase = TargetPhase::Failed;
+                    t.reason = Some(crate::delve::DelveReason::DelveInterrupted.as_str().into());
+                    let deadline = t
+                        .summary
+                        .as_ref()
+                        .and_then(|s| s.delve.as_ref())
+                        .and_then(|d| d.session.as_ref())
+                        .map_or_else(String::new, |s| format!(" (deadline {})", s.deadline));
+                    t.message = Some(format!(
+                        "godiag restarted during the Delve session: dlv stays attached, the program running, until the debugger container's deadline{deadline} detaches it; godiag does not attach again"
+                    ));
+                }
                 // Analysing, but no analysis runs in this process: godiag stopped mid-analysis.
                 // The artifacts are in the status already; collecting again would lose them.
                 TargetPhase::Analyzing => {

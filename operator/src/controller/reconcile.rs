@@ -3,7 +3,7 @@
 //! status plus the collections running in this process.
 
 use super::Context;
-use super::diagnoser::{CollectedSink, RequestRecord, TargetResult, TargetTask};
+use super::diagnoser::{CancelSignal, CollectedSink, RequestRecord, TargetResult, TargetTask};
 use super::error::Error;
 use super::progress::advance_targets;
 use super::select::{SelectionError, select_targets, selector_string};
@@ -172,8 +172,13 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
         pprof: req.spec.effective_pprof(),
         delve: req.spec.delve.clone(),
         collected: CollectedSink::default(),
+        cancel: CancelSignal::default(),
     };
     let cancel = ctx.running.start(uid, pod);
+    task.cancel = CancelSignal(cancel.clone());
+    // A Delve session ends itself when the request is deleted (it halts if needed and
+    // detaches); everything else is simply dropped.
+    let ends_itself = task.delve.as_ref().is_some_and(|d| d.mode == crate::api::DelveMode::Session);
     let (ctx, uid, pod, obj) = (ctx.clone(), uid.to_string(), pod.to_string(), ObjectRef::from_obj(req));
     tokio::spawn(async move {
         let permit = tokio::select! {
@@ -195,7 +200,7 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
             r = AssertUnwindSafe(ctx.diagnoser.diagnose(task)).catch_unwind() => r,
             // The request was deleted: dropping the collection closes its port-forward and
             // aborts its uploads; there is no status left to write.
-            () = cancel.cancelled() => {
+            () = cancel.cancelled(), if !ends_itself => {
                 tracing::info!(pod = %pod, request = %obj, "request deleted: collection cancelled");
                 return;
             }

@@ -10,11 +10,12 @@ use super::failure::DelveFailure;
 use super::rpc::DelveClient;
 use super::snapshot::{self, Partial, Snapshot, SnapshotError, SnapshotPlan};
 use super::types::LoadConfig;
-use super::{psa, render, summary};
-use crate::api::delve::{DELVE_OPT_IN_LABEL, DELVE_OPT_IN_VALUE, MAX_PAUSE_CAP_SECS};
-use crate::api::{DelveSpec, DelveSummary};
+use super::{psa, render, session, summary};
+use crate::api::delve::{DELVE_OPT_IN_LABEL, DELVE_OPT_IN_VALUE, MAX_PAUSE_CAP_SECS, MAX_SESSION_TTL_SECS};
+use crate::api::{DelveMode, DelveSession, DelveSpec, DelveSummary, TargetPhase, TargetSummary};
 use crate::collect::portforward::PortForwardConnector;
 use crate::collect::{BoxedIo, CollectError, CollectedArtifact, Connector};
+use crate::controller::diagnoser::{CollectedSink, TargetResult};
 use crate::store::{ArtifactStore, layout};
 use bytes::Bytes;
 use godiag_analyze::ArtifactKind;
@@ -25,6 +26,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
 /// How long one Delve call may take.
 const RPC_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,6 +114,10 @@ pub struct DelveTarget<'a> {
     pub request_uid: &'a str,
     pub dir: &'a str,
     pub probe: Option<Probe>,
+    /// Where an open session is announced (phase SessionOpen).
+    pub progress: &'a CollectedSink,
+    /// The request's deletion: a session ends early.
+    pub cancel: &'a CancellationToken,
 }
 
 impl DelveRunner {
@@ -148,10 +154,16 @@ impl DelveRunner {
             return Err(DelveFailure::Interrupted { container: name, outcome });
         }
         let plan = plan_of(spec).map_err(|e| DelveFailure::ProtocolError { detail: e })?;
+        let session = spec.mode == DelveMode::Session;
+        let ttl = crate::api::duration::parse(&spec.session.ttl)
+            .map_err(|e| DelveFailure::ProtocolError { detail: e })?
+            .min(Duration::from_secs(MAX_SESSION_TTL_SECS));
         let privilege = choose_privilege(spec.privilege, &labels);
         let image = spec.image.clone().unwrap_or_else(|| self.image.clone());
-        let deadline = self.attach_timeout + plan.max_pause + Duration::from_secs(15);
-        let args = WrapperArgs { process: spec.process.clone(), deadline_secs: deadline.as_secs() };
+        // The backstop: whatever godiag does, dlv is stopped (and detaches) after this.
+        let attached_for = if session { ttl } else { plan.max_pause };
+        let deadline = self.attach_timeout + attached_for + Duration::from_secs(15);
+        let args = WrapperArgs { process: spec.process.clone(), deadline_secs: deadline.as_secs(), session };
         let ec = ephemeral_container(&name, &image, t.container, privilege, target_identity(t.pod, t.container), &args)
             .map_err(|e| DelveFailure::IdentityUnknown(e.to_string()))?;
         let patch = serde_json::json!({ "spec": { "ephemeralContainers": [ec] } });
@@ -172,6 +184,9 @@ impl DelveRunner {
             }
         };
         let mut client = DelveClient::new(io, RPC_TIMEOUT);
+        if session {
+            return self.hold_session(t, &pods, client, ttl, summary, out).await;
+        }
         let taken = snapshot::take(&mut client, &plan).await;
         // Closing the only connection makes dlv (not multiclient) exit: it detaches without
         // killing if the detach did not already happen.
@@ -213,6 +228,97 @@ impl DelveRunner {
             });
         }
         Ok(())
+    }
+
+    /// Checks the session's dlv, announces it, waits for the TTL or the request's deletion, then
+    /// ends it: halt only if the program runs, detach without killing.
+    async fn hold_session(
+        &self,
+        t: &DelveTarget<'_>,
+        pods: &Api<Pod>,
+        mut client: DelveClient<BoxedIo>,
+        ttl: Duration,
+        mut summary: DelveSummary,
+        out: &mut DelveOutcome,
+    ) -> Result<(), DelveFailure> {
+        let rpc = |e: super::rpc::RpcError| DelveFailure::ProtocolError { detail: e.to_string() };
+        let version = client.get_version().await.map_err(rpc)?;
+        summary.versions = format!(
+            "Delve {} / {}",
+            summary::delve_version(&version.delve_version),
+            summary::go_version(&version.target_go_version)
+        );
+        let refusal = if version.target_go_version.is_empty() {
+            Some(DelveFailure::NoDebugInfo { message: "Delve found no Go version in the binary's debug info".into() })
+        } else {
+            snapshot::unsupported(&version).map(|e| DelveFailure::GoVersionUnsupported(e.to_string()))
+        };
+        if let Some(f) = refusal {
+            // Nothing to debug: let go at once.
+            let _ = session::end_session(&mut client).await;
+            out.summary = Some(summary);
+            return Err(f);
+        }
+        drop(client);
+        let until = jiff::Timestamp::now() + jiff::SignedDuration::try_from(ttl).unwrap_or_default();
+        let ns = t.namespace;
+        summary.session = Some(DelveSession {
+            port_forward: format!("kubectl port-forward -n {ns} pod/{} {DLV_PORT}:{DLV_PORT}", t.pod_name),
+            connect: format!("dlv connect 127.0.0.1:{DLV_PORT}"),
+            deadline: until.to_string(),
+            warning: "Delve's API runs code in the program: anyone who can port-forward to this pod can use it until the deadline. Leave with `exit` and answer n (yes kills the program).".into(),
+        });
+        let open = TargetResult {
+            phase: TargetPhase::SessionOpen,
+            reason: None,
+            message: format!(
+                "Delve session open until {until}: run `kubectl port-forward -n {ns} pod/{} {DLV_PORT}:{DLV_PORT}`, then `dlv connect 127.0.0.1:{DLV_PORT}`",
+                t.pod_name
+            ),
+            artifacts: vec![],
+            failures: vec![],
+            summary: Some(TargetSummary { delve: Some(summary.clone()), ..TargetSummary::default() }),
+            reports: vec![],
+        };
+        t.progress.send(open);
+        tracing::info!(pod = %t.pod_name, %until, "delve session open");
+        let deleted = tokio::select! {
+            () = tokio::time::sleep(ttl) => false,
+            () = t.cancel.cancelled() => true,
+        };
+        let ended = self.end_session(pods, t.pod_name).await;
+        let finished = wait_finished(pods, t.pod_name, &summary.container, FINISH_WAIT).await;
+        if let Some(o) = &finished {
+            summary.dlv_ran_ms = Some(o.dlv_ran_ms);
+            summary.resumed = Some(o.resumed);
+        }
+        if let Some(p) = &t.probe {
+            summary.responded =
+                Some(http_probe(&PortForwardConnector::new(pods.clone(), t.pod_name, p.port), &p.path).await);
+        }
+        tracing::info!(pod = %t.pod_name, deleted, ended = ?ended, "delve session ended");
+        out.summary = Some(summary);
+        if let Some(o) = finished.as_ref().filter(|o| !o.resumed && o.target_state != "exited") {
+            return Err(DelveFailure::TargetNotResumed {
+                detail: format!("state {:?} after SIGCONT; send it SIGCONT (kill -CONT {})", o.target_state, o.pid),
+            });
+        }
+        // godiag could not reach dlv at the end, but the wrapper saw the program running: dlv
+        // was stopped by its deadline (or a user's `exit`), which detaches.
+        match (ended, &finished) {
+            (Err(e), None) => Err(DelveFailure::ProtocolError {
+                detail: format!("{e}; the debugger container's deadline detaches dlv"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Connects to the session's dlv and ends it safely.
+    async fn end_session(&self, pods: &Api<Pod>, pod: &str) -> Result<session::Ended, String> {
+        let connector = PortForwardConnector::new(pods.clone(), pod, DLV_PORT);
+        let io = connector.connect().await.map_err(|e| e.to_string())?;
+        let mut client = DelveClient::new(io, RPC_TIMEOUT);
+        session::end_session(&mut client).await.map_err(|e| e.to_string())
     }
 
     /// Stores the raw answers and the `debug=2`-style rendering.
@@ -394,6 +500,7 @@ mod tests {
         let mut spec = DelveSpec {
             mode: Default::default(),
             snapshot: Default::default(),
+            session: Default::default(),
             privilege: Default::default(),
             image: None,
             process: None,

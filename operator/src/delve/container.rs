@@ -73,6 +73,8 @@ pub struct WrapperArgs {
     pub process: Option<String>,
     /// Hard deadline: after it, dlv is stopped (it detaches without killing) whatever happens.
     pub deadline_secs: u64,
+    /// A session: dlv lets the program run (`--continue`) and serves several clients.
+    pub session: bool,
 }
 
 impl WrapperArgs {
@@ -81,6 +83,9 @@ impl WrapperArgs {
         match &self.process {
             Some(prefix) => a.push(format!("--process={prefix}")),
             None => a.push("--pid=1".into()),
+        }
+        if self.session {
+            a.extend(["--multiclient".to_string(), "--continue".to_string()]);
         }
         a
     }
@@ -170,7 +175,7 @@ mod tests {
 
     #[test]
     fn sysptrace_is_root_with_only_sys_ptrace_added() {
-        let args = WrapperArgs { process: None, deadline_secs: 95 };
+        let args = WrapperArgs { process: None, deadline_secs: 95, session: false };
         let c =
             ephemeral_container("d", "img", "app", Privilege::SysPtrace, (Some(65532), Some(65532)), &args).unwrap();
         let sc = c.security_context.unwrap();
@@ -186,14 +191,16 @@ mod tests {
 
     #[test]
     fn same_user_is_restricted_compliant_and_needs_the_identity() {
-        let args = WrapperArgs { process: Some("/app/server".into()), deadline_secs: 40 };
+        let args = WrapperArgs { process: Some("/app/server".into()), deadline_secs: 40, session: true };
         let c = ephemeral_container("d", "img", "app", Privilege::SameUser, (Some(65532), Some(65533)), &args).unwrap();
         let sc = c.security_context.unwrap();
         assert_eq!((sc.run_as_user, sc.run_as_group, sc.run_as_non_root), (Some(65532), Some(65533), Some(true)));
         assert_eq!(sc.allow_privilege_escalation, Some(false));
         assert_eq!(sc.capabilities.unwrap().drop, Some(vec!["ALL".to_string()]));
         assert_eq!(sc.seccomp_profile.unwrap().type_, "RuntimeDefault");
-        assert!(c.args.unwrap().contains(&"--process=/app/server".to_string()));
+        let argv = c.args.unwrap();
+        assert!(argv.contains(&"--process=/app/server".to_string()));
+        assert!(argv.ends_with(&["--multiclient".to_string(), "--continue".to_string()]), "a session: {argv:?}");
         let err = ephemeral_container("d", "img", "app", Privilege::SameUser, (Some(1), None), &args).unwrap_err();
         assert!(err.to_string().contains("sets no runAsGroup"), "{err}");
     }

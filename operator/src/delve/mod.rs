@@ -9,6 +9,7 @@ pub mod render;
 #[cfg(test)]
 mod replay;
 pub mod rpc;
+pub mod session;
 pub mod snapshot;
 pub mod summary;
 pub mod types;

@@ -8,7 +8,8 @@
 //! makes dlv halt-if-running and detach without killing: the fail-safe.
 
 use super::types::{
-    DetachIn, Empty, ListGoroutinesIn, ListGoroutinesOut, StacktraceIn, StacktraceOut, StateIn, StateOut, Version,
+    CommandIn, DetachIn, Empty, ListGoroutinesIn, ListGoroutinesOut, StacktraceIn, StacktraceOut, StateIn, StateOut,
+    Version,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -84,6 +85,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> DelveClient<S> {
         deadline: Duration,
     ) -> Result<Vec<Result<StacktraceOut, RpcError>>, RpcError> {
         self.call_many("Stacktrace", requests, deadline).await
+    }
+
+    /// Stops a running target. Only [`end_session`](super::session::end_session) sends it, and
+    /// only after `State` said the target runs: a halt sent to a stopped target stays pending and
+    /// kills it with SIGTRAP when Delve detaches.
+    pub(super) async fn halt_running(&mut self) -> Result<StateOut, RpcError> {
+        self.call("Command", &CommandIn { name: "halt" }).await
     }
 
     /// Lets the target run on (`Kill: false`, the only detach there is).

@@ -206,7 +206,7 @@ pub fn go_minor(v: &str) -> Option<(u32, u32)> {
 }
 
 /// Delve checks the range on launch but not on attach: godiag checks it.
-fn unsupported(v: &Version) -> Option<SnapshotError> {
+pub fn unsupported(v: &Version) -> Option<SnapshotError> {
     let (target, min, max) = (
         go_minor(&v.target_go_version)?,
         go_minor(&v.min_supported_version_of_go)?,

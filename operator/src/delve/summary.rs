@@ -33,6 +33,7 @@ pub fn summarize(s: &Snapshot, container: &str, privilege: &str) -> DelveSummary
         resumed: None,
         responded: None,
         locals: if s.locals { top_group_locals(s) } else { Vec::new() },
+        session: None,
     }
 }
 

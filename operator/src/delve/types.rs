@@ -23,7 +23,7 @@ pub struct Version {
     pub max_supported_version_of_go: String,
 }
 
-/// `RPCServer.State` (only what godiag reads).
+/// `RPCServer.State` and `RPCServer.Command` (only what godiag reads).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct StateOut {
     #[serde(rename = "State")]
@@ -196,3 +196,9 @@ impl DetachIn {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Empty {}
+
+/// `RPCServer.Command`: only `halt` is ever sent, and only to a running target.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandIn {
+    pub name: &'static str,
+}
