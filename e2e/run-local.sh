@@ -48,6 +48,7 @@ tests=()
 for f in "$repo"/e2e/tests/*.rs; do tests+=(--test "$(basename "$f" .rs)"); done
 (cd "$repo" && cargo test --workspace --features godiag-e2e/e2e "${tests[@]}" --no-run)
 # shellcheck disable=SC2086 # E2E_TEST_ARGS is a list of words
-# The tests install godiag with the cluster's own kubectl (`kubectl apply -k manifests/e2e`).
-(cd "$repo" && KUBECONFIG=$ADMIN_KUBECONFIG KUBECTL=$K8S_BIN/kubectl E2E_FIGURES=$E2E_FIGURES "${NSENTER[@]}" \
+# The tests install godiag with the cluster's own kubectl (`kubectl apply -k manifests/e2e`); the
+# Delve session test connects with the real dlv client (DLV), the one the dlv image carries.
+(cd "$repo" && KUBECONFIG=$ADMIN_KUBECONFIG KUBECTL=$K8S_BIN/kubectl DLV=$DLV_BIN/dlv E2E_FIGURES=$E2E_FIGURES "${NSENTER[@]}" \
   cargo test --offline --workspace --features godiag-e2e/e2e "${tests[@]}" ${E2E_TEST_ARGS:-} -- --test-threads=1)

@@ -261,3 +261,101 @@ async fn the_operator_killed_mid_snapshot_never_adds_a_second_container() -> Res
     })
     .await
 }
+
+/// `kubectl port-forward -n NS pod/POD :40163`, as the status says; returns the child and the
+/// local port kubectl chose.
+fn port_forward(ns: &str, pod: &str) -> Result<(std::process::Child, u16)> {
+    use std::io::BufRead;
+    let bin = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let mut child = std::process::Command::new(&bin)
+        .args(["port-forward", "-n", ns, &format!("pod/{pod}"), ":40163"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("running {bin} port-forward"))?;
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().context("stdout")?);
+    out.read_line(&mut line)?;
+    // kubectl writes more lines (the [::1] listener, one per connection): keep reading, or it
+    // dies of SIGPIPE and the forward with it.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    // "Forwarding from 127.0.0.1:41235 -> 40163"
+    let port = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("kubectl port-forward said {line:?}"))?;
+    Ok((child, port))
+}
+
+#[tokio::test]
+async fn a_session_serves_a_real_dlv_client_and_lets_go_at_its_ttl() -> Result<()> {
+    install_godiag().await?;
+    with_temp_ns("session", |client, ns| async move {
+        label_namespace(&client, &ns, serde_json::json!({"godiag.dev/delve": "enabled"})).await?;
+        deploy_goapp(&ns, "live", &["-listen=127.0.0.1:6060", "-leak=120"]).await?;
+        let pod = the_pod(&client, &ns, "live").await?.name_any();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let spec = delve_spec("live", serde_json::json!({"mode": "Session", "session": {"ttl": "40s"}}));
+        let started = Instant::now();
+        let requests: Api<DiagnosisRequest> = create_request(&ns, "session", spec).await?;
+        let open = wait_for(&requests, "session", "the session to open", TIMEOUT, |r: Option<&DiagnosisRequest>| {
+            r.and_then(|r| r.status.as_ref())
+                .is_some_and(|s| s.targets.iter().any(|t| t.phase == godiag::api::TargetPhase::SessionOpen))
+        })
+        .await?;
+        let opened = started.elapsed();
+        let t = &open.status.as_ref().context("status")?.targets[0];
+        let session = t.summary.as_ref().and_then(|s| s.delve.as_ref()).and_then(|d| d.session.clone()).context("session")?;
+        ensure!(session.port_forward == format!("kubectl port-forward -n {ns} pod/{pod} 40163:40163"), "{session:#?}");
+        ensure!(session.connect == "dlv connect 127.0.0.1:40163", "{session:#?}");
+        ensure!(healthz(&pods, &pod).await, "the program runs while the session is open");
+
+        // A user: port-forward, then the real dlv client with a script, leaving the program running.
+        let (mut forward, port) = port_forward(&ns, &pod)?;
+        let dlv = std::env::var("DLV").unwrap_or_else(|_| "dlv".into());
+        let mut connect = std::process::Command::new(&dlv)
+            .args(["connect", &format!("127.0.0.1:{port}")])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running {dlv} connect (set DLV to a dlv binary)"))?;
+        {
+            use std::io::Write;
+            connect.stdin.take().context("stdin")?.write_all(b"goroutines\nexit -c\n")?;
+        }
+        let out = tokio::task::spawn_blocking(move || connect.wait_with_output()).await??;
+        let _ = forward.kill();
+        let said = String::from_utf8_lossy(&out.stdout);
+        ensure!(out.status.success(), "dlv connect: {}\n{said}", String::from_utf8_lossy(&out.stderr));
+        let listed = said.lines().find(|l| l.trim_end().ends_with("goroutines]")).context(said.to_string())?;
+        ensure!(said.contains("main.main.gowrap1") || said.contains("main.leakOne"), "{said}");
+        ensure!(healthz(&pods, &pod).await, "the program runs after the client left with exit -c");
+
+        let st = wait_for(&requests, "session", "the request's Complete condition", REQUEST_TIMEOUT, complete())
+            .await?
+            .status
+            .context("status")?;
+        let ended = started.elapsed();
+        ensure!(st.phase == Some(Phase::Succeeded), "{st:#?}");
+        let delve = st.targets[0].summary.as_ref().and_then(|s| s.delve.as_ref()).context("delve summary")?;
+        ensure!(delve.resumed == Some(true) && delve.responded == Some(true), "{delve:#?}");
+        let after = pods.get(&pod).await?;
+        ensure!(restarts(&after) == 0 && ephemeral_count(&after) == 1, "{:#?}", after.status);
+        let ec = after.status.as_ref().and_then(|s| s.ephemeral_container_statuses.as_ref()).context("ephemeral status")?;
+        let term = ec[0].state.as_ref().and_then(|s| s.terminated.as_ref()).context("the debugger container ended")?;
+        ensure!(term.exit_code == 0, "debugger container: {term:#?}");
+        ensure!(healthz(&pods, &pod).await, "the program answers after godiag detached");
+        common::figure(&format!(
+            "delve session: open {:.1}s after the request; a real dlv connect listed {}; ended (ttl 40s) {:.1}s after the request, dlv ran {} ms",
+            opened.as_secs_f64(),
+            listed.trim(),
+            ended.as_secs_f64(),
+            delve.dlv_ran_ms.unwrap_or(0)
+        ));
+        Ok(())
+    })
+    .await
+}

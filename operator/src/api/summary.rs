@@ -76,8 +76,9 @@ pub struct DelveSummary {
 pub struct DelveSession {
     /// Run this first: it forwards the pod's dlv port (loopback in the pod) to your machine.
     pub port_forward: String,
-    /// Then this, in another terminal. Leave with `exit` and answer `n` to "kill the headless
-    /// instance?" (answering yes kills the program).
+    /// Then this, in another terminal. Leave with `exit -c`: the program runs on. A plain `exit`
+    /// asks "kill the headless instance?": `n` leaves the program stopped until godiag detaches at
+    /// the deadline, `y` kills it.
     pub connect: String,
     /// When godiag detaches (RFC 3339).
     pub deadline: String,

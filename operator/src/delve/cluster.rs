@@ -243,13 +243,17 @@ impl DelveRunner {
     ) -> Result<(), DelveFailure> {
         let rpc = |e: super::rpc::RpcError| DelveFailure::ProtocolError { detail: e.to_string() };
         let version = client.get_version().await.map_err(rpc)?;
-        summary.versions = format!(
-            "Delve {} / {}",
-            summary::delve_version(&version.delve_version),
-            summary::go_version(&version.target_go_version)
-        );
-        let refusal = if version.target_go_version.is_empty() {
+        summary.versions = format!("Delve {}", summary::delve_version(&version.delve_version));
+        if !version.target_go_version.is_empty() {
+            summary.versions = format!("{} / {}", summary.versions, summary::go_version(&version.target_go_version));
+        }
+        // Delve reports the target's Go version only while it is stopped; with --continue it
+        // usually runs already, and then a stripped binary shows only to the user's client.
+        let running = client.state().await.map_err(rpc)?.state.is_some_and(|s| s.running);
+        let refusal = if version.target_go_version.is_empty() && !running {
             Some(DelveFailure::NoDebugInfo { message: "Delve found no Go version in the binary's debug info".into() })
+        } else if version.target_go_version.is_empty() {
+            None
         } else {
             snapshot::unsupported(&version).map(|e| DelveFailure::GoVersionUnsupported(e.to_string()))
         };
@@ -266,7 +270,7 @@ impl DelveRunner {
             port_forward: format!("kubectl port-forward -n {ns} pod/{} {DLV_PORT}:{DLV_PORT}", t.pod_name),
             connect: format!("dlv connect 127.0.0.1:{DLV_PORT}"),
             deadline: until.to_string(),
-            warning: "Delve's API runs code in the program: anyone who can port-forward to this pod can use it until the deadline. Leave with `exit` and answer n (yes kills the program).".into(),
+            warning: "Delve's API runs code in the program: anyone who can port-forward to this pod can use it until the deadline. Leave with `exit -c` (the program runs on); a plain `exit` answered n leaves it stopped until godiag detaches, answered y kills it.".into(),
         });
         let open = TargetResult {
             phase: TargetPhase::SessionOpen,
