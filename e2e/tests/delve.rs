@@ -359,3 +359,49 @@ async fn a_session_serves_a_real_dlv_client_and_lets_go_at_its_ttl() -> Result<(
     })
     .await
 }
+
+#[tokio::test]
+async fn deleting_a_session_request_detaches_before_the_object_goes() -> Result<()> {
+    install_godiag().await?;
+    with_temp_ns("sessiondel", |client, ns| async move {
+        label_namespace(&client, &ns, serde_json::json!({"godiag.dev/delve": "enabled"})).await?;
+        deploy_goapp(&ns, "brief", &["-listen=127.0.0.1:6060"]).await?;
+        let pod = the_pod(&client, &ns, "brief").await?.name_any();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let spec = delve_spec("brief", serde_json::json!({"mode": "Session", "session": {"ttl": "30m"}}));
+        let requests: Api<DiagnosisRequest> = create_request(&ns, "held", spec).await?;
+        let open = wait_for(&requests, "held", "the session to open", TIMEOUT, |r: Option<&DiagnosisRequest>| {
+            r.and_then(|r| r.status.as_ref())
+                .is_some_and(|s| s.targets.iter().any(|t| t.phase == godiag::api::TargetPhase::SessionOpen))
+        })
+        .await?;
+        ensure!(open.finalizers().iter().any(|f| f == "godiag.dev/cleanup"), "{:?}", open.metadata.finalizers);
+        let uid = open.uid().context("uid")?;
+        let deleted = Instant::now();
+        requests.delete("held", &DeleteParams::default()).await?;
+        wait_for(
+            &requests,
+            "held",
+            "the request to be gone",
+            TIMEOUT,
+            kube::runtime::wait::conditions::is_deleted(&uid),
+        )
+        .await
+        .map(|_| ())
+        .or_else(|e| if e.to_string().contains("does not exist") { Ok(()) } else { Err(e) })?;
+        let gone = deleted.elapsed();
+        let after = pods.get(&pod).await?;
+        let ec =
+            after.status.as_ref().and_then(|s| s.ephemeral_container_statuses.as_ref()).context("ephemeral status")?;
+        let term = ec[0].state.as_ref().and_then(|s| s.terminated.as_ref()).context("the debugger container ended")?;
+        ensure!(term.exit_code == 0, "debugger container: {term:#?}");
+        ensure!(term.message.as_deref().is_some_and(|m| m.contains("\"resumed\":true")), "{term:#?}");
+        ensure!(restarts(&after) == 0 && healthz(&pods, &pod).await, "the program runs on: {:#?}", after.status);
+        common::figure(&format!(
+            "delve session request deleted: godiag detached and the object was gone {:.1}s later (ttl was 30m)",
+            gone.as_secs_f64()
+        ));
+        Ok(())
+    })
+    .await
+}

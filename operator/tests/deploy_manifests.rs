@@ -120,6 +120,8 @@ fn rbac_grants_what_the_operator_does_and_nothing_more() {
     for (g, r, v) in [
         ("godiag.dev", "diagnosisrequests", "watch"),
         ("godiag.dev", "diagnosisrequests", "delete"),
+        // The cleanup finalizer of Delve sessions.
+        ("godiag.dev", "diagnosisrequests", "patch"),
         ("godiag.dev", "diagnosisrequests/status", "patch"),
         ("", "pods", "list"),
         ("", "pods/portforward", "get"),

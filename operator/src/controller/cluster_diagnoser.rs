@@ -356,6 +356,12 @@ impl Diagnoser for ClusterDiagnoser {
     fn artifact_root(&self, namespace: &str, request: &str) -> String {
         format!("{}/", self.store.uri(&layout::request_dir(namespace, request)))
     }
+
+    fn end_session(&self, namespace: &str, pod: &str) -> BoxFuture<'static, Result<String, String>> {
+        let (this, pod) = (self.clone(), pod.to_string());
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        Box::pin(async move { this.delve.end_session(&pods, &pod).await.map(|e| format!("{e:?}")) })
+    }
 }
 
 #[cfg(test)]

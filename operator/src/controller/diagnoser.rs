@@ -138,4 +138,7 @@ pub trait Diagnoser: Send + Sync + 'static {
     fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, DiagnoserError>>;
     /// Where a request's artifacts live, for `status.artifactRoot`.
     fn artifact_root(&self, namespace: &str, request: &str) -> String;
+    /// Ends a Delve session that no task of this process holds (the request was deleted after
+    /// an operator restart): halt only if the program runs, then detach without killing.
+    fn end_session(&self, namespace: &str, pod: &str) -> BoxFuture<'static, Result<String, String>>;
 }

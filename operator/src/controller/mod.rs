@@ -4,6 +4,7 @@ pub mod analysis;
 pub mod cluster_diagnoser;
 pub mod diagnoser;
 pub mod error;
+pub mod finalizer;
 pub mod pod_check;
 pub mod progress;
 pub mod reconcile;

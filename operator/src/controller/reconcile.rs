@@ -5,6 +5,7 @@
 use super::Context;
 use super::diagnoser::{CancelSignal, CollectedSink, RequestRecord, TargetResult, TargetTask};
 use super::error::Error;
+use super::finalizer;
 use super::progress::advance_targets;
 use super::select::{SelectionError, select_targets, selector_string};
 use super::status::{self as st, COND_TARGETS_RESOLVED};
@@ -37,9 +38,17 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
     let now = Time(jiff::Timestamp::now());
     let requests: Api<DiagnosisRequest> = Api::namespaced(ctx.client.clone(), &ns);
 
+    if req.metadata.deletion_timestamp.is_some() {
+        return cleanup(&ctx, &requests, &req, &uid, &ns, &prev).await;
+    }
     if prev.phase.is_some_and(|p| p.is_terminal()) {
         ctx.running.forget(&uid);
         return finished(&requests, &req, &prev).await;
+    }
+    if finalizer::needs_cleanup(&req) && !finalizer::has(&req) {
+        // Before anything is attached: deleting the request must wait for godiag to let go.
+        finalizer::add(&requests, &req).await?;
+        return Ok(Action::await_change());
     }
 
     let mut status = prev.clone();
@@ -212,12 +221,47 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
     });
 }
 
+/// A request being deleted that holds the cleanup finalizer: its sessions end (the tasks of this
+/// process end their own when cancelled; sessions no task holds, after a restart, are ended
+/// here), then the finalizer goes and the API server deletes the object.
+async fn cleanup(
+    ctx: &Context,
+    requests: &Api<DiagnosisRequest>,
+    req: &DiagnosisRequest,
+    uid: &str,
+    ns: &str,
+    status: &DiagnosisRequestStatus,
+) -> Result<Action, Error> {
+    if !finalizer::has(req) {
+        return Ok(Action::await_change());
+    }
+    let (running, finished) = ctx.running.cancel(uid);
+    if !running.is_empty() {
+        // Cancelled: each ends its session and triggers a reconcile when done.
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
+    for t in status.targets.iter().filter(|t| t.phase == TargetPhase::SessionOpen && !finished.contains_key(&t.pod)) {
+        match ctx.diagnoser.end_session(ns, &t.pod).await {
+            Ok(how) => tracing::info!(pod = %t.pod, ended = %how, "request deleted: delve session ended"),
+            // dlv gone already (its deadline, a user's exit) or the pod deleted: nothing holds the program.
+            Err(e) => tracing::info!(pod = %t.pod, error = %e, "request deleted: no delve session left to end"),
+        }
+    }
+    ctx.running.forget(uid);
+    finalizer::remove(requests, req).await?;
+    Ok(Action::await_change())
+}
+
 /// A terminal request: never collected again; deleted when its TTL has passed.
 async fn finished(
     requests: &Api<DiagnosisRequest>,
     req: &DiagnosisRequest,
     status: &DiagnosisRequestStatus,
 ) -> Result<Action, Error> {
+    if finalizer::has(req) {
+        // Every session has ended: nothing outside the object is left to clean.
+        finalizer::remove(requests, req).await?;
+    }
     let (Some(ttl), Some(done)) = (req.spec.ttl_seconds_after_finished, status.completion_time.as_ref()) else {
         return Ok(Action::await_change());
     };

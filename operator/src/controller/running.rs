@@ -53,6 +53,19 @@ impl RunningTasks {
         });
     }
 
+    /// Cancels the request's collections (it is being deleted, held by a finalizer); they stay
+    /// recorded until they finish. Returns the pods still running and the results not yet in
+    /// the status.
+    pub fn cancel(&self, uid: &str) -> (BTreeSet<String>, BTreeMap<String, TargetResult>) {
+        self.with(|m| match m.get(uid) {
+            Some(j) => {
+                j.cancel.cancel();
+                (j.running.clone(), j.finished.clone())
+            }
+            None => Default::default(),
+        })
+    }
+
     /// Records a collection as running; the token is cancelled if the request is deleted.
     pub fn start(&self, uid: &str, pod: &str) -> CancellationToken {
         self.with(|m| {

@@ -318,7 +318,7 @@ impl DelveRunner {
     }
 
     /// Connects to the session's dlv and ends it safely.
-    async fn end_session(&self, pods: &Api<Pod>, pod: &str) -> Result<session::Ended, String> {
+    pub async fn end_session(&self, pods: &Api<Pod>, pod: &str) -> Result<session::Ended, String> {
         let connector = PortForwardConnector::new(pods.clone(), pod, DLV_PORT);
         let io = connector.connect().await.map_err(|e| e.to_string())?;
         let mut client = DelveClient::new(io, RPC_TIMEOUT);
