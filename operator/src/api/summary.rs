@@ -45,7 +45,8 @@ pub struct DelveSummary {
     pub versions: String,
     /// Goroutines read (with their stacks).
     pub goroutines_read: u64,
-    /// Set when the snapshot stopped early: MaxPause or MaxGoroutines.
+    /// Set when the snapshot stopped early: MaxPause, MaxGoroutines or MaxBytes (Delve's answers
+    /// reached 24 MiB; lower maxGoroutines, stackDepth or the load limits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<String>,
     /// How long the program was stopped while godiag read it, in milliseconds (from godiag's first

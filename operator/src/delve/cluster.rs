@@ -102,6 +102,7 @@ pub fn plan_of(spec: &DelveSpec) -> Result<SnapshotPlan, String> {
             max_struct_fields: i64::from(l.max_struct_fields.clamp(0, 256)),
         },
         max_pause,
+        max_bytes: snapshot::MAX_SNAPSHOT_BYTES,
     })
 }
 

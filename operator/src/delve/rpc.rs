@@ -33,6 +33,8 @@ pub enum RpcError {
     Malformed { method: &'static str, detail: String },
     #[error("cannot talk to Delve: {0}")]
     Io(String),
+    #[error("Delve's answers passed {budget} bytes in all (at {method})")]
+    BudgetExceeded { method: &'static str, budget: u64 },
 }
 
 #[derive(Serialize)]
@@ -57,12 +59,17 @@ pub struct DelveClient<S> {
     next_id: u64,
     /// Deadline of one call (a batch gets it once per call in it, up to `batch_timeout_cap`).
     pub timeout: Duration,
+    /// Bytes of replies read so far.
+    read: u64,
+    /// Most reply bytes this client reads in all; past it every call fails with
+    /// [`RpcError::BudgetExceeded`] and the caller drops the connection.
+    pub budget: u64,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> DelveClient<S> {
     pub fn new(stream: S, timeout: Duration) -> Self {
         let (r, w) = tokio::io::split(stream);
-        DelveClient { reader: BufReader::new(r), writer: w, next_id: 1, timeout }
+        DelveClient { reader: BufReader::new(r), writer: w, next_id: 1, timeout, read: 0, budget: u64::MAX }
     }
 
     pub async fn get_version(&mut self) -> Result<Version, RpcError> {
@@ -156,6 +163,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> DelveClient<S> {
             .map_err(|e| RpcError::Io(e.to_string()))?;
         if n == 0 {
             return Err(RpcError::Closed { method });
+        }
+        self.read = self.read.saturating_add(n as u64);
+        if self.read > self.budget {
+            return Err(RpcError::BudgetExceeded { method, budget: self.budget });
         }
         if line.last() != Some(&b'\n') {
             return Err(if n as u64 > MAX_REPLY_BYTES {

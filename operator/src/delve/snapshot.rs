@@ -16,6 +16,10 @@ const PAGE: i64 = 1000;
 const STACK_BATCH: usize = 64;
 /// Kept back from the pause budget for the detach itself.
 const DETACH_RESERVE: Duration = Duration::from_millis(500);
+/// Most bytes of Delve answers one snapshot reads: what the operator holds in memory for it
+/// (parsed, then written as JSON) stays a small part of its own limit, whatever the program's
+/// goroutines and values look like.
+pub const MAX_SNAPSHOT_BYTES: u64 = 24 << 20;
 
 /// What the snapshot reads, from the request's `spec.delve.snapshot`.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +30,8 @@ pub struct SnapshotPlan {
     pub locals: bool,
     pub load: LoadConfig,
     pub max_pause: Duration,
+    /// Most bytes of answers read ([`MAX_SNAPSHOT_BYTES`] in the operator).
+    pub max_bytes: u64,
 }
 
 /// Why a snapshot holds fewer goroutines than the program has.
@@ -35,6 +41,9 @@ pub enum Partial {
     MaxPause,
     /// `maxGoroutines` were read; the rest were not.
     MaxGoroutines,
+    /// Delve's answers reached [`MAX_SNAPSHOT_BYTES`]; godiag dropped the connection, and dlv
+    /// detached by itself.
+    MaxBytes,
 }
 
 /// One goroutine with its stack.
@@ -109,6 +118,7 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(
     plan: &SnapshotPlan,
 ) -> Result<Snapshot, SnapshotError> {
     let started = Instant::now();
+    client.budget = plan.max_bytes;
     let budget = plan.max_pause.saturating_sub(DETACH_RESERVE);
     let version = client.get_version().await?;
     if let Some(err) = unsupported(&version) {
@@ -168,6 +178,18 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(
             batch.iter().map(|g| StacktraceIn { id: g.id, depth: plan.stack_depth, full: plan.locals, cfg }).collect();
         let stacks = match client.stacktraces(&reqs, left).await {
             Ok(s) => s,
+            // Enough: keep what was read. The connection has unread answers, so it is dropped
+            // without a detach and dlv (not multiclient) detaches on its own.
+            Err(RpcError::BudgetExceeded { .. }) => {
+                return Ok(Snapshot {
+                    version,
+                    goroutines: records,
+                    partial: Some(Partial::MaxBytes),
+                    paused_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    detached: false,
+                    locals: plan.locals,
+                });
+            }
             // The budget ran out inside the batch: the connection is wedged until Delve answers,
             // so the caller drops it and dlv detaches on its own.
             Err(RpcError::Timeout { .. }) => {
@@ -239,6 +261,7 @@ mod tests {
                 max_struct_fields: 16,
             },
             max_pause: Duration::from_secs(5),
+            max_bytes: MAX_SNAPSHOT_BYTES,
         }
     }
 
@@ -341,6 +364,22 @@ mod tests {
         assert_eq!(snap.goroutines.len(), 1);
         // The recorded page ends the list (Nextg -1): one read, nothing left, so not partial.
         assert_eq!(snap.partial, None);
+    }
+
+    #[tokio::test]
+    async fn the_byte_budget_keeps_what_was_read_and_leaves_the_detach_to_dlv() {
+        let replay = Replay::recorded();
+        let sent = replay.requests.clone();
+        let mut client = DelveClient::new(replay.serve(), Duration::from_secs(5));
+        // Room for the version, state and goroutine list, not for the stacks with locals.
+        let list_bytes = crate::delve::replay::RECORDED.lines().take(3).map(|l| l.len() as u64 + 1).sum::<u64>();
+        let snap = take(&mut client, &SnapshotPlan { max_bytes: list_bytes + 100, ..plan(true) }).await.unwrap();
+        assert_eq!(snap.partial, Some(Partial::MaxBytes));
+        assert!(!snap.detached && snap.goroutines.is_empty());
+        assert!(
+            !methods(&sent).iter().any(|m| m == "RPCServer.Detach"),
+            "unread answers: no detach on this connection"
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub fn summarize(s: &Snapshot, container: &str, privilege: &str) -> DelveSummary
         partial: s.partial.map(|p| match p {
             Partial::MaxPause => "MaxPause".to_string(),
             Partial::MaxGoroutines => "MaxGoroutines".to_string(),
+            Partial::MaxBytes => "MaxBytes".to_string(),
         }),
         paused_ms: s.paused_ms,
         dlv_ran_ms: None,

@@ -43,6 +43,7 @@ pub async fn run_snapshot(args: &DelveSnapshotArgs) -> anyhow::Result<ExitCode> 
             max_struct_fields: i64::from(defaults.max_struct_fields),
         },
         max_pause: args.max_pause,
+        max_bytes: snapshot::MAX_SNAPSHOT_BYTES,
     };
     let snap = snapshot::take(&mut client, &plan).await.with_context(|| format!("snapshot through dlv at {addr}"))?;
     drop(client);
