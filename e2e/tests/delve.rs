@@ -409,3 +409,56 @@ async fn deleting_a_session_request_detaches_before_the_object_goes() -> Result<
     })
     .await
 }
+
+#[tokio::test]
+async fn the_operator_killed_mid_session_has_the_new_leader_end_it() -> Result<()> {
+    install_godiag().await?;
+    with_temp_ns("sessionkill", |client, ns| async move {
+        label_namespace(&client, &ns, serde_json::json!({"godiag.dev/delve": "enabled"})).await?;
+        deploy_goapp(&ns, "orphan", &["-listen=127.0.0.1:6060"]).await?;
+        let pod = the_pod(&client, &ns, "orphan").await?.name_any();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let spec = delve_spec("orphan", serde_json::json!({"mode": "Session", "session": {"ttl": "30m"}}));
+        let requests: Api<DiagnosisRequest> = create_request(&ns, "orphaned", spec).await?;
+        wait_for(&requests, "orphaned", "the session to open", TIMEOUT, |r: Option<&DiagnosisRequest>| {
+            r.and_then(|r| r.status.as_ref())
+                .is_some_and(|s| s.targets.iter().any(|t| t.phase == godiag::api::TargetPhase::SessionOpen))
+        })
+        .await?;
+        let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+            Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
+        let leader = leases.get("godiag-leader").await?.spec.and_then(|s| s.holder_identity).context("leader")?;
+        let operators: Api<Pod> = Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
+        let killed = Instant::now();
+        operators.delete(&leader, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() }).await?;
+        let st = wait_for(&requests, "orphaned", "the request's Complete condition", REQUEST_TIMEOUT, complete())
+            .await?
+            .status
+            .context("status")?;
+        let (reason, message) = delve_failure(&st.targets[0])
+            .map(|(r, m)| (r.to_string(), m.to_string()))
+            .or_else(|| Some((st.targets[0].reason.clone()?, st.targets[0].message.clone()?)))
+            .context("a reason")?;
+        ensure!(reason == "DelveInterrupted", "{reason}: {message}");
+        let after = wait_for(&pods, &pod, "the debugger container to end", TIMEOUT, |p: Option<&Pod>| {
+            p.and_then(|p| p.status.as_ref())
+                .and_then(|s| s.ephemeral_container_statuses.as_ref())
+                .is_some_and(|ec| ec.iter().all(|c| c.state.as_ref().is_some_and(|s| s.terminated.is_some())))
+        })
+        .await?;
+        let ec =
+            after.status.as_ref().and_then(|s| s.ephemeral_container_statuses.as_ref()).context("ephemeral status")?;
+        let term = ec[0].state.as_ref().and_then(|s| s.terminated.as_ref()).context("terminated")?;
+        ensure!(
+            term.exit_code == 0 && !term.message.as_deref().unwrap_or("").contains("\"deadlineHit\":true"),
+            "{term:#?}"
+        );
+        ensure!(restarts(&after) == 0 && healthz(&pods, &pod).await, "the program runs on: {:#?}", after.status);
+        common::figure(&format!(
+            "operator killed mid-session: the new leader ended the session and the request {:.1}s after the kill",
+            killed.elapsed().as_secs_f64()
+        ));
+        Ok(())
+    })
+    .await
+}

@@ -56,21 +56,15 @@ pub fn advance_targets(
                 return t;
             }
             match t.phase {
-                // A session, but this process does not hold it: godiag restarted meanwhile. dlv
-                // stays attached (the program running) until its container's deadline, which
-                // detaches it; nothing is attached again.
+                // A session, but this process does not hold it: godiag restarted meanwhile and
+                // (in reconcile, before this) ended it; nothing is attached again.
                 TargetPhase::SessionOpen => {
                     t.phase = TargetPhase::Failed;
                     t.reason = Some(crate::delve::DelveReason::DelveInterrupted.as_str().into());
-                    let deadline = t
-                        .summary
-                        .as_ref()
-                        .and_then(|s| s.delve.as_ref())
-                        .and_then(|d| d.session.as_ref())
-                        .map_or_else(String::new, |s| format!(" (deadline {})", s.deadline));
-                    t.message = Some(format!(
-                        "godiag restarted during the Delve session: dlv stays attached, the program running, until the debugger container's deadline{deadline} detaches it; godiag does not attach again"
-                    ));
+                    t.message = Some(
+                        "godiag restarted during the Delve session and ended it (halted only if running, detached without killing; the debugger container's deadline is the backstop): the program runs on. Create a new request for a new session"
+                            .into(),
+                    );
                 }
                 // Analysing, but no analysis runs in this process: godiag stopped mid-analysis.
                 // The artifacts are in the status already; collecting again would lose them.
@@ -201,6 +195,29 @@ mod tests {
             (p.targets[0].phase, p.targets[0].reason.as_deref()),
             (TargetPhase::Failed, Some("OperatorRestarted"))
         );
+    }
+
+    /// An open Delve session shows how to connect; after a restart (no task holds it) the pod is
+    /// DelveInterrupted, and nothing is attached again.
+    #[test]
+    fn an_open_session_is_shown_and_a_restart_ends_it_without_attaching_again() {
+        let running = BTreeSet::from(["a".to_string()]);
+        let open = TargetResult {
+            phase: TargetPhase::SessionOpen,
+            message: "Delve session open until …".into(),
+            artifacts: vec![],
+            ..ok_result()
+        };
+        let collected = BTreeMap::from([("a".to_string(), open)]);
+        let p = advance_targets(&[t("a", TargetPhase::Collecting, 1)], &running, &collected, &BTreeMap::new());
+        assert_eq!(p.targets[0].phase, TargetPhase::SessionOpen);
+        assert_eq!(p.targets[0].message.as_deref(), Some("Delve session open until …"));
+
+        let p = advance_targets(&p.targets, &BTreeSet::new(), &BTreeMap::new(), &BTreeMap::new());
+        assert!(p.start.is_empty(), "no second debugger container");
+        let t = &p.targets[0];
+        assert_eq!((t.phase, t.reason.as_deref()), (TargetPhase::Failed, Some("DelveInterrupted")));
+        assert!(t.message.as_deref().unwrap().contains("the program runs on"), "{t:?}");
     }
 
     /// Collection ended and analysis runs: the status lists what was stored. If godiag stops

@@ -88,6 +88,19 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
     }
 
     let (running, results) = ctx.running.snapshot(&uid);
+    // A Delve session no task of this process holds: godiag restarted while it was open. End it
+    // now (halt only if the program runs, detach without killing) rather than leave dlv attached
+    // until its container's deadline; the pod is then reported DelveInterrupted.
+    for t in status
+        .targets
+        .iter()
+        .filter(|t| t.phase == TargetPhase::SessionOpen && !running.contains(&t.pod) && !results.contains_key(&t.pod))
+    {
+        match ctx.diagnoser.end_session(&ns, &t.pod).await {
+            Ok(how) => tracing::info!(pod = %t.pod, ended = %how, "restarted mid-session: delve session ended"),
+            Err(e) => tracing::info!(pod = %t.pod, error = %e, "restarted mid-session: no delve session left to end"),
+        }
+    }
     let collected = ctx.running.collected(&uid);
     let plan = advance_targets(&status.targets, &running, &collected, &results);
     let new = st::with_targets(&status, plan.targets, generation, &now);
