@@ -10,9 +10,9 @@ mod common;
 use anyhow::{Context, Result, ensure};
 use common::godiag::{
     HOST_ARTIFACTS, POD_ARTIFACTS, REQUEST_TIMEOUT, apply_request, complete, create_request, deploy_goapp,
-    deploy_goapp_image, install_godiag,
+    deploy_goapp_image, install_godiag, kill_leader,
 };
-use common::{OPERATOR_NAMESPACE, TIMEOUT, wait_for, with_temp_ns};
+use common::{TIMEOUT, wait_for, with_temp_ns};
 use godiag::api::{ArtifactKind, DiagnosisRequest, Phase, TargetStatus};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
@@ -79,6 +79,14 @@ async fn load(pods: Api<Pod>, pod: String, stop: Arc<AtomicBool>) -> (Duration, 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     (longest.max(last.elapsed()), answers)
+}
+
+/// Some pod of the request has an open Delve session.
+fn session_open() -> impl kube::runtime::wait::Condition<DiagnosisRequest> {
+    |r: Option<&DiagnosisRequest>| {
+        r.and_then(|r| r.status.as_ref())
+            .is_some_and(|s| s.targets.iter().any(|t| t.phase == godiag::api::TargetPhase::SessionOpen))
+    }
 }
 
 fn delve_failure(t: &TargetStatus) -> Option<(&str, &str)> {
@@ -236,11 +244,7 @@ async fn the_operator_killed_mid_snapshot_never_adds_a_second_container() -> Res
             p.is_some_and(|p| ephemeral_count(p) == 1)
         })
         .await?;
-        let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
-            Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
-        let leader = leases.get("godiag-leader").await?.spec.and_then(|s| s.holder_identity).context("leader")?;
-        let operators: Api<Pod> = Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
-        operators.delete(&leader, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() }).await?;
+        kill_leader().await?;
         let st = wait_for(&requests, "interrupted", "the request's Complete condition", REQUEST_TIMEOUT, complete())
             .await?
             .status
@@ -304,11 +308,7 @@ async fn a_session_serves_a_real_dlv_client_and_lets_go_at_its_ttl() -> Result<(
         let spec = delve_spec("live", serde_json::json!({"mode": "Session", "session": {"ttl": "40s"}}));
         let started = Instant::now();
         let requests: Api<DiagnosisRequest> = create_request(&ns, "session", spec).await?;
-        let open = wait_for(&requests, "session", "the session to open", TIMEOUT, |r: Option<&DiagnosisRequest>| {
-            r.and_then(|r| r.status.as_ref())
-                .is_some_and(|s| s.targets.iter().any(|t| t.phase == godiag::api::TargetPhase::SessionOpen))
-        })
-        .await?;
+        let open = wait_for(&requests, "session", "the session to open", TIMEOUT, session_open()).await?;
         let opened = started.elapsed();
         let t = &open.status.as_ref().context("status")?.targets[0];
         let session = t.summary.as_ref().and_then(|s| s.delve.as_ref()).and_then(|d| d.session.clone()).context("session")?;
@@ -374,11 +374,7 @@ async fn deleting_a_session_request_detaches_before_the_object_goes() -> Result<
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
         let spec = delve_spec("brief", serde_json::json!({"mode": "Session", "session": {"ttl": "30m"}}));
         let requests: Api<DiagnosisRequest> = create_request(&ns, "held", spec).await?;
-        let open = wait_for(&requests, "held", "the session to open", TIMEOUT, |r: Option<&DiagnosisRequest>| {
-            r.and_then(|r| r.status.as_ref())
-                .is_some_and(|s| s.targets.iter().any(|t| t.phase == godiag::api::TargetPhase::SessionOpen))
-        })
-        .await?;
+        let open = wait_for(&requests, "held", "the session to open", TIMEOUT, session_open()).await?;
         ensure!(open.finalizers().iter().any(|f| f == "godiag.dev/cleanup"), "{:?}", open.metadata.finalizers);
         let uid = open.uid().context("uid")?;
         let deleted = Instant::now();
@@ -420,17 +416,9 @@ async fn the_operator_killed_mid_session_has_the_new_leader_end_it() -> Result<(
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
         let spec = delve_spec("orphan", serde_json::json!({"mode": "Session", "session": {"ttl": "30m"}}));
         let requests: Api<DiagnosisRequest> = create_request(&ns, "orphaned", spec).await?;
-        wait_for(&requests, "orphaned", "the session to open", TIMEOUT, |r: Option<&DiagnosisRequest>| {
-            r.and_then(|r| r.status.as_ref())
-                .is_some_and(|s| s.targets.iter().any(|t| t.phase == godiag::api::TargetPhase::SessionOpen))
-        })
-        .await?;
-        let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
-            Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
-        let leader = leases.get("godiag-leader").await?.spec.and_then(|s| s.holder_identity).context("leader")?;
-        let operators: Api<Pod> = Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
+        wait_for(&requests, "orphaned", "the session to open", TIMEOUT, session_open()).await?;
         let killed = Instant::now();
-        operators.delete(&leader, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() }).await?;
+        kill_leader().await?;
         let st = wait_for(&requests, "orphaned", "the request's Complete condition", REQUEST_TIMEOUT, complete())
             .await?
             .status

@@ -6,11 +6,12 @@
 mod common;
 
 use anyhow::{Context, Result, ensure};
-use common::godiag::{REQUEST_TIMEOUT, complete, create_request, deploy_goapp, install_godiag, kubectl};
+use common::godiag::{
+    REQUEST_TIMEOUT, complete, create_request, deploy_goapp, install_godiag, kill_leader, kubectl, leader_name,
+};
 use common::{OPERATOR_NAMESPACE, OPERATOR_SELECTOR, TIMEOUT, wait_for, with_temp_ns};
 use godiag::api::{ArtifactKind, DiagnosisRequest, Phase, TargetPhase};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
@@ -18,17 +19,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const LEASE: &str = "godiag-leader";
 const ALL_KINDS: [&str; 8] = ["cpu", "heap", "allocs", "goroutine", "block", "mutex", "threadcreate", "trace"];
 /// The operator container's memory limit in the manifests.
 const OPERATOR_MEMORY_LIMIT: u64 = 256 << 20;
-
-/// The replica that holds the leader Lease (and so runs the controller).
-async fn leader_name() -> Result<String> {
-    let leases: Api<Lease> = Api::namespaced(common::client().await, OPERATOR_NAMESPACE);
-    let lease = leases.get(LEASE).await.context("the leader Lease")?;
-    lease.spec.and_then(|s| s.holder_identity).filter(|h| !h.is_empty()).context("a Lease holder")
-}
 
 /// The leader operator pod: its name, UID and how often its container restarted.
 async fn operator_pod() -> Result<(String, i32)> {
@@ -195,10 +188,8 @@ async fn the_leader_killed_mid_request_hands_over_to_the_standby() -> Result<()>
         let pod = pods_of(&ns, "led").await?.remove(0);
         wait_for(&requests, "leader", "collection to start", TIMEOUT, target_phase_is(&pod, TargetPhase::Collecting))
             .await?;
-        let old = leader_name().await?;
         let killed = Instant::now();
-        let operators: Api<Pod> = Api::namespaced(client.clone(), OPERATOR_NAMESPACE);
-        operators.delete(&old, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() }).await?;
+        let old = kill_leader().await?;
         let st = wait_for(&requests, "leader", "the request's Complete condition", REQUEST_TIMEOUT, complete())
             .await?
             .status

@@ -5,8 +5,10 @@ use super::{TIMEOUT, wait_for};
 use anyhow::{Context, Result, bail};
 use godiag::api::DiagnosisRequest;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::wait::Condition;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,6 +18,8 @@ use tokio::sync::OnceCell;
 /// Where `manifests/e2e` puts the operator's file:///var/lib/godiag volume on the node.
 pub const HOST_ARTIFACTS: &str = "/var/lib/godiag-artifacts";
 pub const POD_ARTIFACTS: &str = "/var/lib/godiag";
+/// The Lease the operator replicas elect their leader with (manifests/e2e).
+pub const LEASE: &str = "godiag-leader";
 /// A request collects for ~10s; pod start, port-forward and storage add a little.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -125,4 +129,19 @@ pub async fn event_reasons(ns: &str, name: &str, want: &[&str]) -> Result<Vec<St
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The operator replica that holds the leader Lease (and so runs the controller).
+pub async fn leader_name() -> Result<String> {
+    let leases: Api<Lease> = Api::namespaced(super::client().await, super::OPERATOR_NAMESPACE);
+    let lease = leases.get(LEASE).await.context("the leader Lease")?;
+    lease.spec.and_then(|s| s.holder_identity).filter(|h| !h.is_empty()).context("a Lease holder")
+}
+
+/// Deletes the leader replica at once (grace period 0); returns its name.
+pub async fn kill_leader() -> Result<String> {
+    let leader = leader_name().await?;
+    let operators: Api<Pod> = Api::namespaced(super::client().await, super::OPERATOR_NAMESPACE);
+    operators.delete(&leader, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() }).await?;
+    Ok(leader)
 }

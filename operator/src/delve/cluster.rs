@@ -192,30 +192,12 @@ impl DelveRunner {
         // Closing the only connection makes dlv (not multiclient) exit: it detaches without
         // killing if the detach did not already happen.
         drop(client);
-        let result = match taken {
-            Ok(snap) => {
-                summary = summary::summarize(&snap, &name, privilege.as_str());
-                self.store_snapshot(t.dir, &snap, out).await;
-                Ok(snap)
-            }
-            Err(e) => Err(e),
-        };
-        let finished = wait_finished(&pods, t.pod_name, &name, FINISH_WAIT).await;
-        if let Some(o) = &finished {
-            summary.dlv_ran_ms = Some(o.dlv_ran_ms);
-            summary.resumed = Some(o.resumed);
+        if let Ok(snap) = &taken {
+            summary = summary::summarize(snap, &name, privilege.as_str());
+            self.store_snapshot(t.dir, snap, out).await;
         }
-        if let Some(p) = &t.probe {
-            summary.responded =
-                Some(http_probe(&PortForwardConnector::new(pods.clone(), t.pod_name, p.port), &p.path).await);
-        }
-        out.summary = Some(summary);
-        if let Some(o) = finished.as_ref().filter(|o| !o.resumed && o.target_state != "exited") {
-            return Err(DelveFailure::TargetNotResumed {
-                detail: format!("state {:?} after SIGCONT; send it SIGCONT (kill -CONT {})", o.target_state, o.pid),
-            });
-        }
-        let snap = result.map_err(|e| match e {
+        let_go(&pods, t, summary, out).await?;
+        let snap = taken.map_err(|e| match e {
             SnapshotError::GoVersionUnsupported { .. } => DelveFailure::GoVersionUnsupported(e.to_string()),
             SnapshotError::TargetExited { .. } => DelveFailure::TargetExited { detail: e.to_string() },
             SnapshotError::NoDebugInfo { message } => DelveFailure::NoDebugInfo { message },
@@ -244,10 +226,7 @@ impl DelveRunner {
     ) -> Result<(), DelveFailure> {
         let rpc = |e: super::rpc::RpcError| DelveFailure::ProtocolError { detail: e.to_string() };
         let version = client.get_version().await.map_err(rpc)?;
-        summary.versions = format!("Delve {}", summary::delve_version(&version.delve_version));
-        if !version.target_go_version.is_empty() {
-            summary.versions = format!("{} / {}", summary.versions, summary::go_version(&version.target_go_version));
-        }
+        summary.versions = summary::versions(&version);
         // Delve reports the target's Go version only while it is stopped; with --continue it
         // usually runs already, and then a stripped binary shows only to the user's client.
         let running = client.state().await.map_err(rpc)?.state.is_some_and(|s| s.running);
@@ -292,22 +271,8 @@ impl DelveRunner {
             () = t.cancel.cancelled() => true,
         };
         let ended = self.end_session(pods, t.pod_name).await;
-        let finished = wait_finished(pods, t.pod_name, &summary.container, FINISH_WAIT).await;
-        if let Some(o) = &finished {
-            summary.dlv_ran_ms = Some(o.dlv_ran_ms);
-            summary.resumed = Some(o.resumed);
-        }
-        if let Some(p) = &t.probe {
-            summary.responded =
-                Some(http_probe(&PortForwardConnector::new(pods.clone(), t.pod_name, p.port), &p.path).await);
-        }
         tracing::info!(pod = %t.pod_name, deleted, ended = ?ended, "delve session ended");
-        out.summary = Some(summary);
-        if let Some(o) = finished.as_ref().filter(|o| !o.resumed && o.target_state != "exited") {
-            return Err(DelveFailure::TargetNotResumed {
-                detail: format!("state {:?} after SIGCONT; send it SIGCONT (kill -CONT {})", o.target_state, o.pid),
-            });
-        }
+        let finished = let_go(pods, t, summary, out).await?;
         // godiag could not reach dlv at the end, but the wrapper saw the program running: dlv
         // was stopped by its deadline (or a user's `exit`), which detaches.
         match (ended, &finished) {
@@ -376,6 +341,32 @@ impl DelveRunner {
         }
         Err(DelveFailure::TimedOut { waited_s: self.attach_timeout.as_secs(), detail: last })
     }
+}
+
+/// Once dlv has let go (detached, or its connection dropped): the wrapper's outcome and whether
+/// the program answers again go into the summary; a program still stopped is the failure.
+async fn let_go(
+    pods: &Api<Pod>,
+    t: &DelveTarget<'_>,
+    mut summary: DelveSummary,
+    out: &mut DelveOutcome,
+) -> Result<Option<WrapperOutcome>, DelveFailure> {
+    let finished = wait_finished(pods, t.pod_name, &summary.container, FINISH_WAIT).await;
+    if let Some(o) = &finished {
+        summary.dlv_ran_ms = Some(o.dlv_ran_ms);
+        summary.resumed = Some(o.resumed);
+    }
+    if let Some(p) = &t.probe {
+        summary.responded =
+            Some(http_probe(&PortForwardConnector::new(pods.clone(), t.pod_name, p.port), &p.path).await);
+    }
+    out.summary = Some(summary);
+    if let Some(o) = finished.as_ref().filter(|o| !o.resumed && o.target_state != "exited") {
+        return Err(DelveFailure::TargetNotResumed {
+            detail: format!("state {:?} after SIGCONT; send it SIGCONT (kill -CONT {})", o.target_state, o.pid),
+        });
+    }
+    Ok(finished)
 }
 
 fn patch_failure(e: kube::Error, namespace: &str, privilege: Privilege) -> DelveFailure {

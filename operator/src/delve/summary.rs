@@ -18,11 +18,7 @@ pub fn summarize(s: &Snapshot, container: &str, privilege: &str) -> DelveSummary
     DelveSummary {
         container: container.into(),
         privilege: privilege.into(),
-        versions: format!(
-            "Delve {} / {}",
-            delve_version(&s.version.delve_version),
-            go_version(&s.version.target_go_version)
-        ),
+        versions: versions(&s.version),
         goroutines_read: s.goroutines.len() as u64,
         partial: s.partial.map(|p| match p {
             Partial::MaxPause => "MaxPause".to_string(),
@@ -36,6 +32,12 @@ pub fn summarize(s: &Snapshot, container: &str, privilege: &str) -> DelveSummary
         locals: if s.locals { top_group_locals(s) } else { Vec::new() },
         session: None,
     }
+}
+
+/// `Delve 1.27.2 / go1.26.8`, without the Go part when Delve did not say (a running target).
+pub fn versions(v: &super::types::Version) -> String {
+    let delve = format!("Delve {}", delve_version(&v.delve_version));
+    if v.target_go_version.is_empty() { delve } else { format!("{delve} / {}", go_version(&v.target_go_version)) }
 }
 
 /// `1.27.2` from Delve's `Version: 1.27.2\nBuild: $Id: … $`.
