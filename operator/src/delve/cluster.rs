@@ -146,24 +146,19 @@ impl DelveRunner {
         }
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), t.namespace);
         let name = container_name(t.request_uid);
-        if existing(t.pod, &name).is_some() {
-            let outcome = match terminated_outcome(t.pod, &name) {
-                Some(o) if o.resumed => format!(" Its wrapper reported the target {} (resumed).", o.target_state),
-                Some(o) => format!(" Its wrapper reported the target in state {:?}.", o.target_state),
-                None => String::new(),
-            };
-            return Err(DelveFailure::Interrupted { container: name, outcome });
-        }
         let plan = plan_of(spec).map_err(|e| DelveFailure::ProtocolError { detail: e })?;
         let session = spec.mode == DelveMode::Session;
         let ttl = crate::api::duration::parse(&spec.session.ttl)
             .map_err(|e| DelveFailure::ProtocolError { detail: e })?
             .min(Duration::from_secs(MAX_SESSION_TTL_SECS));
-        let privilege = choose_privilege(spec.privilege, &labels);
-        let image = spec.image.clone().unwrap_or_else(|| self.image.clone());
         // The backstop: whatever godiag does, dlv is stopped (and detaches) after this.
         let attached_for = if session { ttl } else { plan.max_pause };
         let deadline = self.attach_timeout + attached_for + Duration::from_secs(15);
+        if existing(t.pod, &name).is_some() {
+            return Err(self.interrupted(&pods, t.pod_name, name, session, deadline).await);
+        }
+        let privilege = choose_privilege(spec.privilege, &labels);
+        let image = spec.image.clone().unwrap_or_else(|| self.image.clone());
         let args = WrapperArgs { process: spec.process.clone(), deadline_secs: deadline.as_secs(), session };
         let ec = ephemeral_container(&name, &image, t.container, privilege, target_identity(t.pod, t.container), &args)
             .map_err(|e| DelveFailure::IdentityUnknown(e.to_string()))?;
@@ -281,6 +276,34 @@ impl DelveRunner {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// The debugger container is already in the pod: the operator that added it stopped. The
+    /// connection it held may not be seen as dropped for a while, and a snapshot's dlv keeps the
+    /// program stopped until then, so wait (at most until the wrapper's deadline) for the container
+    /// to end and say how it left the program. A session's dlv serves other clients: end it.
+    async fn interrupted(
+        &self,
+        pods: &Api<Pod>,
+        pod: &str,
+        container: String,
+        session: bool,
+        deadline: Duration,
+    ) -> DelveFailure {
+        let wait = if session {
+            if let Err(e) = self.end_session(pods, pod).await {
+                tracing::info!(pod = %pod, error = %e, "interrupted delve session: none left to end");
+            }
+            FINISH_WAIT
+        } else {
+            deadline + Duration::from_secs(10)
+        };
+        let outcome = match wait_finished(pods, pod, &container, wait).await {
+            Some(o) if o.resumed => format!(" Its wrapper found the program {} after dlv let go.", o.target_state),
+            Some(o) => format!(" Its wrapper found the program in state {:?}; send it SIGCONT.", o.target_state),
+            None => format!(" The debugger container had not ended after {}s.", wait.as_secs()),
+        };
+        DelveFailure::Interrupted { container, outcome }
     }
 
     /// Connects to the session's dlv and ends it safely.

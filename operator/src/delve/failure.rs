@@ -38,7 +38,7 @@ pub enum DelveFailure {
     )]
     MaxPauseReached { max_pause: String, read: usize },
     #[error(
-        "godiag restarted while Delve was attached: the debugger container {container} is already in the pod, and an ephemeral container cannot be added twice. dlv detached when its connection dropped; the target keeps running. Create a new request for a new snapshot.{outcome}"
+        "godiag restarted while Delve was attached: the debugger container {container} is already in the pod, and an ephemeral container cannot be added twice; godiag waited for it to end. Create a new request for a new snapshot.{outcome}"
     )]
     Interrupted { container: String, outcome: String },
     #[error("dlv did not answer within {waited_s}s: {detail}")]
