@@ -5,7 +5,9 @@
 #   containerd  containerd, containerd-shim-runc-v2, ctr
 #   runc        runc (cgo + libseccomp; Debian's 1.1.5 cannot run containerd 2.2's specs)
 #   dlv         Delve, for the localhost/dlv image
-# Usage: build-binaries.sh [kubernetes|etcd|containerd|runc|dlv ...]   (default: all)
+#   alertmanager, prometheus   for the alert e2e
+#   helm        the real Helm (chart lint/template in make test, helm install in the e2e)
+# Usage: build-binaries.sh [kubernetes|etcd|containerd|runc|dlv|alertmanager|prometheus|helm ...]   (default: all)
 # A finished build lives in $GODIAG_CACHE/bin/<component>-v<version>-<go version>/ and is
 # reused as is; delete that directory to force a rebuild. Each cold build is timed with
 # /usr/bin/time -v into $GODIAG_CACHE/build-logs/.
@@ -117,6 +119,39 @@ build_dlv_inner() {
   CGO_ENABLED=0 GOBIN=$out go install "github.com/go-delve/delve/cmd/dlv@v$DLV_VERSION"
 }
 
+# Alertmanager and Prometheus for the alert e2e (the alerts reach godiag's receiver the way
+# they do in production); stripped, the web UIs' assets are embedded in the published modules.
+# The published module lacks the web UI's build output (ui/app/dist, made by npm upstream), which
+# it embeds: a copy of the module gets a one-page placeholder there. The API and the notifiers
+# are Alertmanager's own.
+build_alertmanager_inner() {
+  local out=$1 src=$WRAPPERS/alertmanager-v$ALERTMANAGER_VERSION
+  if [[ ! -f $src/go.mod ]]; then
+    local dir
+    dir=$(go mod download -json "github.com/prometheus/alertmanager@v$ALERTMANAGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+    rm -rf "$src"; cp -r "$dir" "$src"; chmod -R u+w "$src"
+    mkdir -p "$src/ui/app/dist"
+    echo '<!doctype html><title>Alertmanager</title><p>The web UI is not built here; the API is at /api/v2.' \
+      > "$src/ui/app/dist/index.html"
+  fi
+  cd "$src"
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/alertmanager" ./cmd/alertmanager
+}
+
+# remove_all_sd: no cloud service discovery (AWS, Azure, GCE, Kubernetes, ...), which is most of
+# the build; the e2e scrapes with static_configs. A cold build took 13m48s with them.
+build_prometheus_inner() {
+  local out=$1
+  CGO_ENABLED=0 GOBIN=$out go install -trimpath -tags remove_all_sd -ldflags "-s -w" \
+    "github.com/prometheus/prometheus/cmd/prometheus@v$PROMETHEUS_VERSION"
+}
+
+# The real Helm: `make test` lints and renders the chart with it, the e2e installs with it.
+build_helm_inner() {
+  local out=$1
+  CGO_ENABLED=0 GOBIN=$out go install -trimpath -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@v$HELM_VERSION"
+}
+
 # build COMPONENT DEST BINARIES...: build into a temp dir, then rename into place, so a
 # half-finished build is never mistaken for a cached one.
 build() {
@@ -135,7 +170,7 @@ if [[ ${1:-} == --inner ]]; then "build_$2_inner" "$3"; exit; fi
 exec 9>"$GODIAG_CACHE/build.lock"
 if ! flock -n 9; then log "another build holds $GODIAG_CACHE/build.lock, waiting"; flock 9; fi
 
-comps=("$@"); [[ ${#comps[@]} -gt 0 ]] || comps=(kubernetes etcd containerd runc dlv)
+comps=("$@"); [[ ${#comps[@]} -gt 0 ]] || comps=(kubernetes etcd containerd runc dlv alertmanager prometheus helm)
 for c in "${comps[@]}"; do
   case $c in
     kubernetes) build kubernetes "$K8S_BIN" "${K8S_CMDS[@]}" ;;
@@ -143,6 +178,9 @@ for c in "${comps[@]}"; do
     containerd) build containerd "$CONTAINERD_BIN" containerd containerd-shim-runc-v2 ctr ;;
     runc)       build runc "$RUNC_BIN" runc ;;
     dlv)        build dlv "$DLV_BIN" dlv ;;
+    alertmanager) build alertmanager "$ALERTMANAGER_BIN" alertmanager ;;
+    prometheus) build prometheus "$PROMETHEUS_BIN" prometheus ;;
+    helm)       build helm "$HELM_BIN" helm ;;
     *) die "unknown component $c" ;;
   esac
 done

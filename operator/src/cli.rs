@@ -109,6 +109,53 @@ pub struct RunArgs {
     pub leader: LeaderArgs,
     #[command(flatten)]
     pub delve: DelveArgs,
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
+}
+
+/// The Alertmanager receiver (DiagnosisTriggers): its own listener, not the metrics port.
+#[derive(Args, Debug, Clone)]
+pub struct WebhookArgs {
+    /// Address the receiver listens on (path /alerts), e.g. 0.0.0.0:8443. Unset: no receiver.
+    #[arg(long, env = "GODIAG_WEBHOOK_ADDR")]
+    pub webhook_addr: Option<SocketAddr>,
+    /// File holding the bearer token Alertmanager must send (the Secret godiag-webhook-token,
+    /// key token, mounted); read at every delivery, so a rotated Secret applies without a restart.
+    #[arg(long, env = "GODIAG_WEBHOOK_TOKEN_FILE", default_value = "/etc/godiag/webhook/token")]
+    pub webhook_token_file: PathBuf,
+    /// Serve HTTPS with this certificate chain (PEM); needs --webhook-tls-key.
+    #[arg(long, env = "GODIAG_WEBHOOK_TLS_CERT", requires = "webhook_tls_key")]
+    pub webhook_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --webhook-tls-cert.
+    #[arg(long, env = "GODIAG_WEBHOOK_TLS_KEY", requires = "webhook_tls_cert")]
+    pub webhook_tls_key: Option<PathBuf>,
+    /// Accept only clients with a certificate signed by this CA (PEM); needs TLS.
+    #[arg(long, env = "GODIAG_WEBHOOK_CLIENT_CA", requires = "webhook_tls_cert")]
+    pub webhook_client_ca: Option<PathBuf>,
+    /// Largest delivery body, in bytes; a larger one is refused with 413 after reading at most this.
+    #[arg(long, env = "GODIAG_WEBHOOK_MAX_BODY", default_value_t = crate::webhook::server::DEFAULT_MAX_BODY)]
+    pub webhook_max_body: usize,
+}
+
+impl WebhookArgs {
+    /// The listener's configuration, if the receiver is enabled.
+    pub fn listen(&self) -> Option<crate::webhook::ListenConfig> {
+        let addr = self.webhook_addr?;
+        let tls = match (&self.webhook_tls_cert, &self.webhook_tls_key) {
+            (Some(cert), Some(key)) => Some(crate::webhook::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.webhook_client_ca.clone(),
+            }),
+            _ => None,
+        };
+        Some(crate::webhook::ListenConfig {
+            addr,
+            token: crate::webhook::auth::TokenFile { path: self.webhook_token_file.clone() },
+            tls,
+            max_body: self.webhook_max_body,
+        })
+    }
 }
 
 /// Leader election: of all replicas, only the holder of a Lease runs the controller; the others

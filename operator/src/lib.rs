@@ -15,4 +15,5 @@ pub mod metrics;
 pub mod operator;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;
 pub mod worker;

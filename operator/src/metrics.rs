@@ -19,6 +19,11 @@ pub struct PhaseLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
     pub kind: &'static str,
 }
@@ -35,6 +40,14 @@ pub struct Metrics {
     pub analysis_failures: Family<ReasonLabel, Counter>,
     /// 1 while this replica holds the Lease and runs the controller.
     pub leader: Gauge,
+    /// Alerts in webhook deliveries that were parsed.
+    pub alerts_received: Counter,
+    /// What each alert did with each trigger (created, duplicate, cooldown, ...).
+    pub alert_outcomes: Family<OutcomeLabel, Counter>,
+    /// Webhook deliveries refused, by reason (WrongToken, TooLarge, BadPayload, Unavailable, ...).
+    pub webhook_rejected: Family<ReasonLabel, Counter>,
+    /// Time to handle an accepted delivery (matching, status writes, creates).
+    pub webhook_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -49,6 +62,26 @@ impl Default for Metrics {
         let target_seconds = Histogram::new(exponential_buckets(1.0, 2.0, 11));
         let analysis_failures = Family::<ReasonLabel, Counter>::default();
         let leader = Gauge::default();
+        let alerts_received = Counter::default();
+        let alert_outcomes = Family::<OutcomeLabel, Counter>::default();
+        let webhook_rejected = Family::<ReasonLabel, Counter>::default();
+        let webhook_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        registry.register(
+            "webhook_alerts_received",
+            "Alerts in Alertmanager webhook deliveries",
+            alerts_received.clone(),
+        );
+        registry.register(
+            "webhook_alert_outcomes",
+            "What each received alert did with each trigger: created, duplicate, cooldown, tooManyActive, suspended, noTarget, invalidTrigger, failed, noMatchingTrigger, resolvedIgnored",
+            alert_outcomes.clone(),
+        );
+        registry.register("webhook_rejected", "Webhook deliveries refused, by reason", webhook_rejected.clone());
+        registry.register(
+            "webhook_delivery_seconds",
+            "Time to handle an accepted webhook delivery",
+            webhook_seconds.clone(),
+        );
         registry.register("leader", "1 while this replica holds the Lease and runs the controller", leader.clone());
         registry.register("reconciles", "Reconcile passes of DiagnosisRequests", reconciles.clone());
         registry.register("reconcile_errors", "Reconcile passes that failed, by reason", reconcile_errors.clone());
@@ -81,6 +114,10 @@ impl Default for Metrics {
             target_seconds,
             analysis_failures,
             leader,
+            alerts_received,
+            alert_outcomes,
+            webhook_rejected,
+            webhook_seconds,
         }
     }
 }

@@ -52,6 +52,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
     tracing::info!(addr = %args.http_addr, storage = %shown, "godiag operator starting");
+    let webhook_metrics = metrics.clone();
     let server = axum::serve(listener, router(HttpState { metrics, ready: ready.clone() }));
 
     // The HTTP server answers from the start: /readyz says 503 until the CRD is served.
@@ -60,11 +61,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let controller = async {
         wait_for_crd(&api).await;
         ready.store(true, Ordering::Relaxed);
-        crate::leader::run_when_leader(client, &args.leader, leader_gauge, controller::run(api, ctx, inputs)).await
+        crate::leader::run_when_leader(client.clone(), &args.leader, leader_gauge, controller::run(api, ctx, inputs))
+            .await
+    };
+    // The Alertmanager receiver runs on every replica, leader or not.
+    let webhook = async {
+        match args.webhook.listen() {
+            Some(config) => {
+                let triggers: Api<crate::api::DiagnosisTrigger> = match &args.watch_namespace {
+                    Some(ns) => Api::namespaced(client.clone(), ns),
+                    None => Api::all(client.clone()),
+                };
+                crate::webhook::run(client.clone(), triggers, config, webhook_metrics).await
+            }
+            None => std::future::pending().await,
+        }
     };
     tokio::select! {
         res = controller => { tracing::info!("controller stopped"); res }
         res = server => res.context("HTTP server failed"),
+        res = webhook => res.context("Alertmanager receiver failed"),
     }
 }
 

@@ -130,6 +130,10 @@ fn rbac_grants_what_the_operator_does_and_nothing_more() {
         // Delve: the debugger container, and the namespace's opt-in label and Pod Security level.
         ("", "pods/ephemeralcontainers", "patch"),
         ("", "namespaces", "get"),
+        // The Alertmanager receiver: the request an alert asks for, the triggers, their status.
+        ("godiag.dev", "diagnosisrequests", "create"),
+        ("godiag.dev", "diagnosistriggers", "watch"),
+        ("godiag.dev", "diagnosistriggers/status", "patch"),
     ] {
         assert!(granted(g, r, v), "ClusterRole must allow {v} on {r} in group {g:?}");
     }
@@ -140,6 +144,11 @@ fn rbac_grants_what_the_operator_does_and_nothing_more() {
         ("", "pods/exec", "create"),
         ("", "namespaces", "list"),
         ("", "secrets", "get"),
+        // The receiver's token is a mounted file, never read through the API.
+        ("", "secrets", "list"),
+        // Triggers are the user's: godiag only writes their status.
+        ("godiag.dev", "diagnosistriggers", "patch"),
+        ("godiag.dev", "diagnosistriggers", "update"),
         ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
     ] {
         assert!(!granted(g, r, v), "ClusterRole must not allow {v} on {r}: godiag does not need it");
@@ -162,6 +171,51 @@ fn example_requests_are_valid_diagnosis_requests() {
     for expected in ["cpu-and-heap", "all-profiles", "named-pods"] {
         assert!(names.contains(expected), "manifests/examples has no request named {expected}: {names:?}");
     }
+}
+
+#[test]
+fn example_triggers_are_valid_diagnosis_triggers() {
+    let mut names = BTreeSet::new();
+    for file in yaml_files("manifests/examples") {
+        for obj in docs(&file).into_iter().filter(|d| kind_of(d) == "DiagnosisTrigger") {
+            let t: godiag::api::DiagnosisTrigger =
+                serde_json::from_value(obj).unwrap_or_else(|e| panic!("{file}: not a DiagnosisTrigger: {e}"));
+            if let Err(e) = t.validate_cel() {
+                panic!("{file}: the API server would refuse it: {e:?}");
+            }
+            for m in &t.spec.matchers {
+                if matches!(m.operator, godiag::api::MatchOperator::Regex | godiag::api::MatchOperator::NotRegex) {
+                    regex::Regex::new(&m.value).unwrap_or_else(|e| panic!("{file}: matcher {m:?}: {e}"));
+                }
+            }
+            names.insert(t.metadata.name.clone().unwrap_or_default());
+        }
+    }
+    for expected in ["goroutine-leak", "cpu-saturation", "heap-near-limit"] {
+        assert!(names.contains(expected), "manifests/examples has no trigger named {expected}: {names:?}");
+    }
+}
+
+/// The Alertmanager examples route the alerts the example triggers answer, to the receiver's
+/// fixed Service name and path, with a bearer token.
+#[test]
+fn alertmanager_examples_point_at_the_receiver() {
+    let am = read("manifests/alertmanager/alertmanager.yml");
+    let amc = read("manifests/alertmanager/alertmanagerconfig.yaml");
+    for text in [&am, &amc] {
+        assert!(text.contains("http://godiag-webhook.godiag-system.svc:8443/alerts"), "{text}");
+        assert!(text.contains("Bearer"));
+        for alert in ["GoGoroutineLeak", "GoCPUSaturated", "GoHeapNearMemoryLimit"] {
+            assert!(text.contains(alert), "{alert} is not routed");
+        }
+    }
+    let rules = read("manifests/alertmanager/prometheusrule-go.yaml");
+    for alert in ["GoGoroutineLeak", "GoCPUSaturated", "GoHeapNearMemoryLimit"] {
+        assert!(rules.contains(&format!("alert: {alert}")), "no rule for {alert}");
+    }
+    let service = docs("manifests/base/webhook-service.yaml");
+    assert_eq!(service[0]["metadata"]["name"], "godiag-webhook");
+    assert_eq!(service[0]["spec"]["ports"][0]["name"], "webhook");
 }
 
 #[test]

@@ -6,6 +6,7 @@ pub mod kind;
 pub mod request;
 pub mod status;
 pub mod summary;
+pub mod trigger;
 
 pub use delve::{DelveMode, DelvePrivilege, DelveSpec, LoadLimits, SessionOptions, SnapshotOptions};
 pub use kind::{ArtifactFormat, ArtifactKind, ProfileKind};
@@ -14,6 +15,10 @@ pub use status::{ArtifactStatus, DiagnosisRequestStatus, KindFailureStatus, Phas
 pub use summary::{
     DelveSession, DelveSummary, Finding, FindingRule, GoroutineCounts, Severity, TargetSummary, TopFunction,
     TraceFigures,
+};
+pub use trigger::{
+    Cooldown, DiagnosisTrigger, DiagnosisTriggerSpec, DiagnosisTriggerStatus, LabelMatcher, MatchOperator,
+    RequestTemplate, Suppression, TriggerTarget, TriggeredRequest, TriggeredState,
 };
 
 use kube::CustomResourceExt;
@@ -24,7 +29,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 /// descriptions read as paragraphs in `kubectl explain`: the line breaks of `///` comments are
 /// joined, blank lines between paragraphs kept.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![DiagnosisRequest::crd()].into_iter().map(with_paragraphs).collect()
+    vec![DiagnosisRequest::crd(), DiagnosisTrigger::crd()].into_iter().map(with_paragraphs).collect()
 }
 
 fn with_paragraphs(crd: CustomResourceDefinition) -> CustomResourceDefinition {
