@@ -41,14 +41,14 @@ cluster-up: ## Build (cached) and start a single-node Kubernetes from source in 
 cluster-down: ## Stop the local cluster: processes by PID, mounts, interfaces, netns
 	e2e/cluster/down.sh
 
-images: build ## Build the OCI images (pause, goapp, goapp:stripped, busybox, dlv with the wrapper, godiag, s3) and import them into containerd
+images: build ## Build the OCI images (pause, goapp, goapp:stripped, busybox, dlv with the wrapper, godiag, s3, alertmanager, prometheus) and import them into containerd
 	GODIAG_BIN=$(CURDIR)/target/release/godiag e2e/images/build.sh
 
 # For the local cluster the tests must run inside its netns: E2E_WRAP='nsenter --net=/run/netns/godiag'
 E2E_WRAP ?=
 # The e2e crate's test files; built with the whole workspace selected so dependencies keep the
 # features `make test` compiled them with.
-E2E_TESTS ?= --test cluster_smoke --test core_flow --test faults --test storage_outage --test delve
+E2E_TESTS ?= --test cluster_smoke --test core_flow --test faults --test storage_outage --test delve --test alerts
 e2e: ## End-to-end tests against the cluster KUBECONFIG names (local cluster: source e2e/cluster/env.sh first)
 	@test -n "$$KUBECONFIG" || { echo "set KUBECONFIG (for the local cluster: source e2e/cluster/env.sh)"; exit 1; }
 	$(CARGO) test --workspace --features godiag-e2e/e2e $(E2E_TESTS) --no-run

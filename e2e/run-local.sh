@@ -38,7 +38,9 @@ fi
 [[ -x $GODIAG_BIN ]] || die "GODIAG_BIN=$GODIAG_BIN is not an executable"
 # s3: the S3-compatible server the storage-outage test stops and restarts; goapp-stripped: the
 # binary without DWARF the Delve e2e attaches to (up.sh builds the rest).
-GODIAG_BIN=$GODIAG_BIN "$here/images/build.sh" godiag s3 goapp-stripped
+# alertmanager, prometheus: the alert e2e's real senders; helm installs godiag in that test.
+GODIAG_BIN=$GODIAG_BIN "$here/images/build.sh" godiag s3 goapp-stripped alertmanager prometheus
+"$here/cluster/build-binaries.sh" helm
 
 # Compile the tests first (needs the network for crates), then run them in the netns,
 # where the API server is, with no network access beyond the cluster. Selecting the whole
@@ -49,6 +51,7 @@ for f in "$repo"/e2e/tests/*.rs; do tests+=(--test "$(basename "$f" .rs)"); done
 (cd "$repo" && cargo test --workspace --features godiag-e2e/e2e "${tests[@]}" --no-run)
 # shellcheck disable=SC2086 # E2E_TEST_ARGS is a list of words
 # The tests install godiag with the cluster's own kubectl (`kubectl apply -k manifests/e2e`); the
-# Delve session test connects with the real dlv client (DLV), the one the dlv image carries.
-(cd "$repo" && KUBECONFIG=$ADMIN_KUBECONFIG KUBECTL=$K8S_BIN/kubectl DLV=$DLV_BIN/dlv E2E_FIGURES=$E2E_FIGURES "${NSENTER[@]}" \
+# Delve session test connects with the real dlv client (DLV), the one the dlv image carries; the
+# alert test installs godiag with the real Helm (HELM).
+(cd "$repo" && KUBECONFIG=$ADMIN_KUBECONFIG KUBECTL=$K8S_BIN/kubectl DLV=$DLV_BIN/dlv HELM=$HELM_BIN/helm E2E_FIGURES=$E2E_FIGURES "${NSENTER[@]}" \
   cargo test --offline --workspace --features godiag-e2e/e2e "${tests[@]}" ${E2E_TEST_ARGS:-} -- --test-threads=1)

@@ -11,6 +11,8 @@ export GODIAG_NETNS=$NETNS
 # For `make e2e`: run the tests inside the netns, and let them use the built kubectl.
 export E2E_WRAP="nsenter --net=/run/netns/$NETNS"
 export KUBECTL=$K8S_BIN/kubectl
+# The alert e2e installs godiag with this Helm (make test builds it).
+export HELM=$HELM_BIN/helm
 export PATH=$_godiag_here:$PATH
 in-cluster-netns() { nsenter "--net=/run/netns/$GODIAG_NETNS" "$@"; }
 unset _godiag_here

@@ -11,8 +11,11 @@
 #                             (/godiag-dlv-wrapper, operator/dlv-wrapper); no shell, no debuginfod-find
 #   localhost/godiag:e2e      the operator from $GODIAG_BIN (default target/release/godiag); uid 65532
 #   localhost/s3:e2e          an S3-compatible server (gofakes3, from the Go module proxy), /s3
+#   localhost/alertmanager:e2e  Alertmanager (cluster/build-binaries.sh), /alertmanager; uid 65534
+#   localhost/prometheus:e2e  Prometheus without cloud service discovery, /prometheus; uid 65534
 #
 # Usage: build.sh [--no-import] [IMAGE ...]      IMAGE: pause busybox goapp goapp-stripped dlv godiag s3
+#                                                alertmanager prometheus
 #                                                (default: all)
 # Tarballs go to $GODIAG_CACHE/images/. Import needs the cluster's containerd running.
 set -euo pipefail
@@ -32,11 +35,11 @@ images=()
 for a in "$@"; do
   case $a in
     --no-import) import=false ;;
-    pause|busybox|goapp|goapp-stripped|dlv|godiag|s3) images+=("$a") ;;
+    pause|busybox|goapp|goapp-stripped|dlv|godiag|s3|alertmanager|prometheus) images+=("$a") ;;
     *) die "unknown image or flag: $a" ;;
   esac
 done
-[[ ${#images[@]} -gt 0 ]] || images=(pause busybox goapp goapp-stripped dlv godiag s3)
+[[ ${#images[@]} -gt 0 ]] || images=(pause busybox goapp goapp-stripped dlv godiag s3 alertmanager prometheus)
 
 # Files for a binary: the binary itself, plus (if dynamically linked) the shared
 # libraries ldd resolves, at their own paths, so a glibc Rust binary runs in a
@@ -88,6 +91,18 @@ for img in "${images[@]}"; do
       GOBIN=$WORK CGO_ENABLED=0 go install -trimpath -ldflags=-s "github.com/johannesboyne/gofakes3/cmd/gofakes3@$GOFAKES3_VERSION"
       oci --name localhost/s3:e2e --out "$OUT/s3.tar" \
         --file "$WORK/gofakes3:/s3:755" --dir /tmp --dir /data --entrypoint /s3
+      ;;
+    alertmanager)
+      "$here/../cluster/build-binaries.sh" alertmanager
+      oci --name localhost/alertmanager:e2e --out "$OUT/alertmanager.tar" \
+        --file "$ALERTMANAGER_BIN/alertmanager:/alertmanager:755" --dir /tmp --dir /data \
+        --entrypoint /alertmanager --user 65534:65534
+      ;;
+    prometheus)
+      "$here/../cluster/build-binaries.sh" prometheus
+      oci --name localhost/prometheus:e2e --out "$OUT/prometheus.tar" \
+        --file "$PROMETHEUS_BIN/prometheus:/prometheus:755" --dir /tmp --dir /data \
+        --entrypoint /prometheus --user 65534:65534
       ;;
     godiag)
       bin=${GODIAG_BIN:-$repo/target/release/godiag}

@@ -8,6 +8,7 @@ mod common;
 use anyhow::{Context, Result, ensure};
 use common::godiag::{
     REQUEST_TIMEOUT, complete, create_request, deploy_goapp, install_godiag, kill_leader, kubectl, leader_name,
+    pod_memory_peak,
 };
 use common::{OPERATOR_NAMESPACE, OPERATOR_SELECTOR, TIMEOUT, wait_for, with_temp_ns};
 use godiag::api::{ArtifactKind, DiagnosisRequest, Phase, TargetPhase};
@@ -16,7 +17,6 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const ALL_KINDS: [&str; 8] = ["cpu", "heap", "allocs", "goroutine", "block", "mutex", "threadcreate", "trace"];
@@ -34,31 +34,6 @@ async fn operator_pod() -> Result<(String, i32)> {
         .and_then(|s| s.container_statuses.as_ref())
         .map_or(0, |cs| cs.iter().map(|c| c.restart_count).sum());
     Ok((pod.uid().unwrap_or_default(), restarts))
-}
-
-/// The pod's peak memory (its cgroup's `memory.max_usage_in_bytes`, children such as the
-/// analysis worker included), read on the node: the local cluster uses cgroup v1 with the
-/// cgroupfs driver and puts every pod below /godiag.
-fn pod_memory_peak(uid: &str) -> Option<u64> {
-    fn find(dir: &Path, name: &str, depth: usize) -> Option<PathBuf> {
-        for e in std::fs::read_dir(dir).ok()?.flatten() {
-            let p = e.path();
-            if !p.is_dir() {
-                continue;
-            }
-            if p.file_name().is_some_and(|n| n == name) {
-                return Some(p);
-            }
-            if depth > 0
-                && let Some(found) = find(&p, name, depth - 1)
-            {
-                return Some(found);
-            }
-        }
-        None
-    }
-    let dir = find(Path::new("/sys/fs/cgroup/memory/godiag/kubepods"), &format!("pod{uid}"), 2)?;
-    std::fs::read_to_string(dir.join("memory.max_usage_in_bytes")).ok()?.trim().parse().ok()
 }
 
 async fn pods_of(ns: &str, app: &str) -> Result<Vec<String>> {

@@ -145,3 +145,33 @@ pub async fn kill_leader() -> Result<String> {
     operators.delete(&leader, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() }).await?;
     Ok(leader)
 }
+
+/// The pod's peak memory (its cgroup's `memory.max_usage_in_bytes`, children such as the
+/// analysis worker included), read on the node: the local cluster uses cgroup v1 with the
+/// cgroupfs driver and puts every pod below /godiag.
+pub fn pod_memory_peak(uid: &str) -> Option<u64> {
+    pod_memory(uid, "memory.max_usage_in_bytes")
+}
+
+/// A memory figure of the pod's cgroup (v1), e.g. `memory.usage_in_bytes`.
+pub fn pod_memory(uid: &str, file: &str) -> Option<u64> {
+    fn find(dir: &Path, name: &str, depth: usize) -> Option<PathBuf> {
+        for e in std::fs::read_dir(dir).ok()?.flatten() {
+            let p = e.path();
+            if !p.is_dir() {
+                continue;
+            }
+            if p.file_name().is_some_and(|n| n == name) {
+                return Some(p);
+            }
+            if depth > 0
+                && let Some(found) = find(&p, name, depth - 1)
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+    let dir = find(Path::new("/sys/fs/cgroup/memory/godiag/kubepods"), &format!("pod{uid}"), 2)?;
+    std::fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok()
+}

@@ -20,7 +20,15 @@ use std::sync::Arc;
 /// Field manager of the trigger status the receiver writes.
 pub const FIELD_MANAGER: &str = "godiag-webhook";
 /// Attempts at a conditional status write before the delivery is answered 503 (retried).
-const WRITE_ATTEMPTS: usize = 10;
+const WRITE_ATTEMPTS: usize = 20;
+
+/// A short random pause after a lost conditional write, so that two replicas handling the same
+/// trigger do not keep colliding in step (5–50 ms).
+async fn conflict_pause() {
+    use std::hash::{BuildHasher, Hasher};
+    let r = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    tokio::time::sleep(std::time::Duration::from_millis(5 + r % 46)).await;
+}
 
 /// Why a delivery cannot be handled now; Alertmanager retries a 5xx, so nothing is lost.
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +144,7 @@ impl Receiver {
             let decision = decide(&trigger, &alerts, &observed, jiff::Timestamp::now());
             match write_status(&triggers, &trigger, &decision.status).await {
                 Ok(()) => break (trigger, decision),
-                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Err(kube::Error::Api(s)) if s.code == 409 => conflict_pause().await,
                 Err(e) => return Err(e.into()),
             }
         };
@@ -190,7 +198,7 @@ impl Receiver {
             mark_created(&mut status, created);
             match write_status(api, &t, &status).await {
                 Ok(()) => return Ok(()),
-                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Err(kube::Error::Api(s)) if s.code == 409 => conflict_pause().await,
                 Err(e) => return Err(e.into()),
             }
         }
