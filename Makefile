@@ -60,7 +60,7 @@ e2e-local: ## cluster-up, images, e2e, cluster-down (also when a step fails)
 bench-analyze: ## Time `godiag analyze` against `go tool pprof -top` on the same files (same numbers), print the ratio
 	operator/benches/bench-analyze.sh
 
-fuzz: ## cargo fuzz (libFuzzer, nightly) of the pprof, goroutine-text and trace parsers, FUZZ_SECONDS each (default 60)
+fuzz: ## cargo fuzz (libFuzzer, nightly) of the pprof, goroutine-text, trace and webhook-payload parsers, FUZZ_SECONDS each (default 60)
 	scripts/fuzz.sh
 
 fixtures-analyze: ## Regenerate the analysis fixtures from real Go programs (GO127=path/to/go1.27 for leak markers)

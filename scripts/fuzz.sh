@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # `make fuzz`: coverage-guided fuzzing (cargo fuzz, libFuzzer, nightly) of the analysis crate's
-# three parsers, each for FUZZ_SECONDS (default 60), seeded with the real fixtures (and the
+# three parsers and the Alertmanager receiver's payload parser, each for FUZZ_SECONDS (default 60), seeded with the real fixtures (and the
 # pprof ones also gunzipped, so mutations reach the protobuf decoder). Prints executions per
 # target; a crash leaves its input under operator/analyze/fuzz/artifacts/<target>/ and fails
 # the run (turn it into a regression test in operator/analyze/tests/).
 #
-# Env: FUZZ_SECONDS, FUZZ_TARGETS (default: all three), FUZZ_RSS_MB (default 256), CARGO_TARGET_DIR.
+# Env: FUZZ_SECONDS, FUZZ_TARGETS (default: all four), FUZZ_RSS_MB (default 256), CARGO_TARGET_DIR.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 fuzz_dir=$repo/operator/analyze/fuzz
 fixtures=$repo/operator/analyze/tests/fixtures
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-pprof_decode goroutine_text trace_scan}
+targets=${FUZZ_TARGETS:-pprof_decode goroutine_text trace_scan webhook_payload}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -33,6 +33,8 @@ for f in "$fixtures"/*.pb.gz; do
 done
 seed goroutine_text "$fixtures"/*.txt
 seed trace_scan "$fixtures"/trace.out
+mkdir -p "$corpus_root/webhook_payload"
+seed webhook_payload "$repo"/operator/src/webhook/testdata/*.json
 
 # AddressSanitizer keeps freed memory in a quarantine (256 MiB by default) to catch
 # use-after-free; that is the sanitizer's memory, not the parsers', and alone it would pass the

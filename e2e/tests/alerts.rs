@@ -10,12 +10,12 @@ mod common;
 use anyhow::{Context, Result, bail, ensure};
 use common::godiag::{REQUEST_TIMEOUT, complete, deploy_goapp, install_godiag, kubectl, pod_memory, pod_memory_peak};
 use common::{OPERATOR_NAMESPACE, TIMEOUT, wait_for, with_temp_ns};
+use futures::StreamExt;
 use godiag::api::{DiagnosisRequest, DiagnosisTrigger, Phase};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use kube::api::{Api, ListParams, LogParams, PostParams};
 use kube::{Client, ResourceExt};
-use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the operator: watch DiagnosisRequests in the cluster named by KUBECONFIG or the in-cluster config.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML.
     Crdgen,
     /// Collect profiles from a Go program's pprof server at a plain URL, without Kubernetes.

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => runtime()
             .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(godiag::operator::run(args.clone())))
+            .and_then(|rt| rt.block_on(godiag::operator::run((**args).clone())))
             .map(|()| ExitCode::SUCCESS),
         Command::Crdgen => {
             godiag::api::crds_yaml().map(|y| print!("{y}")).map(|()| ExitCode::SUCCESS).map_err(Into::into)

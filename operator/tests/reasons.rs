@@ -23,7 +23,7 @@ fn repo_file(rel: &str) -> String {
 /// `NoPodIP`), or a one-hump word that is a real reason (`Timeout`; other capitalised words such
 /// as "Running" are prose).
 fn reason_words(text: &str) -> BTreeSet<String> {
-    let real = target_reasons();
+    let real: BTreeSet<String> = target_reasons().into_iter().chain(trigger_reasons()).collect();
     let mut out = BTreeSet::new();
     for w in text.split(|c: char| !c.is_ascii_alphanumeric()) {
         let humps = w.chars().filter(char::is_ascii_uppercase).count();
@@ -42,6 +42,15 @@ fn target_reasons() -> BTreeSet<String> {
         .map(|r| r.as_str().to_string())
         .chain(ArtifactReason::iter().map(|r| r.as_str().to_string()))
         .chain(DelveReason::iter().map(|r| r.as_str().to_string()))
+        .collect()
+}
+
+/// What a trigger can say about an alert that created nothing (status `suppressedBy`, Events).
+fn trigger_reasons() -> Vec<String> {
+    godiag::webhook::outcome::SuppressReason::iter()
+        .filter(|r| *r != godiag::webhook::outcome::SuppressReason::InvalidTrigger) // a receiver outcome, not an Event
+        .map(|r| r.reason().to_string())
+        .chain(["CreateFailed".to_string()])
         .collect()
 }
 
@@ -121,9 +130,11 @@ fn the_readme_troubleshooting_table_explains_every_reason_and_only_real_ones() {
         .filter_map(|l| l.strip_prefix('|')?.split('|').next())
         .flat_map(|cell| cell.split('`').skip(1).step_by(2).flat_map(reason_words).collect::<Vec<_>>())
         .collect();
-    let known: BTreeSet<String> = target_reasons().union(&request_reasons()).cloned().collect();
+    let known: BTreeSet<String> =
+        target_reasons().union(&request_reasons()).cloned().chain(trigger_reasons()).collect();
     let unknown: Vec<_> = named.difference(&known).collect();
     assert!(unknown.is_empty(), "README troubleshooting names reasons godiag never produces: {unknown:?}");
-    let missing: Vec<_> = target_reasons().difference(&named).cloned().collect();
+    let missing: Vec<_> =
+        target_reasons().into_iter().chain(trigger_reasons()).filter(|r| !named.contains(r)).collect();
     assert!(missing.is_empty(), "README troubleshooting does not explain: {missing:?}");
 }

@@ -143,7 +143,8 @@ mod tests {
     #[test]
     fn matcher_table() {
         use MatchOperator::*;
-        let rows: &[((&str, MatchOperator, &str), &[(&str, &str)], bool)] = &[
+        type Row<'a> = ((&'a str, MatchOperator, &'a str), &'a [(&'a str, &'a str)], bool);
+        let rows: &[Row] = &[
             (("severity", Equal, "critical"), &[("severity", "critical")], true),
             (("severity", Equal, "critical"), &[("severity", "warning")], false),
             // A missing label is the empty string.

@@ -191,8 +191,8 @@ pub fn clip(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
-    /// A payload as Alertmanager 0.35 sends it (copied from its webhook's output shape).
-    pub const SAMPLE: &str = r#"{"receiver":"godiag","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"GoGoroutineLeak","namespace":"shop","pod":"checkout-7d9f-abc","severity":"warning"},"annotations":{"summary":"goroutines grow"},"startsAt":"2026-12-02T03:00:00.123456789Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus/graph?g0.expr=x","fingerprint":"4c0f9c0a5c1b2d3e"}],"groupLabels":{"alertname":"GoGoroutineLeak"},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://alertmanager:9093","version":"4","groupKey":"{}:{alertname=\"GoGoroutineLeak\"}","truncatedAlerts":0}"#;
+    /// A payload in the shape Alertmanager 0.35 sends (its notify/webhook Message; also the fuzzer's seed).
+    pub const SAMPLE: &str = include_str!("testdata/alertmanager-0.35-firing.json");
 
     #[test]
     fn reads_alertmanagers_payload() {
