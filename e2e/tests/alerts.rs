@@ -290,7 +290,7 @@ receivers:
         .await?;
     let am_ip = pod_ip(&running_pod(&pods, "alertmanager").await?)?;
     let am = format!("http://{am_ip}:9093");
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     wait_http_ok(&http, &format!("{am}/-/ready"), "Alertmanager ready").await?;
 
     // A real Prometheus: scrapes goapp, and a rule on its goroutine count fires GoGoroutineLeak.
@@ -408,6 +408,15 @@ scrape_configs:
         reasons.iter().any(|r| r == "RequestCreated") && reasons.iter().any(|r| r == "Cooldown"),
         "trigger events: {reasons:?}"
     );
+
+    // What a user sees now (the README's example output comes from here).
+    for args in [
+        vec!["get", "dtrigger", "-n", ns.as_str()],
+        vec!["get", "diag", "-n", ns.as_str(), "-l", "godiag.dev/trigger=goroutine-leak"],
+        vec!["describe", "dtrigger", "goroutine-leak", "-n", ns.as_str()],
+    ] {
+        eprintln!("$ kubectl {}\n{}", args.join(" "), kubectl(&args).unwrap_or_else(|e| e.to_string()));
+    }
 
     // Phase 4: a wrong token. Alertmanager logs the 401 and nothing is created.
     let probe = serde_json::json!([{"labels": {"alertname": "GoWrongTokenProbe", "namespace": ns, "pod": goapp_name}}]);

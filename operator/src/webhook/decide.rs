@@ -68,7 +68,8 @@ pub fn decide(
         status.matched += 1;
         let name = request_name(&trigger_name, &alert.fingerprint, &alert.starts_at);
         let outcome = if let Some(entry) = status.requests.iter().find(|r| r.name == name) {
-            if entry.state == TriggeredState::Claimed && !observed.contains_key(&name) {
+            let creating = d.create.iter().any(|r| r.metadata.name.as_deref() == Some(name.as_str()));
+            if entry.state == TriggeredState::Claimed && !observed.contains_key(&name) && !creating {
                 // Claimed by a delivery that could not create it: this retry does.
                 if let Ok(target) = alert_target(trigger, alert) {
                     d.create.push(build_request(trigger, alert, &target, &name));
@@ -272,6 +273,17 @@ mod tests {
         }
         let s = t.status.as_ref().unwrap();
         assert_eq!((s.matched, s.created, s.deduplicated, s.suppressed), (101, 1, 100, 0));
+    }
+
+    /// Deliveries batched together may carry the same firing twice: one create, one duplicate.
+    #[test]
+    fn the_same_firing_twice_in_one_batch() {
+        let t = trigger(TriggerTarget::default());
+        let a = firing("p-1", "aaaa");
+        let d = decide(&t, &[&a, &a], &none(), now());
+        assert_eq!(d.create.len(), 1);
+        assert!(matches!(&d.outcomes[1], Outcome::Duplicate { .. }), "{:?}", d.outcomes);
+        assert_eq!((d.status.created, d.status.deduplicated), (1, 1));
     }
 
     #[test]

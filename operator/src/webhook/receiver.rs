@@ -31,29 +31,57 @@ async fn conflict_pause() {
 }
 
 /// Why a delivery cannot be handled now; Alertmanager retries a 5xx, so nothing is lost.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Unavailable {
     #[error("the trigger cache is not synced yet (is the DiagnosisTrigger CRD installed?)")]
     NotSynced,
     #[error("the Kubernetes API failed: {0}")]
-    Api(#[from] kube::Error),
+    Api(String),
     #[error("the status of trigger {0} kept changing under concurrent deliveries")]
     Contended(String),
+    #[error("the receiver's worker for trigger {0} stopped")]
+    WorkerGone(String),
+}
+
+impl From<kube::Error> for Unavailable {
+    fn from(e: kube::Error) -> Self {
+        Unavailable::Api(e.to_string())
+    }
+}
+
+/// Alerts of one delivery for one trigger, waiting for the trigger's worker.
+struct Pending {
+    alerts: Vec<super::payload::Alert>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Outcome>, Unavailable>>,
+}
+
+/// A trigger's deliveries not yet decided, and whether a worker is draining them.
+#[derive(Default)]
+struct Queue {
+    pending: Vec<Pending>,
+    draining: bool,
 }
 
 pub struct Receiver {
-    client: Client,
     triggers: Store<DiagnosisTrigger>,
-    recorder: Recorder,
+    worker: Worker,
     metrics: Arc<Metrics>,
-    /// One delivery at a time per trigger in this process; replicas are ordered by the status's
-    /// resourceVersion.
-    locks: std::sync::Mutex<HashMap<ObjectRef<DiagnosisTrigger>, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per trigger, the deliveries waiting: one worker task per trigger decides for all of them
+    /// at once (one read, one conditional status write), so a burst costs a few API calls, not
+    /// a few per alert. Replicas are ordered by the status's resourceVersion.
+    queues: std::sync::Mutex<HashMap<ObjectRef<DiagnosisTrigger>, Arc<std::sync::Mutex<Queue>>>>,
+}
+
+/// What a trigger's worker task needs (cheap to clone into it).
+#[derive(Clone)]
+struct Worker {
+    client: Client,
+    recorder: Recorder,
 }
 
 impl Receiver {
     pub fn new(client: Client, triggers: Store<DiagnosisTrigger>, recorder: Recorder, metrics: Arc<Metrics>) -> Self {
-        Receiver { client, triggers, recorder, metrics, locks: Default::default() }
+        Receiver { triggers, worker: Worker { client, recorder }, metrics, queues: Default::default() }
     }
 
     /// Handles one delivery: what each alert did, or why nothing could be decided now.
@@ -98,7 +126,8 @@ impl Receiver {
         }
         for (ti, idx) in groups {
             let trigger = &triggers[ti];
-            let outcomes = self.for_trigger(trigger, payload, &idx).await?;
+            let alerts = idx.iter().map(|i| payload.alerts[*i].clone()).collect();
+            let outcomes = self.for_trigger(trigger, alerts).await?;
             for (i, o) in idx.iter().zip(outcomes) {
                 let a = &payload.alerts[*i];
                 lines.push((*i, AlertReply::new(a.name(), &a.fingerprint, Some(key(trigger)), &o)));
@@ -111,25 +140,77 @@ impl Receiver {
         Ok(Reply { alerts: lines.into_iter().map(|(_, l)| l).collect() })
     }
 
-    fn lock_for(&self, t: &DiagnosisTrigger) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        locks.entry(ObjectRef::from_obj(t)).or_default().clone()
-    }
-
-    /// Decides and acts for the alerts (indices into the payload) that matched one trigger.
+    /// Queues the alerts for the trigger's worker (starting one if none drains its queue) and
+    /// waits for their outcomes. The worker is a task of its own: a delivery whose sender hung up
+    /// does not stop the decisions of the others batched with it.
     async fn for_trigger(
         &self,
-        cached: &DiagnosisTrigger,
-        payload: &Payload,
-        idx: &[usize],
+        cached: &Arc<DiagnosisTrigger>,
+        alerts: Vec<super::payload::Alert>,
     ) -> Result<Vec<Outcome>, Unavailable> {
-        let lock = self.lock_for(cached);
-        let _one_at_a_time = lock.lock().await;
+        let queue = {
+            let mut queues = self.queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            queues.entry(ObjectRef::from_obj(cached.as_ref())).or_default().clone()
+        };
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut q = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            q.pending.push(Pending { alerts, reply });
+            !std::mem::replace(&mut q.draining, true)
+        };
+        if start {
+            let worker = self.worker.clone();
+            let cached = cached.clone();
+            tokio::spawn(async move { worker.drain(&cached, &queue).await });
+        }
+        outcome.await.unwrap_or_else(|_| Err(Unavailable::WorkerGone(key(cached))))
+    }
+}
+
+impl Worker {
+    /// Decides for every queued delivery of one trigger, batch after batch, until none is left.
+    async fn drain(&self, cached: &DiagnosisTrigger, queue: &std::sync::Mutex<Queue>) {
+        loop {
+            let batch = {
+                let mut q = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if q.pending.is_empty() {
+                    q.draining = false;
+                    return;
+                }
+                std::mem::take(&mut q.pending)
+            };
+            let alerts: Vec<&super::payload::Alert> = batch.iter().flat_map(|p| p.alerts.iter()).collect();
+            // A bug here must not leave the trigger's queue stuck: the batch gets 503s instead.
+            let result =
+                futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(self.decide_and_act(cached, &alerts)))
+                    .await
+                    .unwrap_or_else(|_| Err(Unavailable::WorkerGone(key(cached))));
+            let mut outcomes = match result {
+                Ok(o) => o.into_iter(),
+                Err(e) => {
+                    for p in batch {
+                        let _ = p.reply.send(Err(e.clone()));
+                    }
+                    continue;
+                }
+            };
+            for p in batch {
+                let mine: Vec<Outcome> = outcomes.by_ref().take(p.alerts.len()).collect();
+                let _ = p.reply.send(Ok(mine));
+            }
+        }
+    }
+
+    /// Decides and acts for alerts that matched one trigger.
+    async fn decide_and_act(
+        &self,
+        cached: &DiagnosisTrigger,
+        alerts: &[&super::payload::Alert],
+    ) -> Result<Vec<Outcome>, Unavailable> {
         let ns = cached.namespace().unwrap_or_default();
         let name = cached.name_any();
         let triggers: Api<DiagnosisTrigger> = Api::namespaced(self.client.clone(), &ns);
         let requests: Api<DiagnosisRequest> = Api::namespaced(self.client.clone(), &ns);
-        let alerts: Vec<_> = idx.iter().map(|i| &payload.alerts[*i]).collect();
         let mut attempt = 0;
         let (trigger, mut decision) = loop {
             attempt += 1;
@@ -141,7 +222,7 @@ impl Receiver {
                 return Ok(alerts.iter().map(|_| Outcome::NoMatchingTrigger).collect());
             };
             let observed = observe(&requests, &name).await?;
-            let decision = decide(&trigger, &alerts, &observed, jiff::Timestamp::now());
+            let decision = decide(&trigger, alerts, &observed, jiff::Timestamp::now());
             match write_status(&triggers, &trigger, &decision.status).await {
                 Ok(()) => break (trigger, decision),
                 Err(kube::Error::Api(s)) if s.code == 409 => conflict_pause().await,
