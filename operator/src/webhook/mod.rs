@@ -62,24 +62,32 @@ pub async fn run(
         metrics,
     };
     let app = server::router(state);
+    let listener = std::net::TcpListener::bind(config.addr)
+        .with_context(|| format!("cannot listen on {} for the webhook", config.addr))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %config.addr, %scheme, path = server::PATH, "Alertmanager receiver listening");
-    let serve = async {
-        match tls {
-            Some(tls) => axum_server::bind_rustls(config.addr, axum_server::tls_rustls::RustlsConfig::from_config(tls))
-                .serve(app.into_make_service())
-                .await
-                .with_context(|| format!("webhook listener {} failed", config.addr)),
-            None => {
-                let listener = tokio::net::TcpListener::bind(config.addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {} for the webhook", config.addr))?;
-                axum::serve(listener, app).await.context("webhook listener failed")
-            }
-        }
-    };
     tokio::select! {
         () = watch => anyhow::bail!("the DiagnosisTrigger watch ended"),
-        r = serve => r,
+        r = serve(listener, app, tls) => r,
+    }
+}
+
+/// Serves the receiver's router on a bound listener: HTTPS with `tls`, else plain HTTP.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    app: axum::Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    match tls {
+        Some(tls) => axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls))?
+            .serve(app.into_make_service())
+            .await
+            .with_context(|| format!("webhook listener {addr} failed")),
+        None => {
+            listener.set_nonblocking(true)?;
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, app).await.with_context(|| format!("webhook listener {addr} failed"))
+        }
     }
 }
