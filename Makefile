@@ -14,10 +14,10 @@ demo: ## The main job: local cluster (or KUBECONFIG's), install godiag, diagnose
 demo-local: ## No cluster: run the fixture Go app on loopback, `godiag collect` it, `godiag analyze` the result
 	scripts/demo-local.sh
 
-test-deps: ## Install what the tests need (Go check, moto S3 server from PyPI)
+test-deps: ## Install what the tests need (Go check, moto S3 server from PyPI, Helm built from the Go module proxy)
 	scripts/test-deps.sh
 
-test: test-deps ## Unit, schema, mock-API-server and real-Go-program tests (no cluster needed)
+test: test-deps ## Unit, schema, mock-API-server, real-Go-program and helm lint/template tests (no cluster needed)
 	$(CARGO) test --workspace --locked
 
 lint: ## rustfmt check and clippy with warnings denied

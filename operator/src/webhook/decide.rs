@@ -201,10 +201,27 @@ fn refresh(status: &mut DiagnosisTriggerStatus, observed: &BTreeMap<String, Obse
     });
 }
 
-/// Marks requests as created (after the create call succeeded or found them there).
-pub fn mark_created(status: &mut DiagnosisTriggerStatus, names: &[String]) {
-    for r in status.requests.iter_mut().filter(|r| names.contains(&r.name) && r.state == TriggeredState::Claimed) {
+/// After the creates: the requests that now exist are Active; those the API server refused
+/// (a quota, an admission policy) are forgotten with their cooldown, so they neither hold a place
+/// under `maxActiveRequests` nor keep their target waiting for a diagnosis that never ran.
+pub fn mark_created(status: &mut DiagnosisTriggerStatus, created: &[String], refused: &[String]) {
+    for r in status.requests.iter_mut().filter(|r| created.contains(&r.name) && r.state == TriggeredState::Claimed) {
         r.state = TriggeredState::Active;
+    }
+    let gone: Vec<TriggeredRequest> = status
+        .requests
+        .iter()
+        .filter(|r| refused.contains(&r.name) && r.state == TriggeredState::Claimed)
+        .cloned()
+        .collect();
+    for r in &gone {
+        status.requests.retain(|x| x.name != r.name);
+        status.cooldowns.retain(|c| c.target != r.target);
+        status.created -= 1;
+        if status.last_request.as_deref() == Some(r.name.as_str()) {
+            status.last_request = None;
+            status.last_request_time = None;
+        }
     }
 }
 
@@ -250,7 +267,7 @@ mod tests {
     fn apply(t: &mut DiagnosisTrigger, d: &Decision) -> BTreeMap<String, Observed> {
         let mut s = d.status.clone();
         let names: Vec<String> = d.create.iter().map(|r| r.name_any()).collect();
-        mark_created(&mut s, &names);
+        mark_created(&mut s, &names, &[]);
         t.status = Some(s);
         names.into_iter().map(|n| (n, Observed { finished: false })).collect()
     }
@@ -350,6 +367,20 @@ mod tests {
         assert_eq!((d.status.created, d.status.deduplicated), (1, 0), "counted once");
         // A claim nobody retries is forgotten, so it stops counting against the cap.
         let d = decide(&t, &[&firing("p-2", "bbbb")], &none(), now() + SignedDuration::from_secs(301));
+        assert!(matches!(&d.outcomes[0], Outcome::Created { .. }), "{:?}", d.outcomes);
+    }
+
+    /// A create the API server refused (e.g. a ResourceQuota on diagnosisrequests) leaves no
+    /// claim and no cooldown behind: the next alert for that pod may try again.
+    #[test]
+    fn a_refused_create_is_rolled_back() {
+        let mut t = trigger(TriggerTarget::default());
+        let d = decide(&t, &[&firing("p-1", "aaaa")], &none(), now());
+        let mut s = d.status.clone();
+        mark_created(&mut s, &[], &[d.create[0].name_any()]);
+        assert!(s.requests.is_empty() && s.cooldowns.is_empty() && s.created == 0 && s.last_request.is_none(), "{s:?}");
+        t.status = Some(s);
+        let d = decide(&t, &[&firing("p-1", "bbbb")], &none(), now());
         assert!(matches!(&d.outcomes[0], Outcome::Created { .. }), "{:?}", d.outcomes);
     }
 

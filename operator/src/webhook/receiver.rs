@@ -229,7 +229,7 @@ impl Worker {
                 Err(e) => return Err(e.into()),
             }
         };
-        let mut created = Vec::new();
+        let (mut created, mut refused) = (Vec::new(), Vec::new());
         for req in std::mem::take(&mut decision.create) {
             let rname = req.name_any();
             match requests.create(&PostParams::default(), &req).await {
@@ -237,6 +237,7 @@ impl Worker {
                 Err(kube::Error::Api(s)) if s.code == 409 => created.push(rname),
                 Err(kube::Error::Api(s)) if s.code < 500 && s.code != 429 => {
                     tracing::warn!(trigger = %name, request = %rname, error = %s.message, "the API server refused the request");
+                    refused.push(rname.clone());
                     for o in decision.outcomes.iter_mut() {
                         if matches!(o, Outcome::Created { request } if *request == rname) {
                             *o = Outcome::Failed {
@@ -257,8 +258,8 @@ impl Worker {
                 Err(e) => return Err(e.into()),
             }
         }
-        if !created.is_empty() {
-            self.mark_created(&triggers, &name, &created).await?;
+        if !created.is_empty() || !refused.is_empty() {
+            self.mark_created(&triggers, &name, &created, &refused).await?;
         }
         for ev in &decision.events {
             self.event(&trigger, ev).await;
@@ -266,17 +267,19 @@ impl Worker {
         Ok(decision.outcomes)
     }
 
-    /// Second write after the creates: the claimed requests are now Active.
+    /// Second write after the creates: the claimed requests are now Active, the refused ones
+    /// forgotten.
     async fn mark_created(
         &self,
         api: &Api<DiagnosisTrigger>,
         name: &str,
         created: &[String],
+        refused: &[String],
     ) -> Result<(), Unavailable> {
         for _ in 0..WRITE_ATTEMPTS {
             let Some(t) = api.get_opt(name).await? else { return Ok(()) };
             let mut status = t.status.clone().unwrap_or_default();
-            mark_created(&mut status, created);
+            mark_created(&mut status, created, refused);
             match write_status(api, &t, &status).await {
                 Ok(()) => return Ok(()),
                 Err(kube::Error::Api(s)) if s.code == 409 => conflict_pause().await,
