@@ -67,11 +67,12 @@ where
         "--set",
         "log.level=info\\,godiag=debug",
     ]);
+    // As with_temp_ns: run the body, clean up whatever happened, then fail or panic as it did.
     let outcome = match installed {
-        Ok(_) => std::panic::AssertUnwindSafe(body()).catch_unwind_result().await,
-        Err(e) => Err(e),
+        Ok(_) => futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(body())).await,
+        Err(e) => Ok(Err(e)),
     };
-    if outcome.is_err() {
+    if !matches!(outcome, Ok(Ok(()))) {
         let logs =
             kubectl(&["-n", RELEASE_NS, "logs", "-l", "app.kubernetes.io/name=godiag", "--tail=150", "--prefix"]);
         eprintln!("===== helm-installed operator logs =====\n{}", logs.unwrap_or_else(|e| e.to_string()));
@@ -80,23 +81,11 @@ where
     let restored =
         kubectl(&["-n", OPERATOR_NAMESPACE, "scale", "deployment/godiag", &format!("--replicas={replicas}")]);
     wait_for(&kustomize, "godiag", "the kustomize install back", TIMEOUT, common::godiag::deployment_available).await?;
-    outcome.and(uninstalled.map(drop)).and(restored.map(drop))
-}
-
-trait CatchUnwindResult: std::future::Future<Output = Result<()>> + Sized {
-    async fn catch_unwind_result(self) -> Result<()> {
-        use futures::FutureExt;
-        match std::panic::AssertUnwindSafe(self).catch_unwind().await {
-            Ok(r) => r,
-            Err(p) => {
-                let msg =
-                    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-                bail!("panicked: {}", msg.unwrap_or_default())
-            }
-        }
+    match outcome {
+        Ok(result) => result.and(uninstalled.map(drop)).and(restored.map(drop)),
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
-impl<F: std::future::Future<Output = Result<()>>> CatchUnwindResult for F {}
 
 async fn wait_gone(client: &Client, ns: &str, selector: &str) -> Result<()> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
@@ -109,10 +98,8 @@ async fn wait_gone(client: &Client, ns: &str, selector: &str) -> Result<()> {
 }
 
 async fn running_pod(pods: &Api<Pod>, name: &str) -> Result<Pod> {
-    wait_for(pods, name, &format!("pod {name} running"), TIMEOUT, |p: Option<&Pod>| {
-        p.and_then(|p| p.status.as_ref()).and_then(|s| s.phase.as_deref()) == Some("Running")
-    })
-    .await
+    wait_for(pods, name, &format!("pod {name} running"), TIMEOUT, kube::runtime::wait::conditions::is_pod_running())
+        .await
 }
 
 fn pod_ip(p: &Pod) -> Result<String> {

@@ -91,6 +91,19 @@ fn ca_and_cert(dir: &Path, name: &str, server: bool) {
     );
 }
 
+/// The receiver with `tls` on a free loopback port, its token in `dir/token`; its /alerts URL.
+fn start(dir: &Path, tls: Arc<rustls::ServerConfig>) -> (String, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let state = WebhookState {
+        deliveries: Arc::new(Nothing),
+        token: TokenFile { path: dir.join("token") },
+        max_body: 1 << 20,
+        metrics: Arc::new(Metrics::default()),
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://localhost:{}/alerts", listener.local_addr().unwrap().port());
+    (url, tokio::spawn(godiag::webhook::serve(listener, router(state), Some(tls))))
+}
+
 fn client(dir: &Path, identity: Option<&str>) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(&std::fs::read(dir.join("server-ca.crt")).unwrap()).unwrap();
     let mut b = reqwest::Client::builder().add_root_certificate(ca);
@@ -117,16 +130,7 @@ async fn https_with_client_certificates() {
         client_ca: Some(d.join("alertmanager-ca.crt")),
     })
     .expect("the receiver's TLS configuration");
-    let state = WebhookState {
-        deliveries: Arc::new(Nothing),
-        token: TokenFile { path: d.join("token") },
-        max_body: 1 << 20,
-        metrics: Arc::new(Metrics::default()),
-    };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(godiag::webhook::serve(listener, router(state), Some(tls)));
-    let url = format!("https://localhost:{port}/alerts");
+    let (url, server) = start(d, tls);
     let body = r#"{"version":"4","alerts":[]}"#;
     let post = |c: reqwest::Client| {
         let url = url.clone();
@@ -148,15 +152,7 @@ async fn https_with_client_certificates() {
     // Without a client CA, any TLS client gets to the token check.
     let tls =
         server_config(&TlsFiles { cert: d.join("server.crt"), key: d.join("server.key"), client_ca: None }).unwrap();
-    let state = WebhookState {
-        deliveries: Arc::new(Nothing),
-        token: TokenFile { path: d.join("token") },
-        max_body: 1 << 20,
-        metrics: Arc::new(Metrics::default()),
-    };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("https://localhost:{}/alerts", listener.local_addr().unwrap().port());
-    let server = tokio::spawn(godiag::webhook::serve(listener, router(state), Some(tls)));
+    let (url, server) = start(d, tls);
     let r = client(d, None).post(&url).header("content-type", "application/json").body(body).send().await.unwrap();
     assert_eq!(r.status(), 401);
     server.abort();

@@ -312,9 +312,22 @@ pub async fn publish(
     action: &str,
     note: String,
 ) {
+    publish_to(&ctx.recorder, &req.object_ref(&()), type_, reason, action, &note).await;
+}
+
+/// Publishes an Event about any object (requests here, triggers from the receiver): the note
+/// clipped and cleaned like every text godiag shows; a failure is only logged.
+pub async fn publish_to(
+    recorder: &kube::runtime::events::Recorder,
+    regarding: &k8s_openapi::api::core::v1::ObjectReference,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: &str,
+) {
     let ev =
-        Event { type_, reason: reason.into(), note: Some(clip(&note, 1000)), action: action.into(), secondary: None };
-    if let Err(e) = ctx.recorder.publish(&ev, &req.object_ref(&())).await {
+        Event { type_, reason: reason.into(), note: Some(clip(note, 1000)), action: action.into(), secondary: None };
+    if let Err(e) = recorder.publish(&ev, regarding).await {
         tracing::warn!(error = %e, reason, "cannot publish event");
     }
 }

@@ -175,7 +175,9 @@ fn check_alert(i: usize, a: WireAlert) -> Result<Alert, PayloadError> {
     })
 }
 
-/// The first `max` bytes of `s`, cut at a character boundary.
+/// The first `max` bytes of `s`, cut at a character boundary. For data copied on (labels,
+/// annotations, names): unlike `godiag_analyze::text::clip`, which cleans text for display, it
+/// keeps the characters as they are and adds no `…`; and this file compiles alone in the fuzz crate.
 pub fn clip(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();

@@ -11,7 +11,7 @@ use super::target::TRIGGER_LABEL;
 use crate::api::{DiagnosisRequest, DiagnosisTrigger, DiagnosisTriggerStatus};
 use crate::metrics::{Metrics, OutcomeLabel};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
 use std::collections::{BTreeMap, HashMap};
@@ -290,16 +290,16 @@ impl Worker {
     }
 
     async fn event(&self, trigger: &DiagnosisTrigger, ev: &TriggerEvent) {
-        let e = Event {
-            type_: if ev.warning { EventType::Warning } else { EventType::Normal },
-            reason: ev.reason.into(),
-            note: Some(super::payload::clip(&ev.note, 1000)),
-            action: "Alert".into(),
-            secondary: None,
-        };
-        if let Err(err) = self.recorder.publish(&e, &trigger.object_ref(&())).await {
-            tracing::warn!(error = %err, reason = ev.reason, "cannot publish event");
-        }
+        let type_ = if ev.warning { EventType::Warning } else { EventType::Normal };
+        crate::controller::reconcile::publish_to(
+            &self.recorder,
+            &trigger.object_ref(&()),
+            type_,
+            ev.reason,
+            "Alert",
+            &ev.note,
+        )
+        .await;
     }
 }
 
