@@ -15,6 +15,8 @@ const MAX_TEXT: usize = 160;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
+    /// The program crashed: a panic or a fatal error, with the goroutine that caused it.
+    Crash,
     /// Many goroutines parked with one stack, or the runtime's own leak detector.
     GoroutineLeak,
     /// One site causes most of the block or mutex delay.
@@ -25,29 +27,43 @@ pub enum Rule {
     CpuDominantFunction,
     /// One allocation site holds or allocates most of the bytes.
     AllocationHotSpot,
+    /// The container used (nearly) all of its CPU limit: the kernel throttles it.
+    CpuThrottling,
+    /// GOMAXPROCS is above what the CPU limit lets the container run.
+    GomaxprocsAboveLimit,
+    /// The live heap is a large share of the container's memory limit.
+    HeapNearLimit,
     /// A block or mutex profile is empty because its rate was never set.
     #[default]
     ProfilingRateUnset,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 10] = [
+        Rule::Crash,
         Rule::GoroutineLeak,
         Rule::LockContention,
         Rule::GcPressure,
         Rule::CpuDominantFunction,
         Rule::AllocationHotSpot,
+        Rule::CpuThrottling,
+        Rule::GomaxprocsAboveLimit,
+        Rule::HeapNearLimit,
         Rule::ProfilingRateUnset,
     ];
 
     /// The stable name of the rule.
     pub fn reason(self) -> &'static str {
         match self {
+            Rule::Crash => "crash",
             Rule::GoroutineLeak => "goroutine-leak",
             Rule::LockContention => "lock-contention",
             Rule::GcPressure => "gc-pressure",
             Rule::CpuDominantFunction => "cpu-dominant-function",
             Rule::AllocationHotSpot => "allocation-hot-spot",
+            Rule::CpuThrottling => "cpu-throttling",
+            Rule::GomaxprocsAboveLimit => "gomaxprocs-above-limit",
+            Rule::HeapNearLimit => "heap-near-limit",
             Rule::ProfilingRateUnset => "profiling-rate-unset",
         }
     }
@@ -132,6 +148,12 @@ pub struct Thresholds {
     pub alloc_site_percent: f64,
     /// A contention site with at least this share of delay is a hot spot.
     pub contention_site_percent: f64,
+    /// CPU used over the window, as a share of the CPU limit, from which the container is
+    /// reported as throttled.
+    pub cpu_limit_percent: f64,
+    /// Live heap, as a share of the memory limit, from which it is reported (with GOGC=100
+    /// the heap grows to twice the live heap, so 50% already reaches the limit).
+    pub heap_limit_percent: f64,
 }
 
 impl Default for Thresholds {
@@ -145,6 +167,8 @@ impl Default for Thresholds {
             stw_percent: 5.0,
             alloc_site_percent: 25.0,
             contention_site_percent: 20.0,
+            cpu_limit_percent: 90.0,
+            heap_limit_percent: 50.0,
         }
     }
 }

@@ -40,6 +40,8 @@ pub fn color_for(name: &str) -> Color {
     match origin(name) {
         FrameOrigin::Runtime => Color { r: 110 + v, g: 150 + v, b: 215 },
         FrameOrigin::Stdlib => Color { r: 215, g: 190 + v / 2, b: 60 + v },
+        FrameOrigin::Library => Color { r: 170 + v, g: 120 + v, b: 200 },
+        FrameOrigin::Unsymbolized => Color { r: 160 + v, g: 160 + v, b: 160 + v },
         FrameOrigin::Own => Color { r: 235, g: 100 + v, b: 40 + v / 2 },
     }
 }

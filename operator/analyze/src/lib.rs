@@ -13,6 +13,7 @@ pub mod goroutine;
 pub mod kind;
 pub mod pprof;
 pub mod render;
+pub mod resources;
 pub mod summary;
 pub mod text;
 pub mod trace;
@@ -25,6 +26,7 @@ pub use flame::{FlameGraph, FlameOptions, flame_graph};
 pub use goroutine::GoroutineReport;
 pub use kind::{ArtifactFormat, ArtifactKind};
 pub use pprof::PprofReport;
+pub use resources::Resources;
 pub use summary::{
     GoroutineCounts, TargetSummary, TopFunction, TraceFigures, one_line, summarize_target, summary_json,
 };
@@ -46,6 +48,8 @@ pub struct AnalyzeOptions {
     /// inside, so this sharpens messages about them.
     pub kind: Option<ArtifactKind>,
     pub thresholds: Thresholds,
+    /// The container's CPU and memory requests and limits, when known.
+    pub resources: Resources,
 }
 
 impl Default for AnalyzeOptions {
@@ -57,6 +61,7 @@ impl Default for AnalyzeOptions {
             ignore: None,
             kind: None,
             thresholds: Thresholds::default(),
+            resources: Resources::default(),
         }
     }
 }

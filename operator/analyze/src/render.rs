@@ -1,6 +1,7 @@
 //! Human-readable text for `godiag analyze --format text`.
 
 use crate::findings::{Finding, percent};
+use crate::frames::short_name;
 use crate::units;
 use crate::{Analysis, GoroutineReport, PprofReport, TraceReport};
 use std::fmt::Write;
@@ -28,7 +29,16 @@ fn findings(out: &mut String, f: &[Finding]) {
 
 fn pprof(r: &PprofReport) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "Profile: {} ({} samples)", r.profile, r.samples);
+    let _ = writeln!(o, "Profile: {}", r.profile);
+    if let Some(d) = r.duration_ns.filter(|d| *d > 0) {
+        // pprof's "Duration: 10s, Total samples = 1.20s (12.00%)" line, for time-valued profiles.
+        let share = if r.unit == "nanoseconds" {
+            format!(" ({}%)", units::fixed2(percent(r.total, d)))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(o, "Duration: {}, Total samples = {}{share}", units::nanoseconds(d), units::scaled(r.total, &r.unit));
+    }
     let _ = writeln!(o, "Sample type: {} ({}), total {}", r.sample_type, r.unit, units::scaled(r.total, &r.unit));
     for t in &r.sample_types {
         let _ = writeln!(o, "  {:<16} {}", t.name, units::scaled(t.total, &t.unit));
@@ -50,6 +60,30 @@ fn pprof(r: &PprofReport) -> String {
                 units::scaled(f.cum, &r.unit),
                 percent(f.cum, r.total),
                 f.name
+            );
+        }
+    }
+    if !r.own_code.is_empty() {
+        let _ = writeln!(o, "\nThe program's code (each sample charged to the innermost function of the program):");
+        let _ = writeln!(o, "{:>12} {:>7}  function", "value", "share");
+        for f in &r.own_code {
+            let label = match &f.leaf {
+                Some(l) => format!("{} → {} ({})", f.name, short_name(l), units::scaled(f.leaf_value, &r.unit)),
+                None => f.name.clone(),
+            };
+            let _ = writeln!(
+                o,
+                "{:>12} {:>6.2}%  {label}",
+                units::scaled(f.value, &r.unit),
+                percent(f.value, r.own_total)
+            );
+        }
+        if r.profiling > 0 {
+            let _ = writeln!(
+                o,
+                "Left out: {} ({:.1}%) taken inside the profilers (runtime/pprof, runtime/trace, net/http/pprof)",
+                units::scaled(r.profiling, &r.unit),
+                percent(r.profiling, r.own_total.saturating_add(r.profiling))
             );
         }
     }
@@ -121,7 +155,7 @@ fn goroutines(r: &GoroutineReport) -> String {
 fn trace(r: &TraceReport) -> String {
     let mut o = String::new();
     let ms = |ns: u64| ns as f64 / 1e6;
-    let _ = writeln!(o, "Execution trace ({} format), {:.2} ms", r.version, ms(r.duration_ns));
+    let _ = writeln!(o, "Execution trace ({} format), {}", r.version, units::nanoseconds(r.duration_ns as i64));
     let _ = writeln!(o, "  goroutines created: {}", r.goroutines_created);
     let _ = writeln!(o, "  GC cycles:          {}", r.gc_count);
     let _ = writeln!(

@@ -2,6 +2,8 @@
 //! summary, and the fuller `summary.json` stored next to the artifacts.
 
 use crate::findings::{Finding, Rule, normalize, percent};
+use crate::frames::short_name;
+use crate::units;
 use crate::goroutine::GoroutineSource;
 use crate::text::clip;
 use crate::{Analysis, ArtifactKind};
@@ -15,18 +17,19 @@ const MAX_FINDINGS: usize = 5;
 const MAX_STATES: usize = 6;
 const MAX_NAME: usize = 96;
 
-/// One of the top functions of a profile.
+/// One of the program's functions that cost the most in a profile.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TopFunction {
     /// The profile the function was found in.
     pub profile: ArtifactKind,
-    /// Go function name as `go tool pprof -top` prints it.
+    /// The program's own function (innermost frame of its code on the sampled stacks).
     pub name: String,
-    /// Share of the profile's total spent in the function itself, in percent.
-    pub flat_percent: f64,
-    /// Share of the profile's total spent in the function and everything it called, in percent.
-    pub cum_percent: f64,
+    /// The hot leaf or the library call under it, when that is another function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf: Option<String>,
+    /// Share of the profile's samples (without the profilers' own) attributed to it, in percent.
+    pub percent: f64,
 }
 
 /// Goroutine counts from the goroutine dump.
@@ -101,13 +104,24 @@ pub fn summarize_target(inputs: &[(ArtifactKind, &Analysis)]) -> TargetSummary {
                     s.notes.push(clip(&format!("{kind}: {n}"), 120));
                 }
                 if !matches!(kind, ArtifactKind::Goroutine | ArtifactKind::GoroutineText) {
-                    for f in r.functions.iter().filter(|f| f.flat > 0).take(TOP_PER_PROFILE) {
+                    for f in r.own_code.iter().filter(|f| f.value > 0).take(TOP_PER_PROFILE) {
                         s.top.push(TopFunction {
                             profile: *kind,
                             name: clip(&f.name, MAX_NAME),
-                            flat_percent: round1(percent(f.flat, r.total)),
-                            cum_percent: round1(percent(f.cum, r.total)),
+                            leaf: f.leaf.as_deref().map(|l| clip(short_name(l), MAX_NAME)),
+                            percent: round1(percent(f.value, r.own_total)),
                         });
+                    }
+                    let all = r.own_total.saturating_add(r.profiling);
+                    let left_out = percent(r.profiling, all);
+                    if left_out >= 1.0 {
+                        s.notes.push(clip(
+                            &format!(
+                                "{kind}: left out {left_out:.0}% ({}) taken inside the profilers (godiag's own collection)",
+                                units::scaled(r.profiling, &r.unit)
+                            ),
+                            120,
+                        ));
                     }
                 }
                 findings.extend(r.findings.iter().cloned().map(|f| refine_contention(f, *kind)));
@@ -218,11 +232,15 @@ fn shrink(s: &mut TargetSummary) {
 }
 
 /// One line for the request's status and printer column, e.g.
-/// `cpu: crypto/sha256.block 51% flat; 481 goroutines blocked in chan send at main.leakOne (leak suspect)`.
+/// `cpu: main.hashLoop → sha256.blockSHANI 99%; 481 goroutines blocked in chan send at main.leakOne (leak suspect)`.
 pub fn one_line(summary: &TargetSummary) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(t) = summary.top.iter().find(|t| t.profile == ArtifactKind::Cpu).or(summary.top.first()) {
-        parts.push(format!("{}: {} {:.0}% flat", t.profile, t.name, t.flat_percent));
+        let who = match &t.leaf {
+            Some(l) => format!("{} → {l}", t.name),
+            None => t.name.clone(),
+        };
+        parts.push(format!("{}: {who} {:.0}%", t.profile, t.percent));
     }
     for f in summary.findings.iter().filter(|f| f.rule != Rule::CpuDominantFunction).take(2) {
         parts.push(f.message.clone());
@@ -270,14 +288,14 @@ mod tests {
                 TopFunction {
                     profile: ArtifactKind::Heap,
                     name: "main.alloc".into(),
-                    flat_percent: 80.0,
-                    cum_percent: 80.0,
+                    leaf: None,
+                    percent: 80.0,
                 },
                 TopFunction {
                     profile: ArtifactKind::Cpu,
                     name: "main.spin".into(),
-                    flat_percent: 61.4,
-                    cum_percent: 70.0,
+                    leaf: Some("sha256.blockSHANI".into()),
+                    percent: 61.4,
                 },
             ],
             findings: vec![
@@ -288,7 +306,7 @@ mod tests {
         };
         assert_eq!(
             one_line(&s),
-            "cpu: main.spin 61% flat; 200 goroutines blocked in chan send at main.leak (leak suspect)"
+            "cpu: main.spin → sha256.blockSHANI 61%; 200 goroutines blocked in chan send at main.leak (leak suspect)"
         );
         assert_eq!(one_line(&TargetSummary::default()), "nothing notable");
     }
@@ -300,8 +318,8 @@ mod tests {
                 .map(|i| TopFunction {
                     profile: ArtifactKind::Cpu,
                     name: format!("github.com/acme/{}", "deep/".repeat(20)) + &i.to_string(),
-                    flat_percent: 1.0,
-                    cum_percent: 1.0,
+                    leaf: None,
+                    percent: 1.0,
                 })
                 .collect(),
             findings: (0..5).map(|i| finding(Rule::LockContention, &format!("site {i}"))).collect(),

@@ -42,9 +42,14 @@ pub fn nanoseconds(v: i64) -> String {
 }
 
 fn label(v: f64, unit: &str) -> String {
-    let s = format!("{v:.2}");
-    let s = s.strip_suffix(".00").unwrap_or(&s);
+    let s = fixed2(v);
     if s == "0" || s == "-0" { "0".to_string() } else { format!("{s}{unit}") }
+}
+
+/// Two decimals with a trailing `.00` dropped, as pprof prints numbers: `12.50`, `3`.
+pub fn fixed2(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.strip_suffix(".00").map(str::to_string).unwrap_or(s)
 }
 
 #[cfg(test)]

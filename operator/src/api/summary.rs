@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetSummary {
-    /// The top functions of each profile (at most three per profile), by flat value.
+    /// The program's functions that cost the most in each profile (at most three per profile).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub top: Vec<TopFunction>,
     /// Goroutine counts, when a goroutine dump was collected.
@@ -88,18 +88,22 @@ pub struct DelveSession {
     pub warning: String,
 }
 
-/// One of the top functions of a profile.
+/// One of the program's functions that cost the most in a profile.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TopFunction {
     /// The profile the function was found in: cpu, heap, allocs, block, mutex or threadcreate.
     pub profile: ArtifactKind,
-    /// Go function name as `go tool pprof -top` prints it.
+    /// The program's own function (the innermost frame of its code on the sampled stacks, not
+    /// the runtime's or the standard library's), as `go tool pprof` names it.
     pub name: String,
-    /// Share of the profile's total spent in the function itself, in percent.
-    pub flat_percent: f64,
-    /// Share of the profile's total spent in the function and everything it called, in percent.
-    pub cum_percent: f64,
+    /// Where most of that cost was spent, when it is another function: the hot leaf (CPU) or
+    /// the library call that allocated (heap), e.g. `sha256.blockSHANI`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf: Option<String>,
+    /// Share of the profile's samples attributed to the function and what it called below the
+    /// program's code, in percent (samples taken inside the profilers are left out).
+    pub percent: f64,
 }
 
 /// Goroutine counts from the goroutine dump.
@@ -155,6 +159,9 @@ pub struct Finding {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum FindingRule {
+    /// The program crashed: a panic or fatal error (from the previous container's log), with
+    /// the goroutine and the function of the program where it happened.
+    Crash,
     /// Many goroutines parked in a channel, select or sync wait with the same stack, or
     /// goroutines the runtime's own leak detector reports.
     GoroutineLeak,
@@ -166,6 +173,12 @@ pub enum FindingRule {
     CpuDominantFunction,
     /// One allocation site accounts for most in-use or allocated memory.
     AllocationHotSpot,
+    /// The container used (nearly) all of its CPU limit over the window: the kernel throttles it.
+    CpuThrottling,
+    /// GOMAXPROCS (from the trace) is above what the CPU limit lets the container run.
+    GomaxprocsAboveLimit,
+    /// The live heap is a large share of the container's memory limit.
+    HeapNearLimit,
     /// A block or mutex profile is empty because the program never set its rate.
     ProfilingRateUnset,
 }
@@ -183,12 +196,16 @@ pub enum Severity {
 }
 
 impl FindingRule {
-    pub const ALL: [FindingRule; 6] = [
+    pub const ALL: [FindingRule; 10] = [
+        FindingRule::Crash,
         FindingRule::GoroutineLeak,
         FindingRule::LockContention,
         FindingRule::GcPressure,
         FindingRule::CpuDominantFunction,
         FindingRule::AllocationHotSpot,
+        FindingRule::CpuThrottling,
+        FindingRule::GomaxprocsAboveLimit,
+        FindingRule::HeapNearLimit,
         FindingRule::ProfilingRateUnset,
     ];
 }

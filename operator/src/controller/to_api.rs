@@ -54,6 +54,10 @@ impl From<analyze::ArtifactFormat> for api::ArtifactFormat {
 impl From<analyze::Rule> for api::FindingRule {
     fn from(r: analyze::Rule) -> Self {
         match r {
+            analyze::Rule::Crash => api::FindingRule::Crash,
+            analyze::Rule::CpuThrottling => api::FindingRule::CpuThrottling,
+            analyze::Rule::GomaxprocsAboveLimit => api::FindingRule::GomaxprocsAboveLimit,
+            analyze::Rule::HeapNearLimit => api::FindingRule::HeapNearLimit,
             analyze::Rule::GoroutineLeak => api::FindingRule::GoroutineLeak,
             analyze::Rule::LockContention => api::FindingRule::LockContention,
             analyze::Rule::GcPressure => api::FindingRule::GcPressure,
@@ -89,8 +93,8 @@ impl From<analyze::summary::TargetSummary> for api::TargetSummary {
                 .map(|t| api::TopFunction {
                     profile: t.profile.into(),
                     name: t.name,
-                    flat_percent: t.flat_percent,
-                    cum_percent: t.cum_percent,
+                    leaf: t.leaf,
+                    percent: t.percent,
                 })
                 .collect(),
             goroutines: s.goroutines.map(|g| api::GoroutineCounts {
@@ -123,8 +127,8 @@ impl From<api::TargetSummary> for analyze::summary::TargetSummary {
                 .map(|t| analyze::summary::TopFunction {
                     profile: t.profile.into(),
                     name: t.name,
-                    flat_percent: t.flat_percent,
-                    cum_percent: t.cum_percent,
+                    leaf: t.leaf,
+                    percent: t.percent,
                 })
                 .collect(),
             goroutines: s.goroutines.map(|g| analyze::summary::GoroutineCounts {
@@ -157,6 +161,10 @@ impl From<api::TargetSummary> for analyze::summary::TargetSummary {
 impl From<api::FindingRule> for analyze::Rule {
     fn from(r: api::FindingRule) -> Self {
         match r {
+            api::FindingRule::Crash => analyze::Rule::Crash,
+            api::FindingRule::CpuThrottling => analyze::Rule::CpuThrottling,
+            api::FindingRule::GomaxprocsAboveLimit => analyze::Rule::GomaxprocsAboveLimit,
+            api::FindingRule::HeapNearLimit => analyze::Rule::HeapNearLimit,
             api::FindingRule::GoroutineLeak => analyze::Rule::GoroutineLeak,
             api::FindingRule::LockContention => analyze::Rule::LockContention,
             api::FindingRule::GcPressure => analyze::Rule::GcPressure,

@@ -134,8 +134,11 @@ struct Tables<'a> {
     sample_types: Vec<(u64, u64)>,
     /// (id, name string index).
     functions: Vec<(u64, u64)>,
-    /// Per location: id, address, and its lines' function ids in `line_funcs[start..next start]`.
+    /// Per location: id, mapping id, and its lines' function ids in
+    /// `line_funcs[start..next start]` (the address is not needed at function granularity).
     locations: Vec<(u64, u64, usize)>,
+    /// (mapping id, file name string index).
+    mappings: Vec<(u64, u64)>,
     line_funcs: Vec<u64>,
     samples: usize,
     period_type: Option<(u64, u64)>,
@@ -174,12 +177,12 @@ fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
                 if t.locations.len() >= MAX_LOCATIONS {
                     return Err(too_many("locations", MAX_LOCATIONS));
                 }
-                let (mut id, mut address) = (0, 0);
+                let (mut id, mut mapping) = (0, 0);
                 let start = t.line_funcs.len();
                 for lf in Fields::new(b) {
                     match lf.map_err(malformed("location"))? {
                         Field::Varint(1, v) => id = v,
-                        Field::Varint(3, v) => address = v,
+                        Field::Varint(2, v) => mapping = v,
                         Field::Bytes(4, line) => {
                             if t.line_funcs.len() >= MAX_LINES {
                                 return Err(too_many("lines in its locations", MAX_LINES));
@@ -195,7 +198,21 @@ fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
                         _ => {}
                     }
                 }
-                t.locations.push((id, address, start));
+                t.locations.push((id, mapping, start));
+            }
+            Field::Bytes(3, b) => {
+                if t.mappings.len() >= MAX_LOCATIONS {
+                    return Err(too_many("mappings", MAX_LOCATIONS));
+                }
+                let (mut id, mut file) = (0, 0);
+                for mf in Fields::new(b) {
+                    match mf.map_err(malformed("mapping"))? {
+                        Field::Varint(1, v) => id = v,
+                        Field::Varint(5, v) => file = v,
+                        _ => {}
+                    }
+                }
+                t.mappings.push((id, file));
             }
             Field::Bytes(5, b) => {
                 if t.functions.len() >= MAX_FUNCTIONS {
@@ -214,7 +231,7 @@ fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
             Field::Bytes(11, b) => t.period_type = Some(fields_1_and_2(b, "value type")?),
             Field::Varint(12, v) => t.period = v as i64,
             Field::Varint(14, v) => t.default_sample_type = v,
-            Field::Varint(n @ (1 | 2 | 4 | 5 | 6 | 11), _) => {
+            Field::Varint(n @ (1 | 2 | 3 | 4 | 5 | 6 | 11), _) => {
                 return Err(AnalyzeError::MalformedProfile(format!("field {n} is a varint, not a message")));
             }
             _ => {}
@@ -240,7 +257,7 @@ fn to_name(b: &[u8], full_len: usize) -> String {
 #[derive(Default)]
 struct Interner<'a> {
     by_name: HashMap<&'a [u8], u32>,
-    by_address: HashMap<u64, u32>,
+    by_mapping: HashMap<&'a [u8], u32>,
     names: Vec<String>,
 }
 
@@ -254,11 +271,19 @@ impl<'a> Interner<'a> {
         })
     }
 
-    /// An unsymbolized location, named by its address as pprof prints it.
-    fn address(&mut self, address: u64) -> u32 {
+    /// An unsymbolized location, named as `go tool pprof` names it at its default (function)
+    /// granularity, where addresses are dropped: `[file]` after the base name of its mapping's
+    /// file, or `<unknown>` when it has none.
+    fn unsymbolized(&mut self, mapping_file: &'a [u8]) -> u32 {
+        let base = mapping_file.rsplit(|&b| b == b'/').next().unwrap_or(b"");
+        let key = if base.is_empty() { &b""[..] } else { base };
         let names = &mut self.names;
-        *self.by_address.entry(address).or_insert_with(|| {
-            names.push(format!("{address:016x}"));
+        *self.by_mapping.entry(key).or_insert_with(|| {
+            names.push(if key.is_empty() {
+                "<unknown>".to_string()
+            } else {
+                format!("[{}]", to_name(name_bytes(key), key.len()))
+            });
             (names.len() - 1) as u32
         })
     }
@@ -300,11 +325,12 @@ fn decode_raw(data: &[u8]) -> Result<Profile, AnalyzeError> {
         func_index.insert(id, names.intern(string(name)));
     }
 
+    let mapping_files: HashMap<u64, &[u8]> = t.mappings.iter().map(|&(id, file)| (id, string(file))).collect();
     let nloc = t.locations.len();
     let mut loc_index: HashMap<u64, u32> = HashMap::with_capacity(nloc);
     let mut loc_funcs: Vec<u32> = Vec::with_capacity(t.line_funcs.len() + nloc);
     let mut loc_start: Vec<usize> = Vec::with_capacity(nloc + 1);
-    for (i, &(id, address, start)) in t.locations.iter().enumerate() {
+    for (i, &(id, mapping, start)) in t.locations.iter().enumerate() {
         let end = t.locations.get(i + 1).map_or(t.line_funcs.len(), |l| l.2);
         loc_start.push(loc_funcs.len());
         for &function_id in &t.line_funcs[start..end] {
@@ -318,8 +344,7 @@ fn decode_raw(data: &[u8]) -> Result<Profile, AnalyzeError> {
             }
         }
         if start == end {
-            // Unsymbolized: pprof prints the address.
-            loc_funcs.push(names.address(address));
+            loc_funcs.push(names.unsymbolized(mapping_files.get(&mapping).copied().unwrap_or(b"")));
         }
         loc_index.insert(id, i as u32);
     }
@@ -595,6 +620,7 @@ pub(crate) mod tests {
                 .iter()
                 .map(|(id, funcs)| Location {
                     id: *id,
+                    mapping_id: 0,
                     address: 0x1000 + id,
                     line: funcs.iter().map(|&f| Line { function_id: f, line: 1 }).collect(),
                 })
@@ -635,10 +661,30 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn unsymbolized_locations_are_named_by_address() {
-        let raw = profile_bytes(&["", "samples", "count"], &[(1, 2)], &[], &[(9, &[])], &[(&[9], &[5])]);
-        let p = decode(&raw).unwrap();
-        assert_eq!(p.names, ["0000000000001009"]);
+    fn unsymbolized_locations_are_named_by_mapping_like_pprof() {
+        // Locations 8 and 9 lie in libc (mapping 1), 10 in no mapping, 11 in a mapping without
+        // a file name: pprof prints `[libc-2.15.so]` once for both and `<unknown>` for the rest.
+        let mut p = proto::Profile::decode(&profile_bytes(
+            &["", "samples", "count", "/lib/x86_64/libc-2.15.so"],
+            &[(1, 2)],
+            &[],
+            &[(8, &[]), (9, &[]), (10, &[]), (11, &[])],
+            &[(&[8], &[5]), (&[9], &[1]), (&[10, 11], &[2])],
+        )[..])
+        .unwrap();
+        p.mapping = vec![
+            proto::Mapping { id: 1, memory_start: 0x1000, memory_limit: 0x2000, filename: 3 },
+            proto::Mapping { id: 2, memory_start: 0x3000, memory_limit: 0x4000, filename: 0 },
+        ];
+        for l in &mut p.location {
+            l.mapping_id = match l.id {
+                8 | 9 => 1,
+                11 => 2,
+                _ => 0,
+            };
+        }
+        let p = decode(&p.encode_to_vec()).unwrap();
+        assert_eq!(p.names, ["[libc-2.15.so]", "<unknown>"]);
     }
 
     #[test]

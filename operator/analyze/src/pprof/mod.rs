@@ -1,5 +1,6 @@
 //! pprof profiles: decoding, top-N, folded stacks, diffs and the profile-level findings.
 
+pub mod attribute;
 pub mod decode;
 pub mod diff;
 pub mod filter;
@@ -9,14 +10,15 @@ pub mod sample_count;
 pub mod top;
 
 use crate::findings::{Finding, MAX_FINDINGS, Rule, Severity, Thresholds, normalize, percent};
-use crate::frames::{is_machinery, is_profiler};
+use crate::frames::short_name;
+use crate::resources::{Resources, cores, mebibytes};
 use crate::units;
+pub use attribute::{Attribution, Leaf, OwnCode};
 use crate::{AnalyzeError, AnalyzeOptions};
 pub use decode::{Profile, ProfileType, ValueKind};
 pub use diff::{Diff, FunctionDelta};
 pub use filter::Filter;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 pub use top::FunctionValue;
 
 /// Total of one sample type.
@@ -50,66 +52,22 @@ pub struct PprofReport {
     /// Set when the profile has no samples (or nothing survived focus/ignore).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The program's own functions by the value attributed to them (each sample goes to the
+    /// innermost frame of the program's code, not the runtime's or the standard library's),
+    /// largest first, without the samples taken inside the profilers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub own_code: Vec<OwnCode>,
+    /// Total of the samples attributed in `ownCode`.
+    #[serde(default)]
+    pub own_total: i64,
+    /// Value of the samples left out because they were taken inside the profilers (the CPU
+    /// profile's and trace's buffers, net/http/pprof handlers): what collecting cost.
+    #[serde(default)]
+    pub profiling: i64,
     pub findings: Vec<Finding>,
     /// Present when a base profile was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<Diff>,
-}
-
-/// Value per call site: the innermost frame that is not runtime/sync machinery.
-pub fn site_values(p: &Profile, col: usize, filter: &filter::CompiledFilter) -> Vec<(String, i64)> {
-    attributed_values(p, col, filter, is_machinery)
-}
-
-/// Like [`site_values`], without the samples whose stack runs through the profilers; also returns
-/// the total of the samples kept.
-pub fn program_site_values(p: &Profile, col: usize, filter: &filter::CompiledFilter) -> (Vec<(String, i64)>, i64) {
-    let profiler: Vec<bool> = p.names.iter().map(|n| is_profiler(n)).collect();
-    let mut total = 0i64;
-    let sites =
-        attributed_values_where(p, col, filter, is_machinery, |frames| !frames.iter().any(|&f| profiler[f as usize]));
-    p.for_each_stack(|frames, values| {
-        let v = values.get(col).copied().unwrap_or(0);
-        if filter.keeps(frames) && !frames.iter().any(|&f| profiler[f as usize]) {
-            total = total.saturating_add(v);
-        }
-    });
-    (sites, total)
-}
-
-/// Value per innermost frame for which `skip` is false (or the leaf when all are skipped).
-pub fn attributed_values(
-    p: &Profile,
-    col: usize,
-    filter: &filter::CompiledFilter,
-    skip: impl Fn(&str) -> bool,
-) -> Vec<(String, i64)> {
-    attributed_values_where(p, col, filter, skip, |_| true)
-}
-
-fn attributed_values_where(
-    p: &Profile,
-    col: usize,
-    filter: &filter::CompiledFilter,
-    skip: impl Fn(&str) -> bool,
-    keep_stack: impl Fn(&[u32]) -> bool,
-) -> Vec<(String, i64)> {
-    let machinery: Vec<bool> = p.names.iter().map(|n| skip(n)).collect();
-    let mut acc: HashMap<u32, i64> = HashMap::new();
-    p.for_each_stack(|frames, values| {
-        let v = values.get(col).copied().unwrap_or(0);
-        if v == 0 || !filter.keeps(frames) || !keep_stack(frames) {
-            return;
-        }
-        let site = frames.iter().copied().find(|&f| !machinery[f as usize]).or(frames.first().copied());
-        if let Some(s) = site {
-            let e = acc.entry(s).or_insert(0);
-            *e = e.saturating_add(v);
-        }
-    });
-    let mut v: Vec<(String, i64)> = acc.into_iter().map(|(f, v)| (p.names[f as usize].clone(), v)).collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    v
 }
 
 /// Analyses a decoded profile.
@@ -133,7 +91,10 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> Result<PprofReport
     } else {
         None
     };
-    let findings = profile_findings(p, col, &cf, &all, total, kind, &opts.thresholds);
+    let leaf = if kind == ProfileType::Cpu { Leaf::Sampled } else { Leaf::CallSite };
+    let own = attribute::attribute(p, col, &cf, leaf);
+    let ctx = Context { p, col, cf: &cf, total, kind, th: &opts.thresholds, res: &opts.resources };
+    let findings = profile_findings(&ctx, &own);
     Ok(PprofReport {
         profile: kind,
         sample_type: vk.name.clone(),
@@ -144,139 +105,224 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> Result<PprofReport
         samples: p.sample_count(),
         duration_ns: (p.duration_nanos > 0).then_some(p.duration_nanos),
         note,
+        own_total: own.total,
+        profiling: own.profiling,
+        own_code: own.sites.into_iter().take(opts.top).collect(),
         findings,
         diff: None,
     })
 }
 
-fn profile_findings(
-    p: &Profile,
+/// What the rules of one profile look at.
+struct Context<'a> {
+    p: &'a Profile,
     col: usize,
-    cf: &filter::CompiledFilter,
-    funcs: &[FunctionValue],
+    cf: &'a filter::CompiledFilter,
     total: i64,
     kind: ProfileType,
-    th: &Thresholds,
-) -> Vec<Finding> {
+    th: &'a Thresholds,
+    res: &'a Resources,
+}
+
+/// `main.hashLoop → sha256.blockSHANI`, or just the function when the leaf is itself.
+pub fn own_label(site: &OwnCode) -> String {
+    match &site.leaf {
+        Some(l) => format!("{} → {}", site.name, short_name(l)),
+        None => site.name.clone(),
+    }
+}
+
+/// Fewest CPU samples (10 ms each at Go's default rate) behind a finding about one function:
+/// below this the shares are noise.
+const MIN_CPU_SAMPLES: i64 = 20;
+
+fn profile_findings(c: &Context, own: &Attribution) -> Vec<Finding> {
     let mut out = Vec::new();
-    let unit = p.sample_types[col].unit.as_str();
-    match kind {
-        ProfileType::Cpu if total > 0 => {
-            // A sample that lands in runtime.asyncPreempt belongs to the loop that was preempted.
-            let sites = attributed_values(p, col, cf, |n| n == "runtime.asyncPreempt");
-            if let Some((name, v)) = sites.first() {
-                let pct = percent(*v, total);
-                if pct >= th.cpu_dominant_percent {
-                    let cum = funcs.iter().find(|f| &f.name == name).map_or(0, |f| f.cum);
-                    out.push(Finding::new(
-                        Rule::CpuDominantFunction,
-                        Severity::Warning,
-                        format!("{name} uses {pct:.0}% of CPU on its own"),
-                        vec![format!(
-                            "{name}: flat {} ({pct:.1}%), cum {} of {}",
-                            units::scaled(*v, unit),
-                            units::scaled(cum, unit),
-                            units::scaled(total, unit)
-                        )],
-                    ));
-                }
-            }
-            let gc_fns = ["runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep", "runtime.bgscavenge"];
-            let mut gc = 0i64;
-            let mut ev = Vec::new();
-            for f in funcs_named(p, col, cf, &gc_fns) {
-                gc = gc.saturating_add(f.cum);
-                ev.push(format!("{}: cum {} ({:.1}%)", f.name, units::scaled(f.cum, unit), percent(f.cum, total)));
-            }
-            let pct = percent(gc, total);
-            if pct >= th.gc_cpu_percent {
-                out.push(Finding::new(
-                    Rule::GcPressure,
-                    Severity::Warning,
-                    format!("garbage collection uses {pct:.0}% of CPU"),
-                    ev,
-                ));
-            }
-        }
-        ProfileType::Heap | ProfileType::Allocs if total > 0 => {
-            // The profiles and trace godiag takes in the same window allocate too: leave them out.
-            let (sites, total) = program_site_values(p, col, cf);
-            if let Some((name, v)) = sites.first().filter(|_| total > 0) {
-                let pct = percent(*v, total);
-                if pct >= th.alloc_site_percent {
-                    let sev = if pct >= 50.0 { Severity::Warning } else { Severity::Info };
-                    let what = match p.sample_types[col].name.as_str() {
-                        "inuse_space" => "in-use bytes",
-                        "inuse_objects" => "in-use objects",
-                        "alloc_objects" => "allocated objects",
-                        _ => "allocated bytes",
-                    };
-                    out.push(Finding::new(
-                        Rule::AllocationHotSpot,
-                        sev,
-                        format!("{name} accounts for {pct:.0}% of {what}"),
-                        vec![format!(
-                            "{name}: {} of {} ({pct:.1}%)",
-                            units::scaled(*v, unit),
-                            units::scaled(total, unit)
-                        )],
-                    ));
-                }
-            }
-        }
-        ProfileType::Block | ProfileType::Mutex | ProfileType::Contention => {
-            if total == 0 && p.sample_count() == 0 {
-                let (msg, ev) = match kind {
-                    ProfileType::Block => (
-                        "block profile is empty: the program never set runtime.SetBlockProfileRate",
-                        "call runtime.SetBlockProfileRate(n) with n > 0 (e.g. 10000 ns) early in main",
-                    ),
-                    ProfileType::Mutex => (
-                        "mutex profile is empty: the program never set runtime.SetMutexProfileFraction",
-                        "call runtime.SetMutexProfileFraction(n) with n > 0 (e.g. 100) early in main",
-                    ),
-                    _ => (
-                        "contention profile is empty: the program never set runtime.SetBlockProfileRate (block) / runtime.SetMutexProfileFraction (mutex)",
-                        "set the rate early in main; a rate of 0 records nothing",
-                    ),
-                };
-                out.push(Finding::new(Rule::ProfilingRateUnset, Severity::Info, msg, vec![ev.to_string()]));
-            } else if total > 0 {
-                let sites = site_values(p, col, cf);
-                let counts = p.sample_types.iter().position(|v| v.name == "contentions");
-                if let Some((name, v)) = sites.first() {
-                    let pct = percent(*v, total);
-                    if pct >= th.contention_site_percent {
-                        let mut ev = vec![format!(
-                            "{name}: {} of {} ({pct:.1}%)",
-                            units::scaled(*v, unit),
-                            units::scaled(total, unit)
-                        )];
-                        if let Some(ci) = counts
-                            && ci != col
-                        {
-                            let c =
-                                site_values(p, ci, cf).into_iter().find(|(n, _)| n == name).map(|x| x.1).unwrap_or(0);
-                            ev.push(format!("{c} contention events at this site"));
-                        }
-                        let what = match kind {
-                            ProfileType::Mutex => "mutex contention",
-                            ProfileType::Block => "blocking",
-                            _ => "contention",
-                        };
-                        out.push(Finding::new(
-                            Rule::LockContention,
-                            Severity::Warning,
-                            format!("{name} causes {pct:.0}% of {what} delay"),
-                            ev,
-                        ));
-                    }
-                }
-            }
-        }
+    match c.kind {
+        ProfileType::Cpu if c.total > 0 => cpu_findings(c, own, &mut out),
+        ProfileType::Heap | ProfileType::Allocs if c.total > 0 => heap_findings(c, own, &mut out),
+        ProfileType::Block | ProfileType::Mutex | ProfileType::Contention => contention_findings(c, own, &mut out),
         _ => {}
     }
     normalize(out, MAX_FINDINGS)
+}
+
+fn cpu_findings(c: &Context, own: &Attribution, out: &mut Vec<Finding>) {
+    let (p, th) = (c.p, c.th);
+    let unit = p.sample_types[c.col].unit.as_str();
+    // Cores come from the `cpu` column (nanoseconds) over the profile's wall-clock duration.
+    let cpu_col = p.sample_types.iter().position(|v| v.name == "cpu" && v.unit == "nanoseconds");
+    let cpu_ns = cpu_col.map_or(0, |i| p.column_total(i));
+    let secs = p.duration_nanos as f64 / 1e9;
+    let used = (secs > 0.0 && cpu_ns > 0).then(|| cpu_ns as f64 / 1e9 / secs);
+    let samples = p.sample_types.iter().position(|v| v.name == "samples").map_or(i64::MAX, |i| p.column_total(i));
+    if let Some(site) = own.sites.first().filter(|_| own.total > 0 && samples >= MIN_CPU_SAMPLES) {
+        let pct = percent(site.value, own.total);
+        if pct >= th.cpu_dominant_percent {
+            let share = match used {
+                Some(u) => format!(" ({} cores over {secs:.0}s)", cores(u * pct / 100.0)),
+                None => String::new(),
+            };
+            let mut ev = vec![format!(
+                "{}: {} of {} attributed to the program ({pct:.1}%)",
+                site.name,
+                units::scaled(site.value, unit),
+                units::scaled(own.total, unit)
+            )];
+            if let Some(l) = &site.leaf {
+                ev.push(format!("hottest leaf {l}: {}", units::scaled(site.leaf_value, unit)));
+            }
+            out.push(Finding::new(
+                Rule::CpuDominantFunction,
+                Severity::Warning,
+                format!("{} uses {pct:.0}% of CPU samples{share}", own_label(site)),
+                ev,
+            ));
+        }
+    }
+    if let (Some(u), Some(limit)) = (used, c.res.cpu_limit_cores.filter(|l| *l > 0.0)) {
+        let pct = u * 100.0 / limit;
+        if pct >= th.cpu_limit_percent {
+            let mut ev = vec![
+                format!("{} of CPU in {secs:.1}s of wall time", units::nanoseconds(cpu_ns)),
+                "the kernel's CFS quota pauses every thread of the container for the rest of each 100ms period once the limit is spent: requests wait although the program is healthy".to_string(),
+                "raise resources.limits.cpu, or remove the CPU limit and keep the request".to_string(),
+            ];
+            if let Some(site) = own.sites.first() {
+                ev.insert(1, format!("largest consumer: {} ({:.0}%)", own_label(site), percent(site.value, own.total)));
+            }
+            out.push(Finding::new(
+                Rule::CpuThrottling,
+                Severity::Warning,
+                format!(
+                    "used {} cores over {secs:.0}s: {pct:.0}% of its {}-core CPU limit; the container is throttled",
+                    cores(u),
+                    cores(limit)
+                ),
+                ev,
+            ));
+        }
+    }
+    let gc_fns = ["runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep", "runtime.bgscavenge"];
+    let mut gc = 0i64;
+    let mut ev = Vec::new();
+    for f in funcs_named(p, c.col, c.cf, &gc_fns) {
+        gc = gc.saturating_add(f.cum);
+        ev.push(format!("{}: cum {} ({:.1}%)", f.name, units::scaled(f.cum, unit), percent(f.cum, c.total)));
+    }
+    let pct = percent(gc, c.total);
+    if pct >= th.gc_cpu_percent && samples >= MIN_CPU_SAMPLES {
+        out.push(Finding::new(Rule::GcPressure, Severity::Warning, format!("garbage collection uses {pct:.0}% of CPU"), ev));
+    }
+}
+
+fn heap_findings(c: &Context, own: &Attribution, out: &mut Vec<Finding>) {
+    let p = c.p;
+    let vk = &p.sample_types[c.col];
+    let unit = vk.unit.as_str();
+    let what = match vk.name.as_str() {
+        "inuse_space" => "in-use bytes",
+        "inuse_objects" => "in-use objects",
+        "alloc_objects" => "allocated objects",
+        _ => "allocated bytes",
+    };
+    // The profiles and trace godiag takes in the same window allocate too: they are left out.
+    if let Some(site) = own.sites.first().filter(|_| own.total > 0) {
+        let pct = percent(site.value, own.total);
+        if pct >= c.th.alloc_site_percent {
+            let sev = if pct >= 50.0 { Severity::Warning } else { Severity::Info };
+            out.push(Finding::new(
+                Rule::AllocationHotSpot,
+                sev,
+                format!("{} accounts for {pct:.0}% of {what}", own_label(site)),
+                vec![format!(
+                    "{}: {} of {} ({pct:.1}%)",
+                    site.name,
+                    units::scaled(site.value, unit),
+                    units::scaled(own.total, unit)
+                )],
+            ));
+        }
+    }
+    let inuse = p.sample_types.iter().position(|v| v.name == "inuse_space" && v.unit == "bytes");
+    if let (Some(i), Some(limit)) = (inuse, c.res.memory_limit_bytes.filter(|l| *l > 0)) {
+        let live = p.column_total(i).max(0) as u64;
+        let pct = live as f64 * 100.0 / limit as f64;
+        if pct >= c.th.heap_limit_percent {
+            let sev = if pct >= 80.0 { Severity::High } else { Severity::Warning };
+            let mut ev = vec![
+                format!(
+                    "with GOGC=100 the heap grows to about twice the live heap ({}) before the next collection",
+                    mebibytes(live.saturating_mul(2))
+                ),
+                format!(
+                    "set GOMEMLIMIT to about 90% of the limit ({}) so the GC collects harder before the kernel OOM-kills the container",
+                    mebibytes(limit / 10 * 9)
+                ),
+            ];
+            if let Some(site) = own.sites.first() {
+                ev.insert(0, format!("largest holder: {} ({:.0}%)", own_label(site), percent(site.value, own.total)));
+            }
+            out.push(Finding::new(
+                Rule::HeapNearLimit,
+                sev,
+                format!("live heap {} of a {} memory limit ({pct:.0}%)", mebibytes(live), mebibytes(limit)),
+                ev,
+            ));
+        }
+    }
+}
+
+fn contention_findings(c: &Context, own: &Attribution, out: &mut Vec<Finding>) {
+    let (p, kind) = (c.p, c.kind);
+    let unit = p.sample_types[c.col].unit.as_str();
+    if c.total == 0 && p.sample_count() == 0 {
+        let (msg, ev) = match kind {
+            ProfileType::Block => (
+                "block profile is empty: the program never set runtime.SetBlockProfileRate",
+                "call runtime.SetBlockProfileRate(n) with n > 0 (e.g. 10000 ns) early in main",
+            ),
+            ProfileType::Mutex => (
+                "mutex profile is empty: the program never set runtime.SetMutexProfileFraction",
+                "call runtime.SetMutexProfileFraction(n) with n > 0 (e.g. 100) early in main",
+            ),
+            _ => (
+                "contention profile is empty: the program never set runtime.SetBlockProfileRate (block) / runtime.SetMutexProfileFraction (mutex)",
+                "set the rate early in main; a rate of 0 records nothing",
+            ),
+        };
+        out.push(Finding::new(Rule::ProfilingRateUnset, Severity::Info, msg, vec![ev.to_string()]));
+        return;
+    }
+    let Some(site) = own.sites.first().filter(|_| own.total > 0) else { return };
+    let pct = percent(site.value, own.total);
+    if pct < c.th.contention_site_percent {
+        return;
+    }
+    let mut ev = vec![format!(
+        "{}: {} of {} ({pct:.1}%)",
+        site.name,
+        units::scaled(site.value, unit),
+        units::scaled(own.total, unit)
+    )];
+    if let Some(ci) = p.sample_types.iter().position(|v| v.name == "contentions")
+        && ci != c.col
+    {
+        let counts = attribute::attribute(p, ci, c.cf, Leaf::CallSite);
+        let n = counts.sites.iter().find(|s| s.name == site.name).map_or(0, |s| s.value);
+        ev.push(format!("{n} contention events at this site"));
+    }
+    let what = match kind {
+        ProfileType::Mutex => "mutex contention",
+        ProfileType::Block => "blocking",
+        _ => "contention",
+    };
+    out.push(Finding::new(
+        Rule::LockContention,
+        Severity::Warning,
+        format!("{} causes {pct:.0}% of {what} delay", own_label(site)),
+        ev,
+    ));
 }
 
 fn funcs_named(p: &Profile, col: usize, cf: &filter::CompiledFilter, names: &[&str]) -> Vec<FunctionValue> {

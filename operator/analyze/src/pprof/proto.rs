@@ -1,5 +1,5 @@
 //! The subset of `perftools.profiles` (profile.proto) godiag reads, as hand-written prost
-//! messages. prost skips fields not listed here (mappings, comments, newer additions).
+//! messages. prost skips fields not listed here (comments, newer additions).
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Profile {
@@ -9,6 +9,8 @@ pub struct Profile {
     /// into flat arrays, which is several times faster than a `Vec` pair per sample.
     #[prost(bytes = "bytes", repeated, tag = "2")]
     pub sample: Vec<bytes::Bytes>,
+    #[prost(message, repeated, tag = "3")]
+    pub mapping: Vec<Mapping>,
     #[prost(message, repeated, tag = "4")]
     pub location: Vec<Location>,
     #[prost(message, repeated, tag = "5")]
@@ -45,10 +47,26 @@ pub struct Sample {
     pub value: Vec<i64>,
 }
 
+/// A binary (or shared library) mapped into the process.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Mapping {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    #[prost(uint64, tag = "2")]
+    pub memory_start: u64,
+    #[prost(uint64, tag = "3")]
+    pub memory_limit: u64,
+    /// String index of the file name.
+    #[prost(int64, tag = "5")]
+    pub filename: i64,
+}
+
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Location {
     #[prost(uint64, tag = "1")]
     pub id: u64,
+    #[prost(uint64, tag = "2")]
+    pub mapping_id: u64,
     #[prost(uint64, tag = "3")]
     pub address: u64,
     /// `line[0]` is the innermost inlined function, the last entry its caller.

@@ -1,0 +1,214 @@
+//! Attribution of a profile's samples to the program's own code: each sample goes to the
+//! innermost frame that is the program's (not the runtime, the standard library or plumbing
+//! such as RPC transports and instrumentation), with the hot leaf it reached remembered beside
+//! it. Samples taken inside the profilers themselves (godiag's CPU profile and trace buffers,
+//! net/http/pprof handlers) are left out and counted apart.
+
+use super::decode::Profile;
+use super::filter::CompiledFilter;
+use crate::frames::{FrameOrigin, is_machinery, is_profiler, origin};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// A function of the program and what the samples attributed to it cost.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnCode {
+    /// The program's function: the innermost frame of its own code on the samples' stacks.
+    pub name: String,
+    /// Value of the samples attributed to it (in the profile's unit).
+    pub value: i64,
+    /// The leaf where most of that value was spent, when it is another function (the
+    /// `crypto/sha256` block function under `main.hashLoop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf: Option<String>,
+    /// Value spent in `leaf` under this function.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub leaf_value: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
+/// Samples by the program's function, largest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attribution {
+    pub sites: Vec<OwnCode>,
+    /// Value of the samples attributed (everything but the profilers' own samples).
+    pub total: i64,
+    /// Value of the samples left out because their stack runs through a profiler.
+    pub profiling: i64,
+}
+
+/// Which leaf to name beside the program's function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leaf {
+    /// The leaf as sampled (CPU: `runtime.mapaccess2` under `main.lookup` is worth knowing),
+    /// except `runtime.asyncPreempt`, which stands for the loop it interrupted.
+    Sampled,
+    /// The first frame past the runtime's allocation, locking and waiting machinery (a heap
+    /// profile's leaf is always the allocator).
+    CallSite,
+}
+
+/// How good a frame is as "the program's code": lower is better.
+fn rank(name: &str) -> u8 {
+    match origin(name) {
+        FrameOrigin::Own => 0,
+        FrameOrigin::Library => 1,
+        FrameOrigin::Stdlib if !is_machinery(name) => 2,
+        FrameOrigin::Unsymbolized => 3,
+        _ => 4,
+    }
+}
+
+/// Runtime frames that only switch stacks or start goroutines: never the name of an activity.
+const TRAMPOLINES: &[&str] = &[
+    "runtime.goexit",
+    "runtime.main",
+    "runtime.systemstack",
+    "runtime.systemstack_switch",
+    "runtime.mcall",
+    "runtime.morestack",
+    "runtime.asmcgocall",
+];
+
+/// The frame a stack is attributed to: the innermost of the best rank; for a stack of runtime
+/// frames only (GC workers, the scheduler), its outermost frame, which names the activity.
+fn owner(frames: &[u32], ranks: &[u8]) -> Option<u32> {
+    let best = frames.iter().map(|&f| ranks[f as usize]).min()?;
+    if best < 4 {
+        frames.iter().copied().find(|&f| ranks[f as usize] == best)
+    } else {
+        frames.iter().rev().copied().find(|&f| ranks[f as usize] != 5).or(frames.last().copied())
+    }
+}
+
+/// Attributes column `col` of the samples kept by `filter`.
+pub fn attribute(p: &Profile, col: usize, filter: &CompiledFilter, leaf: Leaf) -> Attribution {
+    let ranks: Vec<u8> = p.names.iter().map(|n| if TRAMPOLINES.contains(&n.as_str()) { 5 } else { rank(n) }).collect();
+    let profiler: Vec<bool> = p.names.iter().map(|n| is_profiler(n)).collect();
+    let skip_leaf: Vec<bool> = p
+        .names
+        .iter()
+        .map(|n| match leaf {
+            Leaf::Sampled => n == "runtime.asyncPreempt",
+            Leaf::CallSite => is_machinery(n),
+        })
+        .collect();
+    let mut by_pair: HashMap<(u32, u32), i64> = HashMap::new();
+    let mut out = Attribution::default();
+    p.for_each_stack(|frames, values| {
+        let v = values.get(col).copied().unwrap_or(0);
+        if v == 0 || !filter.keeps(frames) {
+            return;
+        }
+        if frames.iter().any(|&f| profiler[f as usize]) {
+            out.profiling = out.profiling.saturating_add(v);
+            return;
+        }
+        out.total = out.total.saturating_add(v);
+        let Some(o) = owner(frames, &ranks) else { return };
+        let l = frames.iter().copied().find(|&f| !skip_leaf[f as usize]).unwrap_or(o);
+        let e = by_pair.entry((o, l)).or_insert(0);
+        *e = e.saturating_add(v);
+    });
+    let mut by_owner: HashMap<u32, (i64, u32, i64)> = HashMap::new();
+    for ((o, l), v) in by_pair {
+        let e = by_owner.entry(o).or_insert((0, l, 0));
+        e.0 = e.0.saturating_add(v);
+        // The hottest leaf; ties go to the smaller name index, so the result is deterministic.
+        if v > e.2 || (v == e.2 && p.names[l as usize] < p.names[e.1 as usize]) {
+            e.1 = l;
+            e.2 = v;
+        }
+    }
+    out.sites = by_owner
+        .into_iter()
+        .map(|(o, (value, l, lv))| {
+            let other = l != o;
+            OwnCode {
+                name: p.names[o as usize].clone(),
+                value,
+                leaf: other.then(|| p.names[l as usize].clone()),
+                leaf_value: if other { lv } else { 0 },
+            }
+        })
+        .collect();
+    out.sites.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pprof::decode::{decode, tests::profile_bytes};
+    use crate::pprof::filter::Filter;
+
+    fn attribution(raw: &[u8], leaf: Leaf) -> Attribution {
+        let p = decode(raw).unwrap();
+        let f = Filter::new(None, None).unwrap();
+        attribute(&p, p.default_index, &f.compile_for(&p), leaf)
+    }
+
+    #[test]
+    fn samples_go_to_the_programs_innermost_frame_with_the_leaf_beside_it() {
+        // 99 samples in sha256 under main.hashLoop, 1 in a GC worker, 5 in the CPU profiler.
+        let raw = profile_bytes(
+            &[
+                "",
+                "cpu",
+                "nanoseconds",
+                "crypto/internal/fips140/sha256.blockSHANI",
+                "crypto/sha256.Sum256",
+                "main.hashLoop",
+                "runtime.gcDrain",
+                "runtime.gcBgMarkWorker",
+                "runtime/pprof.profileWriter",
+                "runtime.goexit",
+            ],
+            &[(1, 2)],
+            &[(1, 3), (2, 4), (3, 5), (4, 6), (5, 7), (6, 8), (7, 9)],
+            &[(1, &[1]), (2, &[2]), (3, &[3]), (4, &[4]), (5, &[5]), (6, &[6]), (7, &[7])],
+            &[(&[1, 2, 3], &[99]), (&[4, 5, 7], &[1]), (&[1, 6], &[5])],
+        );
+        let a = attribution(&raw, Leaf::Sampled);
+        assert_eq!((a.total, a.profiling), (100, 5));
+        assert_eq!(a.sites[0].name, "main.hashLoop");
+        assert_eq!(a.sites[0].leaf.as_deref(), Some("crypto/internal/fips140/sha256.blockSHANI"));
+        assert_eq!((a.sites[0].value, a.sites[0].leaf_value), (99, 99));
+        assert_eq!(a.sites[1].name, "runtime.gcBgMarkWorker", "runtime-only stacks name their activity");
+    }
+
+    #[test]
+    fn plumbing_is_skipped_for_the_program_further_out() {
+        let raw = profile_bytes(
+            &[
+                "",
+                "inuse_space",
+                "bytes",
+                "runtime.mallocgc",
+                "encoding/json.Unmarshal",
+                "google.golang.org/grpc.(*Server).handleStream",
+                "github.com/acme/shop.(*Cart).Load",
+                "net/http.(*conn).serve",
+            ],
+            &[(1, 2)],
+            &[(1, 3), (2, 4), (3, 5), (4, 6), (5, 7)],
+            &[(1, &[1]), (2, &[2]), (3, &[3]), (4, &[4]), (5, &[5])],
+            &[(&[1, 2, 4, 3], &[70]), (&[1, 3], &[20]), (&[1, 5], &[10])],
+        );
+        let a = attribution(&raw, Leaf::CallSite);
+        let got: Vec<(&str, Option<&str>, i64)> =
+            a.sites.iter().map(|s| (s.name.as_str(), s.leaf.as_deref(), s.value)).collect();
+        assert_eq!(
+            got,
+            [
+                ("github.com/acme/shop.(*Cart).Load", Some("encoding/json.Unmarshal"), 70),
+                ("google.golang.org/grpc.(*Server).handleStream", None, 20),
+                ("net/http.(*conn).serve", None, 10),
+            ]
+        );
+    }
+}
