@@ -66,6 +66,61 @@ pub struct AnalyzeWorkerArgs {
     /// CPU-time cap (RLIMIT_CPU), in seconds.
     #[arg(long)]
     pub max_cpu_seconds: u64,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+}
+
+/// The profiled container's requests and limits, as Kubernetes quantities: findings compare
+/// what the program used with them (cores against the CPU limit, the heap against the memory
+/// limit).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ResourceArgs {
+    /// The container's CPU limit, e.g. `500m` or `2`.
+    #[arg(long, value_parser = parse_cpu)]
+    pub cpu_limit: Option<f64>,
+    /// The container's CPU request.
+    #[arg(long, value_parser = parse_cpu)]
+    pub cpu_request: Option<f64>,
+    /// The container's memory limit, e.g. `512Mi`.
+    #[arg(long, value_parser = parse_memory)]
+    pub memory_limit: Option<u64>,
+    /// The container's memory request.
+    #[arg(long, value_parser = parse_memory)]
+    pub memory_request: Option<u64>,
+}
+
+impl ResourceArgs {
+    pub fn resources(&self) -> godiag_analyze::Resources {
+        godiag_analyze::Resources {
+            cpu_request_cores: self.cpu_request,
+            cpu_limit_cores: self.cpu_limit,
+            memory_request_bytes: self.memory_request,
+            memory_limit_bytes: self.memory_limit,
+        }
+    }
+
+    /// The same figures as arguments, for the analysis worker's command line.
+    pub fn to_args(r: &godiag_analyze::Resources) -> Vec<String> {
+        let mut v = Vec::new();
+        let mut push = |flag: &str, value: Option<String>| {
+            if let Some(x) = value {
+                v.push(format!("--{flag}={x}"));
+            }
+        };
+        push("cpu-limit", r.cpu_limit_cores.map(|c| c.to_string()));
+        push("cpu-request", r.cpu_request_cores.map(|c| c.to_string()));
+        push("memory-limit", r.memory_limit_bytes.map(|b| b.to_string()));
+        push("memory-request", r.memory_request_bytes.map(|b| b.to_string()));
+        v
+    }
+}
+
+fn parse_cpu(s: &str) -> Result<f64, String> {
+    crate::controller::resources::quantity(s)
+}
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    crate::controller::resources::quantity(s).map(|b| b.round() as u64)
 }
 
 #[derive(Args, Debug, Clone)]
@@ -262,6 +317,8 @@ pub struct AnalyzeArgs {
     /// Also write a flame graph SVG here (pprof profiles only).
     #[arg(long)]
     pub svg: Option<PathBuf>,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
 }
 
 #[derive(Subcommand, Debug, Clone)]

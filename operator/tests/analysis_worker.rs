@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use godiag::store::ArtifactStore;
 use godiag::worker::{AnalysisFailure, AnalysisWorker, WorkerLimits};
-use godiag_analyze::{Analysis, ArtifactKind};
+use godiag_analyze::{Analysis, ArtifactKind, Resources};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,12 +25,15 @@ async fn stored(store: &dyn ArtifactStore, path: &str, data: Vec<u8>) {
 async fn a_profile_is_analysed_and_its_flame_graph_stored() {
     let store = godiag::store::open("memory://").unwrap();
     stored(store.as_ref(), "ns/r/p/cpu.pb.gz", std::fs::read(format!("{FIXTURES}/cpu.pb.gz")).unwrap()).await;
+    let limit = Resources { cpu_limit_cores: Some(0.35), ..Resources::default() };
     let out = worker(256 << 20, Duration::from_secs(60))
-        .analyse(store.as_ref(), ArtifactKind::Cpu, "ns/r/p/cpu.pb.gz", "ns/r/p/cpu.svg")
+        .analyse(store.as_ref(), ArtifactKind::Cpu, "ns/r/p/cpu.pb.gz", "ns/r/p/cpu.svg", &limit)
         .await
         .unwrap();
     let Analysis::Pprof(r) = &out.analysis else { panic!("{:?}", out.analysis) };
     assert_eq!(r.sample_type, "cpu");
+    // The container's CPU limit reaches the worker: 0.34 cores used of 0.35.
+    assert!(r.findings.iter().any(|f| f.rule == godiag_analyze::Rule::CpuThrottling), "{:?}", r.findings);
     let svg = store.get_bytes("ns/r/p/cpu.svg").await.unwrap();
     assert!(svg.starts_with(b"<?xml") && svg.ends_with(b"</svg>"), "a whole SVG is stored");
     assert_eq!(out.svg.unwrap().bytes, svg.len() as u64);
@@ -42,7 +45,9 @@ async fn broken_and_hostile_artifacts_are_failures_with_reasons() {
     let store = godiag::store::open("memory://").unwrap();
     let s = store.as_ref();
     stored(s, "heap.pb.gz", b"\x1f\x8b\x08garbage".to_vec()).await;
-    let err = worker(256 << 20, Duration::from_secs(60)).analyse(s, ArtifactKind::Heap, "heap.pb.gz", "h.svg").await;
+    let err = worker(256 << 20, Duration::from_secs(60))
+        .analyse(s, ArtifactKind::Heap, "heap.pb.gz", "h.svg", &Resources::default())
+        .await;
     let Err(AnalysisFailure::Refused { reason, message, .. }) = &err else { panic!("{err:?}") };
     assert_eq!(reason, "BadGzip", "{message}");
 
@@ -52,13 +57,19 @@ async fn broken_and_hostile_artifacts_are_failures_with_reasons() {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(&vec![0u8; 60 << 20]).unwrap();
     stored(s, "bomb.pb.gz", e.finish().unwrap()).await;
-    let err = worker(96 << 20, Duration::from_secs(60)).analyse(s, ArtifactKind::Heap, "bomb.pb.gz", "b.svg").await;
+    let err = worker(96 << 20, Duration::from_secs(60))
+        .analyse(s, ArtifactKind::Heap, "bomb.pb.gz", "b.svg", &Resources::default())
+        .await;
     assert_eq!(err.unwrap_err().to_string(), "heap analysis skipped: needs more than 96 MiB");
 
-    let err = worker(256 << 20, Duration::from_millis(1)).analyse(s, ArtifactKind::Heap, "heap.pb.gz", "h.svg").await;
+    let err = worker(256 << 20, Duration::from_millis(1))
+        .analyse(s, ArtifactKind::Heap, "heap.pb.gz", "h.svg", &Resources::default())
+        .await;
     assert_eq!(err.unwrap_err().reason(), "AnalysisTimedOut");
 
-    let missing = worker(256 << 20, Duration::from_secs(60)).analyse(s, ArtifactKind::Cpu, "nope", "n.svg").await;
+    let missing = worker(256 << 20, Duration::from_secs(60))
+        .analyse(s, ArtifactKind::Cpu, "nope", "n.svg", &Resources::default())
+        .await;
     assert_eq!(missing.unwrap_err().reason(), "AnalysisUnavailable");
 }
 
@@ -72,7 +83,8 @@ async fn a_worker_that_dies_is_a_crash_not_an_operator_failure() {
         WorkerLimits { max_memory: 256 << 20, timeout: Duration::from_secs(10) },
         1,
     );
-    let err = w.analyse(store.as_ref(), ArtifactKind::Cpu, "cpu.pb.gz", "c.svg").await.unwrap_err();
+    let err =
+        w.analyse(store.as_ref(), ArtifactKind::Cpu, "cpu.pb.gz", "c.svg", &Resources::default()).await.unwrap_err();
     assert_eq!(err.reason(), "AnalysisCrashed");
     assert_eq!(err.to_string(), "cpu analysis crashed (exit status: 1)");
 }

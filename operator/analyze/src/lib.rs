@@ -108,7 +108,7 @@ pub fn detect(data: &[u8]) -> InputKind {
 /// Analyses bytes of any supported kind (detected from the content).
 pub fn analyze_bytes(data: &[u8], opts: &AnalyzeOptions) -> Result<Analysis, AnalyzeError> {
     match detect(data) {
-        InputKind::Trace => trace::analyze(data, &opts.thresholds).map(Analysis::Trace),
+        InputKind::Trace => trace::analyze(data, &opts.thresholds, &opts.resources).map(Analysis::Trace),
         InputKind::GoroutineText => goroutine::analyze_text(data, opts).map(Analysis::Goroutines),
         InputKind::Pprof => {
             let p = pprof::decode::decode(data).map_err(|e| match e {

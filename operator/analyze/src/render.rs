@@ -32,12 +32,14 @@ fn pprof(r: &PprofReport) -> String {
     let _ = writeln!(o, "Profile: {}", r.profile);
     if let Some(d) = r.duration_ns.filter(|d| *d > 0) {
         // pprof's "Duration: 10s, Total samples = 1.20s (12.00%)" line, for time-valued profiles.
-        let share = if r.unit == "nanoseconds" {
-            format!(" ({}%)", units::fixed2(percent(r.total, d)))
-        } else {
-            String::new()
-        };
-        let _ = writeln!(o, "Duration: {}, Total samples = {}{share}", units::nanoseconds(d), units::scaled(r.total, &r.unit));
+        let share =
+            if r.unit == "nanoseconds" { format!(" ({}%)", units::fixed2(percent(r.total, d))) } else { String::new() };
+        let _ = writeln!(
+            o,
+            "Duration: {}, Total samples = {}{share}",
+            units::nanoseconds(d),
+            units::scaled(r.total, &r.unit)
+        );
     }
     let _ = writeln!(o, "Sample type: {} ({}), total {}", r.sample_type, r.unit, units::scaled(r.total, &r.unit));
     for t in &r.sample_types {
@@ -71,12 +73,8 @@ fn pprof(r: &PprofReport) -> String {
                 Some(l) => format!("{} → {} ({})", f.name, short_name(l), units::scaled(f.leaf_value, &r.unit)),
                 None => f.name.clone(),
             };
-            let _ = writeln!(
-                o,
-                "{:>12} {:>6.2}%  {label}",
-                units::scaled(f.value, &r.unit),
-                percent(f.value, r.own_total)
-            );
+            let _ =
+                writeln!(o, "{:>12} {:>6.2}%  {label}", units::scaled(f.value, &r.unit), percent(f.value, r.own_total));
         }
         if r.profiling > 0 {
             let _ = writeln!(

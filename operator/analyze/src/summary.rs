@@ -3,9 +3,9 @@
 
 use crate::findings::{Finding, Rule, normalize, percent};
 use crate::frames::short_name;
-use crate::units;
 use crate::goroutine::GoroutineSource;
 use crate::text::clip;
+use crate::units;
 use crate::{Analysis, ArtifactKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -285,12 +285,7 @@ mod tests {
     fn one_line_leads_with_cpu_and_skips_the_cpu_finding_it_repeats() {
         let s = TargetSummary {
             top: vec![
-                TopFunction {
-                    profile: ArtifactKind::Heap,
-                    name: "main.alloc".into(),
-                    leaf: None,
-                    percent: 80.0,
-                },
+                TopFunction { profile: ArtifactKind::Heap, name: "main.alloc".into(), leaf: None, percent: 80.0 },
                 TopFunction {
                     profile: ArtifactKind::Cpu,
                     name: "main.spin".into(),

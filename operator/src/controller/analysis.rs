@@ -9,7 +9,7 @@ use crate::store::{ArtifactStore, layout};
 use crate::worker::{AnalysisFailure, AnalysisWorker};
 use bytes::Bytes;
 use godiag_analyze::text::clip;
-use godiag_analyze::{self as analyze, Analysis, ArtifactKind};
+use godiag_analyze::{self as analyze, Analysis, ArtifactKind, Resources};
 
 /// Artifacts larger than this are stored but not analysed.
 pub const MAX_ANALYZED_BYTES: u64 = crate::worker::child::MAX_INPUT_BYTES;
@@ -43,6 +43,7 @@ pub async fn analyze_target(
     store: &dyn ArtifactStore,
     dir: &str,
     artifacts: &[CollectedArtifact],
+    resources: Resources,
 ) -> TargetAnalysis {
     let mut analyses: Vec<(ArtifactKind, Analysis)> = Vec::new();
     let mut svgs = Vec::new();
@@ -62,10 +63,10 @@ pub async fn analyze_target(
         let svg_path = layout::join(dir, &format!("{}.svg", a.kind));
         let result = match analyzer {
             Analyzer::Worker(w) => w
-                .analyse(store, a.kind, &a.object.path, &svg_path)
+                .analyse(store, a.kind, &a.object.path, &svg_path, &resources)
                 .await
                 .map(|out| (out.analysis, out.svg.map(|s| s.uri))),
-            Analyzer::InProcess => in_process(store, a.kind, &a.object.path, &svg_path).await,
+            Analyzer::InProcess => in_process(store, a.kind, &a.object.path, &svg_path, resources).await,
         };
         match result {
             Ok((analysis, svg)) => {
@@ -98,10 +99,11 @@ async fn in_process(
     kind: ArtifactKind,
     path: &str,
     svg_path: &str,
+    resources: Resources,
 ) -> Result<Analysed, AnalysisFailure> {
     let unavailable = |message: String| AnalysisFailure::Unavailable { kind: kind.to_string(), message };
     let data = store.get_bytes(path).await.map_err(|e| unavailable(e.to_string()))?;
-    let work = move || crate::worker::child::analyse_artifact(kind, &data);
+    let work = move || crate::worker::child::analyse_artifact(kind, resources, &data);
     let (report, svg) = tokio::task::spawn_blocking(work).await.map_err(|e| AnalysisFailure::Crashed {
         kind: kind.to_string(),
         status: "panicked".into(),
@@ -148,7 +150,7 @@ mod tests {
             stored(s, ArtifactKind::Block, "block-empty.pb.gz").await,
             stored(s, ArtifactKind::Trace, "trace.out").await,
         ];
-        let a = analyze_target(&Analyzer::InProcess, s, "shop/slow/pod-a", &artifacts).await;
+        let a = analyze_target(&Analyzer::InProcess, s, "shop/slow/pod-a", &artifacts, Resources::default()).await;
         let summary = a.summary.expect("a summary");
         assert!(summary.top.iter().any(|t| t.profile == StatusKind::Cpu), "{summary:?}");
         assert!(summary.goroutines.is_some());
@@ -171,8 +173,10 @@ mod tests {
         let object = s.put_bytes(&path, Bytes::from_static(b"\x1f\x8b\x08garbage")).await.unwrap();
         let cpu = stored(s, ArtifactKind::Cpu, "cpu.pb.gz").await;
         let heap = CollectedArtifact { kind: ArtifactKind::Heap, object, note: None };
-        let summary =
-            analyze_target(&Analyzer::InProcess, s, "shop/slow/pod-a", &[heap, cpu]).await.summary.expect("summary");
+        let summary = analyze_target(&Analyzer::InProcess, s, "shop/slow/pod-a", &[heap, cpu], Resources::default())
+            .await
+            .summary
+            .expect("summary");
         assert!(summary.notes.iter().any(|n| n.starts_with("heap could not be analysed")), "{:?}", summary.notes);
         assert!(summary.top.iter().any(|t| t.profile == StatusKind::Cpu));
     }

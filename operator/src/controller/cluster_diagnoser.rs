@@ -102,6 +102,7 @@ impl ClusterDiagnoser {
                 (container, probe)
             }
         };
+        let resources = super::resources::container_resources(&pod, &container);
         for a in &outcome.artifacts {
             let label = KindLabel { kind: a.kind.as_str() };
             self.metrics.artifacts.get_or_create(&label).inc();
@@ -150,7 +151,7 @@ impl ClusterDiagnoser {
         if !stored.is_empty() {
             // The status lists what was stored before analysis starts (phase Analyzing).
             task.collected.send(result.clone());
-            let analysis = analyze_target(&self.analyzer, self.store.as_ref(), &dir, &stored).await;
+            let analysis = analyze_target(&self.analyzer, self.store.as_ref(), &dir, &stored, resources).await;
             for f in &analysis.failures {
                 self.metrics.analysis_failures.get_or_create(&ReasonLabel { reason: f.reason() }).inc();
             }

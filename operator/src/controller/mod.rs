@@ -8,6 +8,7 @@ pub mod finalizer;
 pub mod pod_check;
 pub mod progress;
 pub mod reconcile;
+pub mod resources;
 pub mod running;
 pub mod select;
 pub mod status;

@@ -90,12 +90,7 @@ impl From<analyze::summary::TargetSummary> for api::TargetSummary {
             top: s
                 .top
                 .into_iter()
-                .map(|t| api::TopFunction {
-                    profile: t.profile.into(),
-                    name: t.name,
-                    leaf: t.leaf,
-                    percent: t.percent,
-                })
+                .map(|t| api::TopFunction { profile: t.profile.into(), name: t.name, leaf: t.leaf, percent: t.percent })
                 .collect(),
             goroutines: s.goroutines.map(|g| api::GoroutineCounts {
                 total: g.total,

@@ -46,6 +46,7 @@ pub fn run_analyze(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
         focus: args.focus.clone(),
         ignore: args.ignore.clone(),
         kind: kind_from_name(&args.file),
+        resources: args.resources.resources(),
         ..AnalyzeOptions::default()
     };
     let analysis = match &args.base {

@@ -4,7 +4,7 @@
 
 use super::protocol::{WorkerError, WorkerReport};
 use crate::cli::AnalyzeWorkerArgs;
-use godiag_analyze::{AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, analyze_bytes, flame_graph};
+use godiag_analyze::{AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, Resources, analyze_bytes, flame_graph};
 use nix::sys::resource::{Resource, setrlimit};
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -35,8 +35,8 @@ fn peak_rss_bytes() -> u64 {
 
 /// The analysis of one artifact and its flame graph SVG, as the worker answers it (the
 /// controller's in-process analysis for tests runs this same function).
-pub fn analyse_artifact(kind: ArtifactKind, data: &[u8]) -> (WorkerReport, Option<String>) {
-    let opts = AnalyzeOptions { kind: Some(kind), ..AnalyzeOptions::default() };
+pub fn analyse_artifact(kind: ArtifactKind, resources: Resources, data: &[u8]) -> (WorkerReport, Option<String>) {
+    let opts = AnalyzeOptions { kind: Some(kind), resources, ..AnalyzeOptions::default() };
     let mut report = WorkerReport { analysis: None, error: None, svg_bytes: 0, flame_note: None, peak_rss_bytes: 0 };
     match analyze_bytes(data, &opts) {
         Ok(a) => report.analysis = Some(a),
@@ -79,7 +79,7 @@ pub fn run_worker(args: &AnalyzeWorkerArgs) -> ExitCode {
         Ok(_) if data.len() as u64 > MAX_INPUT_BYTES => {
             refused("TooLarge", format!("input too large: more than {} MiB", MAX_INPUT_BYTES >> 20))
         }
-        Ok(_) => analyse_artifact(args.kind, &data),
+        Ok(_) => analyse_artifact(args.kind, args.resources.resources(), &data),
     };
     drop(data);
     report.svg_bytes = svg.as_ref().map_or(0, |s| s.len() as u64);

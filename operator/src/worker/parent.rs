@@ -66,6 +66,7 @@ impl AnalysisWorker {
         kind: ArtifactKind,
         path: &str,
         svg_path: &str,
+        resources: &godiag_analyze::Resources,
     ) -> Result<WorkerOutput, AnalysisFailure> {
         let _permit = self.gate.acquire().await;
         let unavailable = |message: String| AnalysisFailure::Unavailable { kind: kind.to_string(), message };
@@ -75,6 +76,7 @@ impl AnalysisWorker {
             .arg(self.limits.max_memory.to_string())
             .arg("--max-cpu-seconds")
             .arg(self.limits.timeout.as_secs().max(1).to_string())
+            .args(crate::cli::ResourceArgs::to_args(resources))
             // The worker needs no credentials: storage keys in the operator's environment stay there.
             .env_clear()
             .stdin(Stdio::piped())

@@ -6,10 +6,10 @@ use godiag_analyze::{Thresholds, trace};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = trace::analyze(data, &Thresholds::default());
+    let _ = trace::analyze(data, &Thresholds::default(), &Default::default());
     if !trace::header::looks_like_trace(data) {
         let mut with_header = b"go 1.26 trace\x00\x00\x00".to_vec();
         with_header.extend_from_slice(data);
-        let _ = trace::analyze(&with_header, &Thresholds::default());
+        let _ = trace::analyze(&with_header, &Thresholds::default(), &Default::default());
     }
 });

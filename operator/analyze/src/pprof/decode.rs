@@ -664,13 +664,15 @@ pub(crate) mod tests {
     fn unsymbolized_locations_are_named_by_mapping_like_pprof() {
         // Locations 8 and 9 lie in libc (mapping 1), 10 in no mapping, 11 in a mapping without
         // a file name: pprof prints `[libc-2.15.so]` once for both and `<unknown>` for the rest.
-        let mut p = proto::Profile::decode(&profile_bytes(
-            &["", "samples", "count", "/lib/x86_64/libc-2.15.so"],
-            &[(1, 2)],
-            &[],
-            &[(8, &[]), (9, &[]), (10, &[]), (11, &[])],
-            &[(&[8], &[5]), (&[9], &[1]), (&[10, 11], &[2])],
-        )[..])
+        let mut p = proto::Profile::decode(
+            &profile_bytes(
+                &["", "samples", "count", "/lib/x86_64/libc-2.15.so"],
+                &[(1, 2)],
+                &[],
+                &[(8, &[]), (9, &[]), (10, &[]), (11, &[])],
+                &[(&[8], &[5]), (&[9], &[1]), (&[10, 11], &[2])],
+            )[..],
+        )
         .unwrap();
         p.mapping = vec![
             proto::Mapping { id: 1, memory_start: 0x1000, memory_limit: 0x2000, filename: 3 },

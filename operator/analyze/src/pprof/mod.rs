@@ -13,8 +13,8 @@ use crate::findings::{Finding, MAX_FINDINGS, Rule, Severity, Thresholds, normali
 use crate::frames::short_name;
 use crate::resources::{Resources, cores, mebibytes};
 use crate::units;
-pub use attribute::{Attribution, Leaf, OwnCode};
 use crate::{AnalyzeError, AnalyzeOptions};
+pub use attribute::{Attribution, Leaf, OwnCode};
 pub use decode::{Profile, ProfileType, ValueKind};
 pub use diff::{Diff, FunctionDelta};
 pub use filter::Filter;
@@ -212,7 +212,12 @@ fn cpu_findings(c: &Context, own: &Attribution, out: &mut Vec<Finding>) {
     }
     let pct = percent(gc, c.total);
     if pct >= th.gc_cpu_percent && samples >= MIN_CPU_SAMPLES {
-        out.push(Finding::new(Rule::GcPressure, Severity::Warning, format!("garbage collection uses {pct:.0}% of CPU"), ev));
+        out.push(Finding::new(
+            Rule::GcPressure,
+            Severity::Warning,
+            format!("garbage collection uses {pct:.0}% of CPU"),
+            ev,
+        ));
     }
 }
 

@@ -6,6 +6,7 @@ pub mod scan;
 
 use crate::AnalyzeError;
 use crate::findings::{Finding, MAX_FINDINGS, Rule, Severity, Thresholds, normalize};
+use crate::resources::{Resources, cores};
 use serde::{Deserialize, Serialize};
 
 /// Most Ps listed in `procUtilization`.
@@ -47,7 +48,7 @@ pub struct TraceReport {
 }
 
 /// Scans a trace.
-pub fn analyze(data: &[u8], th: &Thresholds) -> Result<TraceReport, AnalyzeError> {
+pub fn analyze(data: &[u8], th: &Thresholds, res: &Resources) -> Result<TraceReport, AnalyzeError> {
     let ver = header::read_header(data)?;
     let s = scan::scan(data, ver)?;
     let mut notes = Vec::new();
@@ -101,12 +102,37 @@ pub fn analyze(data: &[u8], th: &Thresholds) -> Result<TraceReport, AnalyzeError
         note: (!notes.is_empty()).then(|| notes.join("; ")),
         findings: Vec::new(),
     };
-    r.findings = findings(&r, th);
+    r.findings = findings(&r, th, res);
     Ok(r)
 }
 
-fn findings(r: &TraceReport, th: &Thresholds) -> Vec<Finding> {
+/// The GOMAXPROCS Go 1.25+ picks itself under a CPU limit: the limit rounded up, at least 2
+/// (and at most the machine's CPUs, which the trace does not tell).
+fn go_default_procs(limit: f64) -> u64 {
+    (limit.ceil() as u64).max(2)
+}
+
+fn findings(r: &TraceReport, th: &Thresholds, res: &Resources) -> Vec<Finding> {
     let mut out = Vec::new();
+    if let (Some(procs), Some(limit)) = (r.gomaxprocs, res.cpu_limit_cores.filter(|l| *l > 0.0))
+        && procs > go_default_procs(limit)
+    {
+        let want = go_default_procs(limit);
+        out.push(Finding::new(
+            Rule::GomaxprocsAboveLimit,
+            Severity::Warning,
+            format!("GOMAXPROCS is {procs} but the CPU limit is {} cores: bursts are throttled", cores(limit)),
+            vec![
+                format!(
+                    "up to {procs} threads run Go code at once and spend the {}-core CFS quota early in each 100ms period; then every goroutine waits for the next period (latency spikes, not CPU use)",
+                    cores(limit)
+                ),
+                format!(
+                    "fix: build with Go 1.25+ (GOMAXPROCS follows the limit: {want} here) and do not set GOMAXPROCS yourself; on older Go set GOMAXPROCS={want} in the pod's env or use go.uber.org/automaxprocs"
+                ),
+            ],
+        ));
+    }
     if r.duration_ns > 0 {
         let secs = r.duration_ns as f64 / 1e9;
         let stw_pct = r.stw_total_ns as f64 * 100.0 / r.duration_ns as f64;
