@@ -96,6 +96,7 @@ impl ResourceArgs {
             cpu_limit_cores: self.cpu_limit,
             memory_request_bytes: self.memory_request,
             memory_limit_bytes: self.memory_limit,
+            restarts: None,
         }
     }
 

@@ -50,6 +50,7 @@ pub fn origin(name: &str) -> FrameOrigin {
         || name.starts_with("internal/runtime/")
         || name.starts_with("internal/abi.")
         || name.starts_with("gcWriteBarrier")
+        || name == "panic"
     {
         return FrameOrigin::Runtime;
     }

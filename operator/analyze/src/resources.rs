@@ -16,6 +16,9 @@ pub struct Resources {
     pub memory_request_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit_bytes: Option<u64>,
+    /// How often the container has restarted (its status' `restartCount`), for a crash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<u32>,
 }
 
 /// Cores as a person writes them: `2`, `0.5`, `1.25`.

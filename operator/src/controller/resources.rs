@@ -1,4 +1,5 @@
-//! The profiled container's requests and limits, from its pod spec, for the analysis.
+//! The profiled container's requests and limits (pod spec) and restart count (pod status), for
+//! the analysis.
 
 use godiag_analyze::Resources;
 use k8s_openapi::api::core::v1::Pod;
@@ -29,7 +30,14 @@ pub fn container_resources(pod: &Pod, container: &str) -> Resources {
         cpu_limit_cores: get(lim, "cpu"),
         memory_request_bytes: bytes(get(req, "memory")),
         memory_limit_bytes: bytes(get(lim, "memory")),
+        restarts: restarts(pod, container),
     }
+}
+
+/// The container's restart count from the pod's status.
+pub fn restarts(pod: &Pod, container: &str) -> Option<u32> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    statuses.iter().find(|c| c.name == container).map(|c| c.restart_count.max(0) as u32)
 }
 
 #[cfg(test)]

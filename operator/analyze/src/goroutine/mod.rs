@@ -1,11 +1,13 @@
 //! Goroutine dumps: the `debug=2` text and the binary goroutine (and goroutineleak) profiles.
 
+pub mod crash;
 pub mod group;
 pub mod text;
 
-use crate::findings::Finding;
+use crate::findings::{Finding, Rule, Severity};
 use crate::pprof::{Profile, ProfileType};
 use crate::{AnalyzeError, AnalyzeOptions};
+pub use crash::Crash;
 pub use group::Group;
 use group::Grouper;
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,10 @@ pub struct GoroutineReport {
     pub groups: Vec<Group>,
     /// Goroutines the runtime itself reports as leaked.
     pub leaked: u64,
+    /// The crash the dump comes from, when it is a Go crash's output (a panic, a fatal error,
+    /// a SIGQUIT) rather than a dump the program served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<Crash>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub findings: Vec<Finding>,
@@ -55,15 +61,52 @@ impl GoroutineSource {
 
 /// Analyses a debug=2 text dump.
 pub fn analyze_text(data: &[u8], opts: &AnalyzeOptions) -> Result<GoroutineReport, AnalyzeError> {
-    let text = String::from_utf8_lossy(data);
+    let all = String::from_utf8_lossy(data);
+    // A crash in a log: what precedes the runtime's preamble is the program's own logging.
+    let start = crash::find_start(&all).unwrap_or(0);
+    let text = &all[start..];
+    let crash = crash::parse(text);
     let mut grouper = Grouper::default();
-    let n = text::parse(&text, |g| grouper.add(g));
+    let n = text::parse(text, |g| grouper.add(g));
     if n == 0 {
         return Err(AnalyzeError::MalformedGoroutines("no goroutine headers found".into()));
     }
     let note = group::ungrouped_note(grouper.ungrouped);
     let (total, by_state, groups) = grouper.into_groups();
-    Ok(finish(total, by_state, groups, GoroutineSource::Text, note, false, opts))
+    let mut r = finish(total, by_state, groups, GoroutineSource::Text, note, false, opts);
+    if let Some(c) = &crash {
+        r.findings.insert(0, crash_finding(c, opts.resources.restarts));
+        r.findings.truncate(crate::findings::MAX_FINDINGS);
+    }
+    r.crash = crash;
+    Ok(r)
+}
+
+/// The finding a crash is: high for a panic or fatal error, a warning for a signal's dump (a
+/// SIGQUIT is usually someone asking for the goroutines).
+fn crash_finding(c: &Crash, restarts: Option<u32>) -> Finding {
+    let mut message = c.headline();
+    if let Some(n) = restarts.filter(|n| *n > 0) {
+        message.push_str(&format!("; restarted {n} time{}", if n == 1 { "" } else { "s" }));
+    }
+    let severity = if c.kind == crash::CrashKind::Signal { Severity::Warning } else { Severity::High };
+    let mut ev = Vec::new();
+    if let Some(s) = &c.signal {
+        ev.push(format!("signal {s}"));
+    }
+    for r in &c.recovered {
+        ev.push(format!("while recovering from: panic: {r}"));
+    }
+    if !c.details.is_empty() {
+        ev.push(c.details.join(" "));
+    }
+    if let (Some(site), Some(loc)) = (&c.site, &c.location)
+        && c.kind == crash::CrashKind::Signal
+    {
+        ev.push(format!("goroutine {} was at {site} ({loc})", c.goroutine.unwrap_or(0)));
+    }
+    ev.push(format!("stack: {}", c.stack.iter().take(6).cloned().collect::<Vec<_>>().join(" ← ")));
+    Finding::new(Rule::Crash, severity, message, ev)
 }
 
 /// Analyses a binary goroutine or goroutineleak profile. Stacks are grouped by their frame
@@ -150,6 +193,7 @@ fn finish(
         distinct_groups,
         groups: groups.into_iter().take(opts.top.max(1)).collect(),
         leaked,
+        crash: None,
         note,
         findings,
     }

@@ -17,11 +17,27 @@ pub struct Goroutine {
     pub created_by: Option<String>,
 }
 
-/// True when the text looks like a debug=2 dump (first non-empty line is a goroutine header).
+/// True when the text looks like a debug=2 dump (first non-empty line is a goroutine header)
+/// or holds a Go crash (the runtime's preamble, then goroutines), such as a container's log.
 pub fn looks_like_dump(data: &[u8]) -> bool {
     let head = &data[..data.len().min(4096)];
     let text = String::from_utf8_lossy(head);
-    text.lines().map(str::trim).find(|l| !l.is_empty()).is_some_and(|l| parse_header(l).is_some())
+    if text.lines().map(str::trim).find(|l| !l.is_empty()).is_some_and(|l| parse_header(l).is_some()) {
+        return true;
+    }
+    // Binary input (a profile) has NUL bytes or invalid UTF-8 early; a log is text throughout.
+    looks_like_text(head) && super::crash::find_start(&String::from_utf8_lossy(data)).is_some()
+}
+
+fn looks_like_text(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return false;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        // A multi-byte character cut at the 4 KiB boundary is still text.
+        Err(e) => e.error_len().is_none(),
+    }
 }
 
 /// Parses a header line: `goroutine 18 [chan receive, 2 minutes]:` (optionally with
@@ -50,7 +66,7 @@ pub fn parse_header(line: &str) -> Option<(u64, String, u64, bool)> {
 }
 
 /// The function name of a frame line `pkg.fn(args)` (or `pkg.fn(...)`).
-fn frame_name(line: &str) -> Option<&str> {
+pub(crate) fn frame_name(line: &str) -> Option<&str> {
     let l = line.trim_end();
     if l.is_empty() || l.starts_with("...") || l.starts_with('\t') || l.starts_with(' ') {
         return None;
