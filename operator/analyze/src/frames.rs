@@ -41,6 +41,9 @@ pub const LIBRARIES: &[&str] = &[
     "github.com/go-chi/chi/",
     "github.com/gin-gonic/gin.",
     "github.com/labstack/echo/",
+    "go.opencensus.io/",
+    "k8s.io/client-go/",
+    "k8s.io/apimachinery/",
 ];
 
 /// Classifies a Go function name (`pkg/path.Func`, `pkg.(*T).Method`) by its package path.

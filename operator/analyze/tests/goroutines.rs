@@ -63,3 +63,28 @@ fn binary_goroutine_profile() {
     assert!(r.groups[0].stack.contains(&"main.leakOne".to_string()));
     assert!(r.findings.is_empty(), "no states, no leak guess");
 }
+
+#[test]
+fn idle_keep_alive_connections_are_not_a_leak() {
+    // A plain net/http client and server after 120 concurrent requests: 240 pooled connection
+    // goroutines plus 120 server connections waiting for their next request.
+    let r = goroutines("goroutine-idle-http.txt");
+    assert!(r.total >= 360, "{}", r.total);
+    assert!(r.findings.iter().all(|f| f.rule != Rule::GoroutineLeak), "normal pooling: {:?}", r.findings);
+}
+
+#[test]
+fn a_leak_suspect_says_how_strong_its_evidence_is() {
+    // goroutine-waited.txt: the same 200 goroutines after they waited over a minute.
+    let mut opts = AnalyzeOptions::default();
+    opts.thresholds.leak_min_minutes = 1;
+    let Analysis::Goroutines(r) = analyze("goroutine-waited.txt", &opts) else { panic!() };
+    let f = r.findings.iter().find(|f| f.message.contains("main.leakOne")).expect("leak finding");
+    assert_eq!(f.message, "200 goroutines blocked in chan send at main.leakOne for up to 1 minute (leak suspect)");
+    assert_eq!(f.severity, godiag_analyze::Severity::Warning);
+    assert!(f.evidence.iter().any(|e| e == "all created by main.startLeaks"), "{:?}", f.evidence);
+    let weak = goroutines("goroutine.txt");
+    let w = weak.findings.iter().find(|f| f.message.contains("main.leakOne")).expect("weak finding");
+    assert!(w.message.ends_with("(possible leak, weak evidence)"), "{}", w.message);
+    assert!(w.evidence[1].starts_with("none has waited a minute yet"), "{:?}", w.evidence);
+}

@@ -143,6 +143,42 @@ pub fn site_of(stack: &[String]) -> String {
     stack.iter().find(|f| !is_machinery(f)).or(stack.first()).cloned().unwrap_or_else(|| "<no frames>".to_string())
 }
 
+/// How strong the evidence for a leak is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeakEvidence {
+    /// The runtime's own leak detector found them (goroutineleak profile, `(leaked)` marks).
+    Certain,
+    /// Many identical stacks from one creation site, parked for a long time.
+    Strong,
+    /// Many identical stacks, but none has waited long yet: a burst can look the same.
+    Weak,
+}
+
+impl LeakEvidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeakEvidence::Certain => "certain",
+            LeakEvidence::Strong => "strong",
+            LeakEvidence::Weak => "weak",
+        }
+    }
+}
+
+/// The evidence a parked group gives, or `None` when it is no leak suspect.
+pub fn leak_evidence(g: &Group, th: &Thresholds) -> Option<LeakEvidence> {
+    if !is_parked_on_sync(&g.state) || super::idle::idle_pattern(&g.stack, g.created_by.as_deref()).is_some() {
+        return None;
+    }
+    let waited = g.max_wait_minutes >= th.leak_min_minutes;
+    if (g.count >= th.leak_min_group && waited) || (g.count >= th.leak_min_group_waited && waited) {
+        Some(LeakEvidence::Strong)
+    } else if g.count >= th.leak_min_group {
+        Some(LeakEvidence::Weak)
+    } else {
+        None
+    }
+}
+
 /// Leak-suspect findings over all groups.
 pub fn leak_findings(groups: &[Group], total: u64, leak_profile: bool, th: &Thresholds) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -150,7 +186,7 @@ pub fn leak_findings(groups: &[Group], total: u64, leak_profile: bool, th: &Thre
         let site = site_of(&g.stack);
         let mut ev = vec![format!("{} goroutines of {total} in {:?} at {site}", g.count, g.state)];
         if let Some(c) = &g.created_by {
-            ev.push(format!("created by {c}"));
+            ev.push(format!("all created by {c}"));
         }
         if g.max_wait_minutes > 0 {
             ev.push(format!("waiting up to {} minutes", g.max_wait_minutes));
@@ -164,16 +200,31 @@ pub fn leak_findings(groups: &[Group], total: u64, leak_profile: bool, th: &Thre
                 format!("{n} goroutines leaked (runtime leak detector) blocked in {site}"),
                 ev,
             ));
-        } else if is_parked_on_sync(&g.state)
-            && (g.count >= th.leak_min_group
-                || (g.count >= th.leak_min_group_waited && g.max_wait_minutes >= th.leak_min_minutes))
-        {
-            out.push(Finding::new(
+            continue;
+        }
+        match leak_evidence(g, th) {
+            Some(LeakEvidence::Strong) => out.push(Finding::new(
                 Rule::GoroutineLeak,
                 Severity::Warning,
-                format!("{} goroutines blocked in {} at {site} (leak suspect)", g.count, g.state),
+                format!(
+                    "{} goroutines blocked in {} at {site} for up to {} minute{} (leak suspect)",
+                    g.count,
+                    g.state,
+                    g.max_wait_minutes,
+                    if g.max_wait_minutes == 1 { "" } else { "s" }
+                ),
                 ev,
-            ));
+            )),
+            Some(LeakEvidence::Weak) => {
+                ev.insert(1, "none has waited a minute yet: a burst looks the same; a later dump with these still waiting confirms a leak".to_string());
+                out.push(Finding::new(
+                    Rule::GoroutineLeak,
+                    Severity::Info,
+                    format!("{} goroutines blocked in {} at {site} (possible leak, weak evidence)", g.count, g.state),
+                    ev,
+                ));
+            }
+            _ => {}
         }
     }
     normalize_by_count(out)

@@ -2,6 +2,7 @@
 
 pub mod crash;
 pub mod group;
+pub mod idle;
 pub mod text;
 
 use crate::findings::{Finding, Rule, Severity};
