@@ -170,7 +170,7 @@ pub fn leak_evidence(g: &Group, th: &Thresholds) -> Option<LeakEvidence> {
         return None;
     }
     let waited = g.max_wait_minutes >= th.leak_min_minutes;
-    if (g.count >= th.leak_min_group && waited) || (g.count >= th.leak_min_group_waited && waited) {
+    if waited && g.count >= th.leak_min_group_waited.min(th.leak_min_group) {
         Some(LeakEvidence::Strong)
     } else if g.count >= th.leak_min_group {
         Some(LeakEvidence::Weak)
