@@ -52,7 +52,10 @@ fn all_eight_kinds_are_collected_and_decode() {
     kinds.sort();
     let pprof_kinds: Vec<ArtifactKind> = ArtifactKind::ALL
         .into_iter()
-        .filter(|k| k.format() != godiag_analyze::ArtifactFormat::DelveJson && *k != ArtifactKind::DelveGoroutines)
+        .filter(|k| {
+            k.format() != godiag_analyze::ArtifactFormat::DelveJson
+                && !matches!(k, ArtifactKind::DelveGoroutines | ArtifactKind::Crash)
+        })
         .collect();
     assert_eq!(kinds, pprof_kinds, "every pprof artifact once, the goroutine text dump beside the profile");
     assert!(t.artifacts.iter().all(|a| a.format == a.kind.format()));

@@ -130,6 +130,8 @@ fn rbac_grants_what_the_operator_does_and_nothing_more() {
         // Delve: the debugger container, and the namespace's opt-in label and Pod Security level.
         ("", "pods/ephemeralcontainers", "patch"),
         ("", "namespaces", "get"),
+        // lastCrash: the previous container's log.
+        ("", "pods/log", "get"),
         // The Alertmanager receiver: the request an alert asks for, the triggers, their status.
         ("godiag.dev", "diagnosisrequests", "create"),
         ("godiag.dev", "diagnosistriggers", "watch"),
@@ -142,6 +144,7 @@ fn rbac_grants_what_the_operator_does_and_nothing_more() {
         ("", "pods", "patch"),
         ("", "pods", "update"),
         ("", "pods/exec", "create"),
+        ("", "pods/log", "list"),
         ("", "namespaces", "list"),
         ("", "secrets", "get"),
         // The receiver's token is a mounted file, never read through the API.

@@ -65,6 +65,17 @@ pub async fn deploy_goapp(ns: &str, name: &str, args: &[&str]) -> Result<()> {
 
 /// [`deploy_goapp`] with another image of the program (e.g. `localhost/goapp:stripped`).
 pub async fn deploy_goapp_image(ns: &str, name: &str, image: Option<&str>, args: &[&str]) -> Result<()> {
+    let dep = goapp_deployment(name, image, args)?;
+    let client = super::client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client, ns);
+    deployments.create(&PostParams::default(), &dep).await?;
+    wait_for(&deployments, name, "the Go program to run", TIMEOUT, deployment_available).await?;
+    Ok(())
+}
+
+/// The demo program's Deployment (manifests/examples/goapp.yaml) named `name`, labelled
+/// `app: name`, with these args (and image), for a test to change further before creating it.
+pub fn goapp_deployment(name: &str, image: Option<&str>, args: &[&str]) -> Result<Deployment> {
     let yaml = std::fs::read_to_string(repo().join("manifests/examples/goapp.yaml"))?;
     let mut dep: Deployment = serde_saphyr::from_str(&yaml)?;
     dep.metadata.name = Some(name.into());
@@ -78,11 +89,7 @@ pub async fn deploy_goapp_image(ns: &str, name: &str, image: Option<&str>, args:
     if let Some(image) = image {
         container.image = Some(image.into());
     }
-    let client = super::client().await;
-    let deployments: Api<Deployment> = Api::namespaced(client, ns);
-    deployments.create(&PostParams::default(), &dep).await?;
-    wait_for(&deployments, name, "the Go program to run", TIMEOUT, deployment_available).await?;
-    Ok(())
+    Ok(dep)
 }
 
 pub fn complete() -> impl Condition<DiagnosisRequest> {

@@ -32,10 +32,13 @@ pub enum ArtifactKind {
     DelveGoroutines,
     /// Delve's own answers (goroutines, stacks, locals) as JSON.
     DelveSnapshot,
+    /// The Go crash output (panic or fatal error and the goroutines) from the previous
+    /// container's log.
+    Crash,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 11] = [
+    pub const ALL: [ArtifactKind; 12] = [
         ArtifactKind::Cpu,
         ArtifactKind::Heap,
         ArtifactKind::Allocs,
@@ -47,10 +50,11 @@ impl ArtifactKind {
         ArtifactKind::Trace,
         ArtifactKind::DelveGoroutines,
         ArtifactKind::DelveSnapshot,
+        ArtifactKind::Crash,
     ];
 
     /// The stable name: `cpu`, `heap`, `allocs`, `goroutine`, `goroutineText`, `block`, `mutex`,
-    /// `threadcreate`, `trace`, `delveGoroutines`, `delveSnapshot`.
+    /// `threadcreate`, `trace`, `delveGoroutines`, `delveSnapshot`, `crash`.
     pub fn as_str(self) -> &'static str {
         match self {
             ArtifactKind::Cpu => "cpu",
@@ -64,13 +68,16 @@ impl ArtifactKind {
             ArtifactKind::Trace => "trace",
             ArtifactKind::DelveGoroutines => "delveGoroutines",
             ArtifactKind::DelveSnapshot => "delveSnapshot",
+            ArtifactKind::Crash => "crash",
         }
     }
 
     /// How this kind's bytes are encoded.
     pub fn format(self) -> ArtifactFormat {
         match self {
-            ArtifactKind::GoroutineText | ArtifactKind::DelveGoroutines => ArtifactFormat::GoroutineText,
+            ArtifactKind::GoroutineText | ArtifactKind::DelveGoroutines | ArtifactKind::Crash => {
+                ArtifactFormat::GoroutineText
+            }
             ArtifactKind::Trace => ArtifactFormat::Trace,
             ArtifactKind::DelveSnapshot => ArtifactFormat::DelveJson,
             _ => ArtifactFormat::Pprof,
@@ -91,6 +98,7 @@ impl ArtifactKind {
             ArtifactKind::Trace => "trace.out",
             ArtifactKind::DelveGoroutines => "delve-goroutines.txt",
             ArtifactKind::DelveSnapshot => "delve-snapshot.json",
+            ArtifactKind::Crash => "crash.txt",
         }
     }
 

@@ -126,6 +126,8 @@ pub fn summarize_target(inputs: &[(ArtifactKind, &Analysis)]) -> TargetSummary {
                 }
                 findings.extend(r.findings.iter().cloned().map(|f| refine_contention(f, *kind)));
             }
+            // The previous container's crash: its findings, not the live goroutine counts.
+            Analysis::Goroutines(r) if *kind == ArtifactKind::Crash => findings.extend(r.findings.iter().cloned()),
             Analysis::Goroutines(r) => {
                 let is_text = r.source == GoroutineSource::Text;
                 if r.source == GoroutineSource::Goroutineleak {

@@ -108,6 +108,9 @@ pub enum ArtifactKind {
     DelveGoroutines,
     /// Delve's answers (goroutines, stacks, locals and arguments) as JSON (`delve-snapshot.json`).
     DelveSnapshot,
+    /// The Go crash output (the panic or fatal error and the goroutines) found in the previous
+    /// container's log (`crash.txt`).
+    Crash,
 }
 
 /// How a stored artifact is encoded.
@@ -125,7 +128,7 @@ pub enum ArtifactFormat {
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 11] = [
+    pub const ALL: [ArtifactKind; 12] = [
         ArtifactKind::Cpu,
         ArtifactKind::Heap,
         ArtifactKind::Allocs,
@@ -137,6 +140,7 @@ impl ArtifactKind {
         ArtifactKind::Trace,
         ArtifactKind::DelveGoroutines,
         ArtifactKind::DelveSnapshot,
+        ArtifactKind::Crash,
     ];
 }
 

@@ -40,15 +40,23 @@ use serde::{Deserialize, Serialize};
 pub struct DiagnosisRequestSpec {
     /// Which pods to diagnose, in the namespace of this request.
     pub targets: Targets,
-    /// What to collect from each pod's Go `net/http/pprof` server. Unset, and `delve` unset
-    /// too: a 30s CPU profile, the heap, all goroutines and a 5s execution trace from the pod's
-    /// declared pprof port. Unset with `delve` set: no pprof.
+    /// What to collect from each pod's Go `net/http/pprof` server. Unset, and `delve` and
+    /// `lastCrash` unset too: a 30s CPU profile, the heap, all goroutines and a 5s execution
+    /// trace from the pod's declared pprof port. Unset with `delve` or `lastCrash` set: no pprof.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pprof: Option<PprofSpec>,
     /// Attach the Delve debugger and snapshot every goroutine. Only in namespaces labelled
     /// `godiag.dev/delve=enabled`. With `pprof` also set, pprof runs first and Delve after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delve: Option<DelveSpec>,
+    /// Also read the Go crash that ended each pod's previous container: godiag reads that
+    /// container's log through the API server (like `kubectl logs --previous`), finds the
+    /// runtime's crash output in it (`panic:`, `fatal error:`, a SIGQUIT dump), stores it as
+    /// `crash.txt` and names the panic, the program's function and line, and the restart count.
+    /// Alone (`pprof` and `delve` unset) nothing else is collected, and the pod's container may
+    /// be waiting in CrashLoopBackOff.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub last_crash: bool,
     /// Delete this request (its artifacts stay in storage) this many seconds after it finished.
     /// Unset: keep it until someone deletes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,8 +180,8 @@ impl DiagnosisRequestSpec {
     pub fn effective_pprof(&self) -> Option<PprofSpec> {
         match (&self.pprof, &self.delve) {
             (Some(p), _) => Some(p.clone()),
-            (None, None) => Some(PprofSpec::default()),
-            (None, Some(_)) => None,
+            (None, None) if !self.last_crash => Some(PprofSpec::default()),
+            _ => None,
         }
     }
 }

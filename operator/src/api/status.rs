@@ -176,7 +176,8 @@ pub struct KindFailureStatus {
     /// Machine-readable cause: NoPprofEndpoint, ProfileNotAvailable, ConnectFailed,
     /// CpuProfilerBusy, TracerBusy, DurationExceedsWriteTimeout, PprofError, HttpError,
     /// UnexpectedBody, Timeout, BodyInterrupted, ArtifactTooLarge, HttpProtocolError,
-    /// InvalidTarget, InvalidObjectPath, StorageWriteFailed or StorageQuotaExceeded; for the Delve
+    /// InvalidTarget, InvalidObjectPath, StorageWriteFailed or StorageQuotaExceeded; for the last
+    /// crash (kind crash): NoPreviousContainer, NoGoCrashInLog or LogUnavailable; for the Delve
     /// snapshot (kind delveSnapshot): DelveNotEnabled, PodSecurityRejected, DelveIdentityUnknown,
     /// EphemeralContainersUnavailable, DelvePatchFailed, DelveImagePullFailed, DelveAttachRefused,
     /// NoDebugInfo, GoVersionUnsupported, TargetExited, MaxPauseReached, DelveInterrupted,

@@ -188,6 +188,10 @@ pub struct RequestTemplate {
     /// As a DiagnosisRequest's `spec.delve` (the namespace must opt in to Delve).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delve: Option<DelveSpec>,
+    /// As a DiagnosisRequest's `spec.lastCrash`: read the Go crash from each pod's previous
+    /// container log (for crash-looping alerts such as KubePodCrashLooping).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub last_crash: bool,
     /// As a DiagnosisRequest's `spec.ttlSecondsAfterFinished`: delete each created request this
     /// long after it finished (its artifacts stay in storage).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -68,6 +68,19 @@ pub enum CollectError {
     /// The target URL given to `godiag collect` cannot be used.
     #[error("cannot collect from {url:?}: {message}")]
     InvalidTarget { url: String, message: String },
+    /// `lastCrash` was asked for, but the container never restarted: there is no previous log.
+    #[error(
+        "container {container} of pod {pod} has not restarted (restartCount 0): there is no previous container whose log could hold a crash"
+    )]
+    NoPreviousContainer { pod: String, container: String },
+    /// The previous container's log holds no Go crash output.
+    #[error(
+        "the previous container {container} of pod {pod} ({ended}) left {bytes} bytes of log without Go crash output (no panic:, fatal error: or signal dump followed by goroutines): it was stopped from outside (OOMKilled, a failed liveness probe, a SIGKILL) or exited on its own, or its log was rotated away"
+    )]
+    NoGoCrashInLog { pod: String, container: String, ended: String, bytes: usize },
+    /// The API server did not give the previous container's log.
+    #[error("could not read the previous log of container {container} of pod {pod}: {message}")]
+    LogUnavailable { pod: String, container: String, message: String },
     /// The artifact could not be stored.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -111,6 +124,12 @@ pub enum ArtifactReason {
     StorageWriteFailed,
     /// The `file://` store reached its quota (GODIAG_STORAGE_QUOTA_BYTES).
     StorageQuotaExceeded,
+    /// `lastCrash`: the container never restarted.
+    NoPreviousContainer,
+    /// `lastCrash`: the previous container's log has no Go crash output.
+    NoGoCrashInLog,
+    /// `lastCrash`: the previous container's log could not be read.
+    LogUnavailable,
 }
 
 impl ArtifactReason {
@@ -144,6 +163,9 @@ impl CollectError {
             CollectError::ArtifactTooLarge { .. } => ArtifactReason::ArtifactTooLarge,
             CollectError::Http { .. } => ArtifactReason::HttpProtocolError,
             CollectError::InvalidTarget { .. } => ArtifactReason::InvalidTarget,
+            CollectError::NoPreviousContainer { .. } => ArtifactReason::NoPreviousContainer,
+            CollectError::NoGoCrashInLog { .. } => ArtifactReason::NoGoCrashInLog,
+            CollectError::LogUnavailable { .. } => ArtifactReason::LogUnavailable,
             // Collection only writes: a bad path, or a write the backend failed.
             CollectError::Store(StoreError::InvalidPath { .. }) => ArtifactReason::InvalidObjectPath,
             CollectError::Store(StoreError::QuotaExceeded { .. }) => ArtifactReason::StorageQuotaExceeded,

@@ -20,6 +20,8 @@ pub struct TargetTask {
     pub pprof: Option<PprofSpec>,
     /// The Delve snapshot to take after pprof, if any.
     pub delve: Option<DelveSpec>,
+    /// Read the Go crash from the previous container's log first.
+    pub last_crash: bool,
     /// Told what was stored as soon as collection ends, before analysis starts, so that the
     /// status records the artifacts (phase Analyzing) while the summary is computed; and told
     /// when a Delve session opens (phase SessionOpen).

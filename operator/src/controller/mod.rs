@@ -5,6 +5,7 @@ pub mod cluster_diagnoser;
 pub mod diagnoser;
 pub mod error;
 pub mod finalizer;
+pub mod last_crash;
 pub mod pod_check;
 pub mod progress;
 pub mod reconcile;

@@ -258,6 +258,7 @@ mod tests {
             container: None,
             pprof: Some(pprof),
             delve: None,
+            last_crash: false,
             collected: Default::default(),
             cancel: Default::default(),
         }

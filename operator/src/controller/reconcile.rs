@@ -193,6 +193,7 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
         container: target.container.clone(),
         pprof: req.spec.effective_pprof(),
         delve: req.spec.delve.clone(),
+        last_crash: req.spec.last_crash,
         collected: CollectedSink::default(),
         cancel: CancelSignal::default(),
     };

@@ -18,6 +18,7 @@ impl From<analyze::ArtifactKind> for api::ArtifactKind {
             analyze::ArtifactKind::Trace => api::ArtifactKind::Trace,
             analyze::ArtifactKind::DelveGoroutines => api::ArtifactKind::DelveGoroutines,
             analyze::ArtifactKind::DelveSnapshot => api::ArtifactKind::DelveSnapshot,
+            analyze::ArtifactKind::Crash => api::ArtifactKind::Crash,
         }
     }
 }
@@ -36,6 +37,7 @@ impl From<api::ArtifactKind> for analyze::ArtifactKind {
             api::ArtifactKind::Trace => analyze::ArtifactKind::Trace,
             api::ArtifactKind::DelveGoroutines => analyze::ArtifactKind::DelveGoroutines,
             api::ArtifactKind::DelveSnapshot => analyze::ArtifactKind::DelveSnapshot,
+            api::ArtifactKind::Crash => analyze::ArtifactKind::Crash,
         }
     }
 }

@@ -76,7 +76,8 @@ mod tests {
                 "d/threadcreate.pb.gz",
                 "d/trace.out",
                 "d/delve-goroutines.txt",
-                "d/delve-snapshot.json"
+                "d/delve-snapshot.json",
+                "d/crash.txt",
             ]
         );
     }

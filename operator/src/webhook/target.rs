@@ -141,6 +141,7 @@ pub fn build_request(trigger: &DiagnosisTrigger, alert: &Alert, target: &AlertTa
         targets: target.targets.clone(),
         pprof: tpl.pprof.clone(),
         delve: tpl.delve.clone(),
+        last_crash: tpl.last_crash,
         ttl_seconds_after_finished: tpl.ttl_seconds_after_finished,
     };
     let mut req = DiagnosisRequest::new(name, spec);
