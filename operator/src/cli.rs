@@ -87,6 +87,9 @@ pub struct ResourceArgs {
     /// The container's memory request.
     #[arg(long, value_parser = parse_memory)]
     pub memory_request: Option<u64>,
+    /// How often the container restarted (its restartCount): joins a crash's finding.
+    #[arg(long)]
+    pub restarts: Option<u32>,
 }
 
 impl ResourceArgs {
@@ -96,7 +99,7 @@ impl ResourceArgs {
             cpu_limit_cores: self.cpu_limit,
             memory_request_bytes: self.memory_request,
             memory_limit_bytes: self.memory_limit,
-            restarts: None,
+            restarts: self.restarts,
         }
     }
 
@@ -112,6 +115,7 @@ impl ResourceArgs {
         push("cpu-request", r.cpu_request_cores.map(|c| c.to_string()));
         push("memory-limit", r.memory_limit_bytes.map(|b| b.to_string()));
         push("memory-request", r.memory_request_bytes.map(|b| b.to_string()));
+        push("restarts", r.restarts.map(|n| n.to_string()));
         v
     }
 }
@@ -392,6 +396,30 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_container_figures_reach_the_worker_unchanged() {
+        let r = godiag_analyze::Resources {
+            cpu_request_cores: Some(0.25),
+            cpu_limit_cores: Some(1.5),
+            memory_request_bytes: Some(256 << 20),
+            memory_limit_bytes: Some(512 << 20),
+            restarts: Some(6),
+        };
+        let mut argv = vec!["godiag".to_string(), "analyze-worker".into(), "--kind=cpu".into()];
+        argv.extend(["--max-memory=1".to_string(), "--max-cpu-seconds=1".into()]);
+        argv.extend(ResourceArgs::to_args(&r));
+        let Command::AnalyzeWorker(w) = Cli::try_parse_from(argv).unwrap().command else { panic!() };
+        assert_eq!(w.resources.resources(), r);
+        let Command::Analyze(a) =
+            Cli::try_parse_from(["godiag", "analyze", "f", "--cpu-limit=500m", "--memory-limit=1Gi"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!(a.resources.resources().cpu_limit_cores, Some(0.5));
+        assert_eq!(a.resources.resources().memory_limit_bytes, Some(1 << 30));
+        assert!(Cli::try_parse_from(["godiag", "analyze", "f", "--memory-limit=lots"]).is_err());
     }
 
     #[test]
