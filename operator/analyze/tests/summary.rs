@@ -77,3 +77,32 @@ fn summary_stays_under_2k_with_hostile_names() {
     assert!(serde_json::to_string(&s).unwrap().len() < 2048);
     assert!(one_line(&s).len() <= 240);
 }
+
+/// What `make demo` said before this analysis named the program's code (issue 11): `cpu:
+/// crypto/internal/fips140/sha256.blockSHANI 99% flat`, and the profilers' own buffers
+/// (`runtime/trace.(*traceMultiplexer).startLocked`, `runtime/pprof.StartCPUProfile`) as the
+/// biggest heap users. The same profiles now read as the user's code, with the container's limit.
+#[test]
+fn the_demo_summary_names_the_programs_code_and_its_limit() {
+    let opts = AnalyzeOptions {
+        resources: godiag_analyze::Resources { cpu_limit_cores: Some(0.5), ..Default::default() },
+        ..Default::default()
+    };
+    let cpu = analyze("demo-cpu.pb.gz", &opts);
+    let heap = analyze("heap-during-collection.pb.gz", &opts);
+    let s = summarize_target(&[(ArtifactKind::Cpu, &cpu), (ArtifactKind::Heap, &heap)]);
+    let line = one_line(&s);
+    assert!(line.starts_with("cpu: main.hashLoop → sha256.blockSHANI 99%"), "{line}");
+    assert!(line.contains("of its 0.5-core CPU limit; the container is throttled"), "{line}");
+    assert!(
+        s.top.iter().all(|t| !t.name.starts_with("runtime/pprof") && !t.name.starts_with("runtime/trace")),
+        "{:?}",
+        s.top
+    );
+    assert!(s.top.iter().all(|t| t.name != "runtime.mallocgc"), "{:?}", s.top);
+    let heap_top = s.top.iter().find(|t| t.profile == ArtifactKind::Heap).unwrap();
+    assert_eq!(heap_top.name, "main.allocLoop");
+    assert!(s.notes.iter().any(|n| n.starts_with("heap: left out 86%")), "{:?}", s.notes);
+    let f = s.findings.iter().find(|f| f.rule == Rule::AllocationHotSpot).unwrap();
+    assert_eq!(f.message, "main.allocLoop accounts for 51% of in-use bytes");
+}

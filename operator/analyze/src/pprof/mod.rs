@@ -185,7 +185,8 @@ fn cpu_findings(c: &Context, own: &Attribution, out: &mut Vec<Finding>) {
         if pct >= th.cpu_limit_percent {
             let mut ev = vec![
                 format!("{} of CPU in {secs:.1}s of wall time", units::nanoseconds(cpu_ns)),
-                "the kernel's CFS quota pauses every thread of the container for the rest of each 100ms period once the limit is spent: requests wait although the program is healthy".to_string(),
+                "once the limit is spent in a 100ms CFS period, every thread waits for the next one: latency spikes"
+                    .to_string(),
                 "raise resources.limits.cpu, or remove the CPU limit and keep the request".to_string(),
             ];
             if let Some(site) = own.sites.first() {
