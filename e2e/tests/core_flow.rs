@@ -38,10 +38,15 @@ async fn request_collects_every_kind_through_port_forward_to_a_loopback_pprof() 
         ensure!(st.progress.as_deref() == Some("1/1"), "progress {:?}", st.progress);
         let target = &st.targets[0];
         ensure!(target.phase == TargetPhase::Succeeded, "{target:#?}");
-        for kind in ArtifactKind::ALL
-            .into_iter()
-            .filter(|k| !matches!(k, ArtifactKind::DelveGoroutines | ArtifactKind::DelveSnapshot | ArtifactKind::Crash))
-        {
+        for kind in ArtifactKind::ALL.into_iter().filter(|k| {
+            !matches!(
+                k,
+                ArtifactKind::DelveGoroutines
+                    | ArtifactKind::DelveSnapshot
+                    | ArtifactKind::Crash
+                    | ArtifactKind::Goroutineleak
+            )
+        }) {
             ensure!(target.artifacts.iter().any(|a| a.kind == kind), "no {kind:?} artifact in {target:#?}");
         }
         let text = target.artifacts.iter().find(|a| a.kind == ArtifactKind::GoroutineText).context("goroutineText")?;

@@ -20,6 +20,9 @@ pub enum ArtifactKind {
     Goroutine,
     /// The `goroutine?debug=2` text dump: every goroutine with its state and wait time.
     GoroutineText,
+    /// The runtime's own leak detector (`/debug/pprof/goroutineleak`, Go 1.27): goroutines
+    /// blocked on something no other goroutine can reach.
+    Goroutineleak,
     /// Where goroutines blocked on synchronisation.
     Block,
     /// Holders of contended mutexes.
@@ -38,12 +41,13 @@ pub enum ArtifactKind {
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 12] = [
+    pub const ALL: [ArtifactKind; 13] = [
         ArtifactKind::Cpu,
         ArtifactKind::Heap,
         ArtifactKind::Allocs,
         ArtifactKind::Goroutine,
         ArtifactKind::GoroutineText,
+        ArtifactKind::Goroutineleak,
         ArtifactKind::Block,
         ArtifactKind::Mutex,
         ArtifactKind::Threadcreate,
@@ -53,7 +57,7 @@ impl ArtifactKind {
         ArtifactKind::Crash,
     ];
 
-    /// The stable name: `cpu`, `heap`, `allocs`, `goroutine`, `goroutineText`, `block`, `mutex`,
+    /// The stable name: `cpu`, `heap`, `allocs`, `goroutine`, `goroutineText`, `goroutineleak`, `block`, `mutex`,
     /// `threadcreate`, `trace`, `delveGoroutines`, `delveSnapshot`, `crash`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,6 +66,7 @@ impl ArtifactKind {
             ArtifactKind::Allocs => "allocs",
             ArtifactKind::Goroutine => "goroutine",
             ArtifactKind::GoroutineText => "goroutineText",
+            ArtifactKind::Goroutineleak => "goroutineleak",
             ArtifactKind::Block => "block",
             ArtifactKind::Mutex => "mutex",
             ArtifactKind::Threadcreate => "threadcreate",
@@ -92,6 +97,7 @@ impl ArtifactKind {
             ArtifactKind::Allocs => "allocs.pb.gz",
             ArtifactKind::Goroutine => "goroutine.pb.gz",
             ArtifactKind::GoroutineText => "goroutine.txt",
+            ArtifactKind::Goroutineleak => "goroutineleak.pb.gz",
             ArtifactKind::Block => "block.pb.gz",
             ArtifactKind::Mutex => "mutex.pb.gz",
             ArtifactKind::Threadcreate => "threadcreate.pb.gz",

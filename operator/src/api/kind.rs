@@ -95,6 +95,10 @@ pub enum ArtifactKind {
     Goroutine,
     /// Every goroutine with its state and wait time, as Go prints them (`goroutine.txt`).
     GoroutineText,
+    /// The goroutines the Go runtime's own leak detector found (`goroutineleak.pb.gz`): collected
+    /// with `goroutine` when the program serves it (Go 1.27, or 1.26 with
+    /// GOEXPERIMENT=goroutineleakprofile).
+    Goroutineleak,
     /// Blocking profile (`block.pb.gz`).
     Block,
     /// Mutex contention profile (`mutex.pb.gz`).
@@ -128,12 +132,13 @@ pub enum ArtifactFormat {
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 12] = [
+    pub const ALL: [ArtifactKind; 13] = [
         ArtifactKind::Cpu,
         ArtifactKind::Heap,
         ArtifactKind::Allocs,
         ArtifactKind::Goroutine,
         ArtifactKind::GoroutineText,
+        ArtifactKind::Goroutineleak,
         ArtifactKind::Block,
         ArtifactKind::Mutex,
         ArtifactKind::Threadcreate,

@@ -27,6 +27,8 @@ pub struct TargetOutcome {
     pub artifacts: Vec<CollectedArtifact>,
     /// Artifacts that could not be collected, in plan order.
     pub failures: Vec<KindFailure>,
+    /// Optional artifacts the program does not offer (goroutineleak before Go 1.27).
+    pub unavailable: Vec<ArtifactKind>,
 }
 
 /// One stored artifact.
@@ -47,6 +49,15 @@ pub struct KindFailure {
     pub kind: ArtifactKind,
     /// Why.
     pub error: CollectError,
+}
+
+/// What a pod's message says about optional artifacts its program does not offer.
+pub fn unavailable_note(kinds: &[ArtifactKind]) -> String {
+    let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    format!(
+        "not offered by the program: {} (goroutineleak needs Go 1.27, or Go 1.26 built with GOEXPERIMENT=goroutineleakprofile)",
+        names.join(", ")
+    )
 }
 
 impl TargetOutcome {

@@ -61,6 +61,7 @@ pub async fn collect_target(
         let kind = fetches[i].kind;
         match result {
             Ok(artifact) => outcome.artifacts.push(artifact),
+            Err(CollectError::ProfileNotAvailable { .. }) if fetches[i].optional => outcome.unavailable.push(kind),
             Err(error) => {
                 tracing::debug!(%kind, reason = error.reason(), %error, "collection failed");
                 outcome.failures.push(KindFailure { kind, error });

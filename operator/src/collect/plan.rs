@@ -91,6 +91,7 @@ impl CollectPlan {
                 request: format!("{base}/{endpoint}"),
                 window,
                 retry_busy: artifact.is_windowed(),
+                optional: false,
             };
             match kind {
                 ProfileKind::Cpu => {
@@ -108,6 +109,9 @@ impl CollectPlan {
                 ProfileKind::Goroutine => {
                     fetches.push(fetch(ArtifactKind::Goroutine, "goroutine".to_owned(), Duration::ZERO));
                     fetches.push(fetch(ArtifactKind::GoroutineText, "goroutine?debug=2".to_owned(), Duration::ZERO));
+                    // The runtime's leak detector, where the Go version has it (1.27+).
+                    let leak = fetch(ArtifactKind::Goroutineleak, "goroutineleak".to_owned(), Duration::ZERO);
+                    fetches.push(Fetch { optional: true, ..leak });
                 }
                 ProfileKind::Heap => fetches.push(fetch(ArtifactKind::Heap, "heap".to_owned(), Duration::ZERO)),
                 ProfileKind::Allocs => fetches.push(fetch(ArtifactKind::Allocs, "allocs".to_owned(), Duration::ZERO)),
@@ -133,6 +137,9 @@ pub struct Fetch {
     pub window: Duration,
     /// Retry with backoff when another profiler or tracer is running.
     pub retry_busy: bool,
+    /// Collected when the program offers it: Go's 404 "Unknown profile" means "not available",
+    /// not a failure.
+    pub optional: bool,
 }
 
 /// `debug/pprof/` → `/debug/pprof`; empty → `` (root).
@@ -165,12 +172,14 @@ mod tests {
                 ("/debug/pprof/allocs", ArtifactKind::Allocs, zero, false),
                 ("/debug/pprof/goroutine", ArtifactKind::Goroutine, zero, false),
                 ("/debug/pprof/goroutine?debug=2", ArtifactKind::GoroutineText, zero, false),
+                ("/debug/pprof/goroutineleak", ArtifactKind::Goroutineleak, zero, false),
                 ("/debug/pprof/block", ArtifactKind::Block, zero, false),
                 ("/debug/pprof/mutex", ArtifactKind::Mutex, zero, false),
                 ("/debug/pprof/threadcreate", ArtifactKind::Threadcreate, zero, false),
                 ("/debug/pprof/trace?seconds=2.5", ArtifactKind::Trace, Duration::from_millis(2500), true),
             ]
         );
+        assert!(fetches.iter().all(|f| f.optional == (f.kind == ArtifactKind::Goroutineleak)));
     }
 
     #[test]

@@ -154,6 +154,7 @@ impl ClusterDiagnoser {
             self.metrics.target_failures.get_or_create(&ReasonLabel { reason }).inc();
         }
         let mut result = result_of(&outcome);
+        let unavailable = outcome.unavailable.clone();
         if let Some(d) = &delve {
             add_delve(&mut result, d);
         }
@@ -198,6 +199,12 @@ impl ClusterDiagnoser {
         };
         if let Some(d) = delve.and_then(|d| d.summary) {
             result.summary.get_or_insert_with(Default::default).delve = Some(d);
+        }
+        if !unavailable.is_empty() {
+            result.message = clip(
+                &format!("{}; {}", result.message, crate::collect::unavailable_note(&unavailable)),
+                TARGET_MESSAGE_MAX,
+            );
         }
         Ok(result)
     }
@@ -410,6 +417,7 @@ mod tests {
                 artifact(ArtifactKind::Block, 120, Some("empty: the program never called runtime.SetBlockProfileRate")),
             ],
             failures: vec![],
+            unavailable: vec![],
         };
         let r = result_of(&outcome);
         assert_eq!(r.phase, TargetPhase::Succeeded);
@@ -430,8 +438,11 @@ mod tests {
         assert!(r.message.starts_with("delveSnapshot failed: namespace shop has not opted in"), "{}", r.message);
         assert_eq!(r.failures[0].kind, crate::api::ArtifactKind::DelveSnapshot);
 
-        let mut r =
-            result_of(&TargetOutcome { artifacts: vec![artifact(ArtifactKind::Heap, 2048, None)], failures: vec![] });
+        let mut r = result_of(&TargetOutcome {
+            artifacts: vec![artifact(ArtifactKind::Heap, 2048, None)],
+            failures: vec![],
+            unavailable: vec![],
+        });
         let taken = DelveOutcome {
             artifacts: vec![
                 artifact(ArtifactKind::DelveSnapshot, 4096, None),
@@ -461,6 +472,7 @@ mod tests {
                 kind: ArtifactKind::Cpu,
                 error: CollectError::CpuProfilerBusy { attempts: 5, waited: std::time::Duration::from_secs(31) },
             }],
+            unavailable: vec![],
         };
         let r = result_of(&outcome);
         assert_eq!(r.phase, TargetPhase::Failed);
@@ -486,15 +498,19 @@ mod tests {
         };
         assert_eq!(manifest_entry(&record, &t).error.as_deref(), Some("PodDeleted: pod p was deleted"));
         t.phase = TargetPhase::Succeeded;
-        t.artifacts =
-            result_of(&TargetOutcome { artifacts: vec![artifact(ArtifactKind::Goroutine, 9, None)], failures: vec![] })
-                .artifacts;
+        t.artifacts = result_of(&TargetOutcome {
+            artifacts: vec![artifact(ArtifactKind::Goroutine, 9, None)],
+            failures: vec![],
+            unavailable: vec![],
+        })
+        .artifacts;
         let e = manifest_entry(&record, &t);
         assert_eq!(e.error, None);
         assert_eq!(e.artifacts[0].object.path, "shop/r/p/goroutine.pb.gz");
         t.artifacts = result_of(&TargetOutcome {
             artifacts: vec![artifact(ArtifactKind::GoroutineText, 9, None)],
             failures: vec![],
+            unavailable: vec![],
         })
         .artifacts;
         let e = manifest_entry(&record, &t);
@@ -548,6 +564,7 @@ mod tests {
                             },
                         })
                         .collect(),
+                    unavailable: vec![],
                 };
                 let mut result = result_of(&outcome);
                 result.summary = Some(TargetSummary { notes: vec!["s".repeat(2000)], ..TargetSummary::default() });

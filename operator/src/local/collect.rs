@@ -132,6 +132,9 @@ pub fn render_table(outcome: &TargetOutcome) -> String {
             );
         }
     }
+    if !outcome.unavailable.is_empty() {
+        let _ = writeln!(s, "\n{}", crate::collect::unavailable_note(&outcome.unavailable));
+    }
     if !outcome.failures.is_empty() {
         let _ = writeln!(s, "\nFAILED");
         for f in &outcome.failures {
@@ -204,6 +207,7 @@ mod tests {
                 kind: ArtifactKind::Cpu,
                 error: CollectError::ConnectionRefused { target: "127.0.0.1:1".into() },
             }],
+            unavailable: vec![],
         };
         let t = render_table(&outcome);
         assert!(t.contains("block         pprof                  97  0123456789ab"), "{t}");

@@ -71,6 +71,7 @@ mod tests {
                 "d/allocs.pb.gz",
                 "d/goroutine.pb.gz",
                 "d/goroutine.txt",
+                "d/goroutineleak.pb.gz",
                 "d/block.pb.gz",
                 "d/mutex.pb.gz",
                 "d/threadcreate.pb.gz",
