@@ -32,7 +32,7 @@ for f in "$fixtures"/*.pb.gz; do
   [[ -f $raw ]] || gzip -dc "$f" >"$raw"
 done
 seed goroutine_text "$fixtures"/*.txt "$fixtures"/crash-*.log
-seed trace_scan "$fixtures"/trace.out
+seed trace_scan "$fixtures"/trace*.out
 mkdir -p "$corpus_root/webhook_payload"
 seed webhook_payload "$repo"/operator/src/webhook/testdata/*.json
 

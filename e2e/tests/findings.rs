@@ -1,6 +1,7 @@
 //! Findings a user meets in an incident, on the real cluster: a pod that crash-loops with a Go
 //! panic gets a request (`lastCrash`) whose summary names the panic site and the restart count;
-//! a pod whose CPU limit is below what it burns gets the throttling finding in cores.
+//! a pod whose CPU limit is below what it burns gets the throttling finding in cores, and its
+//! trace the scheduler-latency finding that the CPU profile explains as throttling.
 #![cfg(feature = "e2e")]
 
 mod common;
@@ -101,7 +102,7 @@ async fn a_pod_burning_more_than_its_cpu_limit_gets_the_throttling_finding() -> 
             "why-slow",
             serde_json::json!({
                 "targets": {"selector": {"matchLabels": {"app": "throttled"}}},
-                "pprof": {"profiles": ["cpu"], "duration": "5s"},
+                "pprof": {"profiles": ["cpu", "trace"], "duration": "5s", "traceDuration": "3s"},
             }),
         )
         .await?;
@@ -113,6 +114,24 @@ async fn a_pod_burning_more_than_its_cpu_limit_gets_the_throttling_finding() -> 
         let top = summary.top.iter().find(|t| t.profile == ArtifactKind::Cpu).context("cpu top")?;
         ensure!(top.name == "main.hashLoop", "the program's own function, not sha256's: {top:#?}");
         figure(&format!("throttling finding: {}", f.message));
+        // The trace of the same window: goroutines wait for a CPU, and the CPU profile says
+        // that the kernel, not a lack of Ps, is why.
+        let sched = summary
+            .findings
+            .iter()
+            .find(|f| f.rule == FindingRule::SchedulerLatency)
+            .with_context(|| format!("scheduler-latency finding: {summary:#?}"))?;
+        ensure!(sched.message.starts_with("goroutines waited up to "), "{sched:#?}");
+        ensure!(
+            sched
+                .evidence
+                .first()
+                .is_some_and(|e| e.contains("frozen by the kernel, which is CPU throttling (its limit is 0.2 cores)")),
+            "{sched:#?}"
+        );
+        let t = summary.trace.as_ref().context("trace figures")?;
+        ensure!(t.sched_latency_p99_us.is_some_and(|p| p >= 10_000), "{t:#?}");
+        figure(&format!("scheduler-latency finding: {} / {}", sched.message, sched.evidence[0]));
         Ok(())
     })
     .await

@@ -33,13 +33,19 @@ pub enum Rule {
     GomaxprocsAboveLimit,
     /// The live heap is a large share of the container's memory limit.
     HeapNearLimit,
+    /// Goroutines wait long for a CPU after becoming runnable (from the trace).
+    SchedulerLatency,
+    /// Goroutines spend much of the trace in syscalls.
+    SyscallTime,
+    /// Allocating goroutines spend much of their running time assisting the GC.
+    GcAssist,
     /// A block or mutex profile is empty because its rate was never set.
     #[default]
     ProfilingRateUnset,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 13] = [
         Rule::Crash,
         Rule::GoroutineLeak,
         Rule::LockContention,
@@ -49,6 +55,9 @@ impl Rule {
         Rule::CpuThrottling,
         Rule::GomaxprocsAboveLimit,
         Rule::HeapNearLimit,
+        Rule::SchedulerLatency,
+        Rule::SyscallTime,
+        Rule::GcAssist,
         Rule::ProfilingRateUnset,
     ];
 
@@ -64,6 +73,9 @@ impl Rule {
             Rule::CpuThrottling => "cpu-throttling",
             Rule::GomaxprocsAboveLimit => "gomaxprocs-above-limit",
             Rule::HeapNearLimit => "heap-near-limit",
+            Rule::SchedulerLatency => "scheduler-latency",
+            Rule::SyscallTime => "syscall-time",
+            Rule::GcAssist => "gc-assist",
             Rule::ProfilingRateUnset => "profiling-rate-unset",
         }
     }
@@ -154,6 +166,13 @@ pub struct Thresholds {
     /// Live heap, as a share of the memory limit, from which it is reported (with GOGC=100
     /// the heap grows to twice the live heap, so 50% already reaches the limit).
     pub heap_limit_percent: f64,
+    /// Scheduler latency (runnable → running) whose p99 reaches this many milliseconds.
+    pub sched_latency_p99_ms: f64,
+    /// Time in syscalls, as threads in the kernel on average over the trace, from which it is
+    /// reported.
+    pub syscall_threads: f64,
+    /// GC mark assist, as a share of goroutine running time, from which it is reported.
+    pub gc_assist_percent: f64,
 }
 
 impl Default for Thresholds {
@@ -169,6 +188,9 @@ impl Default for Thresholds {
             contention_site_percent: 20.0,
             cpu_limit_percent: 90.0,
             heap_limit_percent: 50.0,
+            sched_latency_p99_ms: 10.0,
+            syscall_threads: 0.5,
+            gc_assist_percent: 10.0,
         }
     }
 }

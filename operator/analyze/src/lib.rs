@@ -5,6 +5,7 @@
 // Tests may unwrap: a panic there is a test failure with a message, which is what we want.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod crosscheck;
 pub mod error;
 pub mod findings;
 pub mod flame;

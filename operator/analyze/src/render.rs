@@ -150,6 +150,14 @@ fn goroutines(r: &GoroutineReport) -> String {
     o
 }
 
+fn dur(v: u64) -> String {
+    units::nanoseconds(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn bytes(v: u64) -> String {
+    units::bytes(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
 fn trace(r: &TraceReport) -> String {
     let mut o = String::new();
     let ms = |ns: u64| ns as f64 / 1e6;
@@ -163,13 +171,89 @@ fn trace(r: &TraceReport) -> String {
         ms(r.stw_total_ns),
         ms(r.stw_max_ns)
     );
-    let _ = writeln!(o, "  syscalls:           {} ({:.3} ms)", r.syscall_count, ms(r.syscall_ns));
+    match &r.blocking.syscall {
+        Some(w) if w.left_out_count > 0 => {
+            let _ = writeln!(
+                o,
+                "  syscalls:           {} ({}), and {} ({}) of the profilers' own",
+                w.count,
+                dur(w.total_ns),
+                w.left_out_count,
+                dur(w.left_out_ns)
+            );
+        }
+        _ => {
+            let _ = writeln!(o, "  syscalls:           {} ({:.3} ms)", r.syscall_count, ms(r.syscall_ns));
+        }
+    }
     if let Some(g) = r.gomaxprocs {
         let _ = writeln!(o, "  GOMAXPROCS:         {g}");
+    }
+    if let Some(pct) = r.gc_cpu_percent {
+        let _ = writeln!(o, "  GC CPU:             {pct:.1}% (mark workers, assists, stop-the-world)");
+    }
+    if let (Some(peak), Some(goal)) = (r.heap_alloc_max_bytes, r.heap_goal_bytes) {
+        let _ = writeln!(o, "  heap:               peak {}, next GC at {}", bytes(peak), bytes(goal));
+    }
+    if let Some(g) = &r.goroutines {
+        let _ = writeln!(o, "  goroutines alive:   max {}, {} at the end", g.max, g.end);
     }
     let _ = writeln!(o, "  per-P utilisation:");
     for p in &r.proc_utilization {
         let _ = writeln!(o, "    P{:<4} {:>6.1}%  ({:.3} ms busy)", p.p, p.utilization * 100.0, ms(p.busy_ns));
+    }
+    let b = &r.blocking;
+    for (title, w) in [
+        ("Scheduler latency (runnable → running, as go tool trace -pprof=sched)", &b.scheduler),
+        ("In syscalls (go tool trace -pprof=syscall)", &b.syscall),
+        ("Blocked on the network (go tool trace -pprof=net)", &b.network),
+        ("Blocked on channels, select and sync (go tool trace -pprof=sync)", &b.sync),
+        ("GC mark assist", &b.gc_assist),
+    ] {
+        let Some(w) = w.as_ref().filter(|w| w.count > 0) else { continue };
+        let _ = writeln!(
+            o,
+            "{title}: {} intervals, {} total; p50 {}, p99 {}, max {}",
+            w.count,
+            dur(w.total_ns),
+            dur(w.p50_ns),
+            dur(w.p99_ns),
+            dur(w.max_ns)
+        );
+        for t in &w.top {
+            let _ = writeln!(o, "  {:>9} {:>7}x  max {:>9}  {}", dur(t.total_ns), t.count, dur(t.max_ns), t.who());
+        }
+    }
+    if let Some(a) = &r.annotations {
+        for t in &a.tasks {
+            let l = &t.latency;
+            let _ = writeln!(
+                o,
+                "Task {:?}: {} ended; p50 {}, p99 {}, max {}",
+                l.name,
+                l.count,
+                dur(l.p50_ns),
+                dur(l.p99_ns),
+                dur(l.max_ns)
+            );
+            if let Some(where_) = t.slowest.as_ref().and_then(|b| b.largest()) {
+                let _ = writeln!(o, "  the slowest spent its time {where_}");
+            }
+        }
+        for l in &a.regions {
+            let _ = writeln!(
+                o,
+                "Region {:?}: {} ended; p50 {}, p99 {}, max {}",
+                l.name,
+                l.count,
+                dur(l.p50_ns),
+                dur(l.p99_ns),
+                dur(l.max_ns)
+            );
+        }
+        for l in &a.logs {
+            let _ = writeln!(o, "Log {}/{}: {} messages, last {:?}", l.category, l.key, l.count, l.last);
+        }
     }
     if let Some(n) = &r.note {
         let _ = writeln!(o, "Note: {n}");

@@ -4,6 +4,7 @@
 use crate::findings::{Finding, Rule, normalize, percent};
 use crate::frames::short_name;
 use crate::goroutine::GoroutineSource;
+use crate::resources::Resources;
 use crate::text::clip;
 use crate::units;
 use crate::{Analysis, ArtifactKind};
@@ -64,6 +65,19 @@ pub struct TraceFigures {
     pub stw_max_us: u64,
     /// Average P utilisation over the trace, in percent.
     pub utilization_percent: f64,
+    /// Scheduler latency (time goroutines waited for a CPU after becoming runnable): the 99th
+    /// percentile, in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sched_latency_p99_us: Option<u64>,
+    /// The longest scheduler latency, in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sched_latency_max_us: Option<u64>,
+    /// Share of the CPU the garbage collector took over the trace, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_cpu_percent: Option<f64>,
+    /// The most goroutines alive at once during the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines_max: Option<u64>,
 }
 
 /// A short, bounded summary of what godiag found in one pod's diagnostics (under 2 KiB).
@@ -93,8 +107,17 @@ fn round1(x: f64) -> f64 {
 }
 
 /// Builds the bounded summary of one pod from its analysed artifacts (artifact kind, analysis).
-pub fn summarize_target(inputs: &[(ArtifactKind, &Analysis)]) -> TargetSummary {
+/// `res` are the container's requests and limits, for what the artifacts say together.
+pub fn summarize_target(inputs: &[(ArtifactKind, &Analysis)], res: &Resources) -> TargetSummary {
     let mut s = TargetSummary::default();
+    let cpu = inputs.iter().find_map(|(k, a)| match a {
+        Analysis::Pprof(r) if *k == ArtifactKind::Cpu => Some(r),
+        _ => None,
+    });
+    let trace = inputs.iter().find_map(|(_, a)| match a {
+        Analysis::Trace(t) => Some(t),
+        _ => None,
+    });
     let mut findings: Vec<Finding> = Vec::new();
     let mut goroutine_text_seen = false;
     for (kind, a) in inputs {
@@ -142,18 +165,17 @@ pub fn summarize_target(inputs: &[(ArtifactKind, &Analysis)]) -> TargetSummary {
                 findings.extend(r.findings.iter().cloned());
             }
             Analysis::Trace(r) => {
-                let util = if r.proc_utilization.is_empty() {
-                    0.0
-                } else {
-                    r.proc_utilization.iter().map(|p| p.utilization).sum::<f64>() * 100.0
-                        / r.proc_utilization.len() as f64
-                };
+                let sched = r.blocking.scheduler.as_ref();
                 s.trace = Some(TraceFigures {
                     duration_ms: r.duration_ns / 1_000_000,
                     goroutines_created: r.goroutines_created,
                     gc_count: r.gc_count,
                     stw_max_us: r.stw_max_ns / 1000,
-                    utilization_percent: round1(util),
+                    utilization_percent: round1(r.utilization() * 100.0),
+                    sched_latency_p99_us: sched.map(|w| w.p99_ns / 1000),
+                    sched_latency_max_us: sched.map(|w| w.max_ns / 1000),
+                    gc_cpu_percent: r.gc_cpu_percent,
+                    goroutines_max: r.goroutines.as_ref().map(|g| g.max),
                 });
                 if let Some(n) = &r.note {
                     s.notes.push(clip(&format!("{kind}: {n}"), 120));
@@ -161,6 +183,9 @@ pub fn summarize_target(inputs: &[(ArtifactKind, &Analysis)]) -> TargetSummary {
                 findings.extend(r.findings.iter().cloned());
             }
         }
+    }
+    if let (Some(cpu), Some(trace)) = (cpu, trace) {
+        crate::crosscheck::refine(&mut findings, cpu, trace, res.cpu_limit_cores);
     }
     s.findings = normalize(findings, MAX_FINDINGS);
     s.notes.truncate(4);
@@ -261,8 +286,8 @@ pub fn one_line(summary: &TargetSummary) -> String {
 /// The fuller `summary.json` stored next to the artifacts: the bounded summary, the one-line
 /// text, and every artifact's complete analysis keyed by artifact kind (`goroutine` and
 /// `goroutineText` each have their own).
-pub fn summary_json(inputs: &[(ArtifactKind, &Analysis)]) -> serde_json::Value {
-    let s = summarize_target(inputs);
+pub fn summary_json(inputs: &[(ArtifactKind, &Analysis)], res: &Resources) -> serde_json::Value {
+    let s = summarize_target(inputs, res);
     let mut artifacts = serde_json::Map::new();
     for (kind, a) in inputs {
         artifacts.insert(kind.as_str().to_string(), serde_json::to_value(a).unwrap_or(serde_json::Value::Null));

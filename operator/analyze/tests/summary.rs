@@ -25,7 +25,7 @@ fn all_fixtures() -> Vec<(ArtifactKind, Analysis)> {
 fn summary_is_bounded_and_readable() {
     let all = all_fixtures();
     let inputs: Vec<(ArtifactKind, &Analysis)> = all.iter().map(|(k, a)| (*k, a)).collect();
-    let s = summarize_target(&inputs);
+    let s = summarize_target(&inputs, &Resources::default());
     let json = serde_json::to_string(&s).unwrap();
     assert!(json.len() < 2048, "{} bytes: {json}", json.len());
     eprintln!("summary: {} bytes: {json}", json.len());
@@ -44,7 +44,7 @@ fn summary_is_bounded_and_readable() {
     let leak = s.findings.iter().find(|f| f.rule == Rule::GoroutineLeak).unwrap();
     assert_eq!(leak.message, "200 goroutines blocked in chan send at main.leakOne (possible leak, weak evidence)");
     assert_eq!(leak.severity, godiag_analyze::Severity::Info);
-    let full = summary_json(&inputs);
+    let full = summary_json(&inputs, &Resources::default());
     assert_eq!(full["oneLine"], line);
     assert_eq!(full["artifacts"]["trace"]["kind"], "trace");
     // Both goroutine artifacts keep their own analysis: the binary profile and the text dump.
@@ -73,7 +73,7 @@ fn summary_stays_under_2k_with_hostile_names() {
     for _ in 0..5 {
         inputs.extend(all.iter().map(|(k, a)| (*k, a)));
     }
-    let s = summarize_target(&inputs);
+    let s = summarize_target(&inputs, &Resources::default());
     assert!(serde_json::to_string(&s).unwrap().len() < 2048);
     assert!(one_line(&s).len() <= 240);
 }
@@ -90,7 +90,7 @@ fn the_demo_summary_names_the_programs_code_and_its_limit() {
     };
     let cpu = analyze("demo-cpu.pb.gz", &opts);
     let heap = analyze("heap-during-collection.pb.gz", &opts);
-    let s = summarize_target(&[(ArtifactKind::Cpu, &cpu), (ArtifactKind::Heap, &heap)]);
+    let s = summarize_target(&[(ArtifactKind::Cpu, &cpu), (ArtifactKind::Heap, &heap)], &Resources::default());
     let line = one_line(&s);
     assert!(line.starts_with("cpu: main.hashLoop → sha256.blockSHANI 99%"), "{line}");
     assert!(line.contains("of its 0.5-core CPU limit; the container is throttled"), "{line}");

@@ -138,6 +138,19 @@ pub struct TraceFigures {
     pub stw_max_us: u64,
     /// Average P utilisation over the trace, in percent.
     pub utilization_percent: f64,
+    /// Scheduler latency (time goroutines waited for a CPU after becoming runnable): the 99th
+    /// percentile, in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sched_latency_p99_us: Option<u64>,
+    /// The longest scheduler latency, in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sched_latency_max_us: Option<u64>,
+    /// Share of the CPU the garbage collector took over the trace, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_cpu_percent: Option<f64>,
+    /// The most goroutines alive at once during the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines_max: Option<u64>,
 }
 
 /// Something godiag noticed in the collected data.
@@ -179,6 +192,13 @@ pub enum FindingRule {
     GomaxprocsAboveLimit,
     /// The live heap is a large share of the container's memory limit.
     HeapNearLimit,
+    /// Goroutines waited long for a CPU after becoming runnable (scheduler latency, from the
+    /// execution trace), with what the Ps' utilisation says about why.
+    SchedulerLatency,
+    /// Goroutines spent much of the trace in syscalls (threads in the kernel on average).
+    SyscallTime,
+    /// Allocating goroutines spent much of their running time assisting the GC.
+    GcAssist,
     /// A block or mutex profile is empty because the program never set its rate.
     ProfilingRateUnset,
 }
@@ -196,7 +216,7 @@ pub enum Severity {
 }
 
 impl FindingRule {
-    pub const ALL: [FindingRule; 10] = [
+    pub const ALL: [FindingRule; 13] = [
         FindingRule::Crash,
         FindingRule::GoroutineLeak,
         FindingRule::LockContention,
@@ -206,6 +226,9 @@ impl FindingRule {
         FindingRule::CpuThrottling,
         FindingRule::GomaxprocsAboveLimit,
         FindingRule::HeapNearLimit,
+        FindingRule::SchedulerLatency,
+        FindingRule::SyscallTime,
+        FindingRule::GcAssist,
         FindingRule::ProfilingRateUnset,
     ];
 }

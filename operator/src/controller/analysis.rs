@@ -81,10 +81,11 @@ pub async fn analyze_target(
         }
     }
     let refs: Vec<(ArtifactKind, &Analysis)> = analyses.iter().map(|(k, a)| (*k, a)).collect();
-    let mut summary = analyze::summarize_target(&refs);
+    let mut summary = analyze::summarize_target(&refs, &resources);
     summary.notes.extend(notes);
     summary.notes.truncate(5);
-    let json = serde_json::to_vec_pretty(&analyze::summary_json(&refs)).map(Bytes::from).unwrap_or_default();
+    let json =
+        serde_json::to_vec_pretty(&analyze::summary_json(&refs, &resources)).map(Bytes::from).unwrap_or_default();
     let mut reports = Vec::new();
     if let Ok(obj) = store.put_bytes(&layout::join(dir, "summary.json"), json).await {
         reports.push(obj.uri);

@@ -1,12 +1,23 @@
-//! Go execution traces (the Go 1.22+ format): duration, goroutines created, GC cycles,
-//! stop-the-world, syscalls and per-P utilisation.
+//! Go execution traces (the Go 1.22+ format): duration, goroutines created and alive, GC
+//! cycles and their CPU, stop-the-world, per-P utilisation; where goroutines waited (scheduler
+//! latency, syscalls, network, sync, GC assist) with the stacks that waited longest; and the
+//! program's own `runtime/trace` tasks, regions and logs.
 
+pub mod annotations;
+mod findings;
 pub mod header;
 pub mod scan;
+pub mod tables;
+pub mod timeline;
+pub mod waits;
+
+pub use annotations::AnnotationReport;
+pub use timeline::{Blocking, GoroutineCounts};
+pub use waits::{WaitReport, WaitStack};
 
 use crate::AnalyzeError;
-use crate::findings::{Finding, MAX_FINDINGS, Rule, Severity, Thresholds, normalize};
-use crate::resources::{Resources, cores};
+use crate::findings::{Finding, Thresholds};
+use crate::resources::Resources;
 use serde::{Deserialize, Serialize};
 
 /// Most Ps listed in `procUtilization`.
@@ -40,6 +51,29 @@ pub struct TraceReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gomaxprocs: Option<u64>,
     pub proc_utilization: Vec<ProcUtilization>,
+    /// Share of the CPU (GOMAXPROCS × duration) the garbage collector took: its dedicated and
+    /// fractional mark workers, mark assists, and stop-the-world pauses (idle-time marking,
+    /// which only uses Ps that had nothing else to do, is not counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_cpu_percent: Option<f64>,
+    /// Time goroutines spent running, summed over goroutines.
+    #[serde(default)]
+    pub running_ns: u64,
+    /// Goroutines alive over the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goroutines: Option<GoroutineCounts>,
+    /// Where goroutines waited.
+    #[serde(default)]
+    pub blocking: Blocking,
+    /// The largest heap the runtime recorded during the trace (live and garbage), in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_alloc_max_bytes: Option<u64>,
+    /// The heap size at which the next GC starts, as last recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_goal_bytes: Option<u64>,
+    /// The program's `runtime/trace` tasks, regions and logs, when it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<AnnotationReport>,
     pub generations: usize,
     pub batches: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,8 +116,62 @@ pub fn analyze(data: &[u8], th: &Thresholds, res: &Resources) -> Result<TraceRep
             scan::MAX_TRACKED
         ));
     }
+    let dropped = s.timeline.dropped + s.timeline.names.dropped + s.table_dropped;
+    if dropped > 0 {
+        notes.push(format!("{dropped} events, strings or stacks beyond godiag's bounds were not counted"));
+    }
     if s.skipped_batches > 0 {
         notes.push(format!("{} batches had events this scanner cannot read and were skipped", s.skipped_batches));
+    }
+    let tl = &s.timeline;
+    // Idle-priority marking is left out: it runs only on Ps with nothing else to do.
+    let gc_cpu_percent = s.gomaxprocs.filter(|p| *p > 0 && duration_ns > 0).map(|procs| {
+        let gc =
+            ns(tl.gc_worker_ns) as f64 + tl.assist.total() as f64 * ns_per_tick + ns(s.stw_total) as f64 * procs as f64;
+        // Stop-the-world and a worker running through it overlap: never more than all of it.
+        ((gc * 100.0 / (duration_ns as f64 * procs as f64)).min(100.0) * 10.0).round() / 10.0
+    });
+    let mut blocking = tl.waits();
+    for w in [
+        &mut blocking.scheduler,
+        &mut blocking.syscall,
+        &mut blocking.network,
+        &mut blocking.sync,
+        &mut blocking.gc_assist,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        w.total_ns = ns(w.total_ns);
+        w.p50_ns = ns(w.p50_ns);
+        w.p99_ns = ns(w.p99_ns);
+        w.max_ns = ns(w.max_ns);
+        w.left_out_ns = ns(w.left_out_ns);
+        for t in &mut w.top {
+            t.total_ns = ns(t.total_ns);
+            t.max_ns = ns(t.max_ns);
+        }
+    }
+    let mut annotations = tl.annotations();
+    if let Some(a) = annotations.as_mut() {
+        for l in a.tasks.iter_mut().map(|t| &mut t.latency).chain(a.regions.iter_mut()) {
+            l.p50_ns = ns(l.p50_ns);
+            l.p99_ns = ns(l.p99_ns);
+            l.max_ns = ns(l.max_ns);
+            l.total_ns = ns(l.total_ns);
+        }
+        for b in a.tasks.iter_mut().filter_map(|t| t.slowest.as_mut()) {
+            for v in [
+                &mut b.running_ns,
+                &mut b.runnable_ns,
+                &mut b.syscall_ns,
+                &mut b.network_ns,
+                &mut b.sync_ns,
+                &mut b.other_wait_ns,
+            ] {
+                *v = ns(*v);
+            }
+        }
     }
     let mut r = TraceReport {
         version: format!("go1.{ver}"),
@@ -97,57 +185,29 @@ pub fn analyze(data: &[u8], th: &Thresholds, res: &Resources) -> Result<TraceRep
         syscall_ns: ns(s.syscall_total),
         gomaxprocs: s.gomaxprocs,
         proc_utilization,
+        gc_cpu_percent,
+        running_ns: ns(tl.running_ns),
+        goroutines: tl.goroutine_counts(),
+        blocking,
+        heap_alloc_max_bytes: s.heap_alloc_max,
+        heap_goal_bytes: s.heap_goal_last.map(|g| g.1),
+        annotations,
         generations: s.generations,
         batches: s.batches,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
         findings: Vec::new(),
     };
-    r.findings = findings(&r, th, res);
+    r.findings = findings::findings(&r, th, res);
     Ok(r)
 }
 
-/// The GOMAXPROCS Go 1.25+ picks itself under a CPU limit: the limit rounded up, at least 2
-/// (and at most the machine's CPUs, which the trace does not tell).
-fn go_default_procs(limit: f64) -> u64 {
-    (limit.ceil() as u64).max(2)
-}
-
-fn findings(r: &TraceReport, th: &Thresholds, res: &Resources) -> Vec<Finding> {
-    let mut out = Vec::new();
-    if let (Some(procs), Some(limit)) = (r.gomaxprocs, res.cpu_limit_cores.filter(|l| *l > 0.0))
-        && procs > go_default_procs(limit)
-    {
-        let want = go_default_procs(limit);
-        out.push(Finding::new(
-            Rule::GomaxprocsAboveLimit,
-            Severity::Warning,
-            format!("GOMAXPROCS is {procs} but the CPU limit is {} cores: bursts are throttled", cores(limit)),
-            vec![
-                format!(
-                    "up to {procs} threads run Go code at once and spend the {}-core CFS quota early in each 100ms period; then every goroutine waits for the next period (latency spikes, not CPU use)",
-                    cores(limit)
-                ),
-                format!(
-                    "fix: build with Go 1.25+ (GOMAXPROCS follows the limit: {want} here) and do not set GOMAXPROCS yourself; on older Go set GOMAXPROCS={want} in the pod's env or use go.uber.org/automaxprocs"
-                ),
-            ],
-        ));
-    }
-    if r.duration_ns > 0 {
-        let secs = r.duration_ns as f64 / 1e9;
-        let stw_pct = r.stw_total_ns as f64 * 100.0 / r.duration_ns as f64;
-        let rate = r.gc_count as f64 / secs;
-        if stw_pct >= th.stw_percent || (r.gc_count >= 10 && rate >= 10.0) {
-            out.push(Finding::new(
-                Rule::GcPressure,
-                Severity::Warning,
-                format!("{} GC cycles in {secs:.2}s; the world was stopped {stw_pct:.1}% of the time", r.gc_count),
-                vec![
-                    format!("{:.1} GC cycles per second", rate),
-                    format!("stop-the-world total {}µs, longest {}µs", r.stw_total_ns / 1000, r.stw_max_ns / 1000),
-                ],
-            ));
+impl TraceReport {
+    /// Average P utilisation, between 0 and 1.
+    pub fn utilization(&self) -> f64 {
+        if self.proc_utilization.is_empty() {
+            0.0
+        } else {
+            self.proc_utilization.iter().map(|p| p.utilization).sum::<f64>() / self.proc_utilization.len() as f64
         }
     }
-    normalize(out, MAX_FINDINGS)
 }

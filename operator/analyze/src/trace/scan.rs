@@ -1,8 +1,11 @@
-//! A single-pass scanner over the batches of a Go 1.22+ execution trace. It does not order
-//! events across Ms (that needs the runtime's sequence-number algorithm); it aggregates what a
-//! per-M view gives exactly: creations, GC cycles, stop-the-world and syscall intervals, and
-//! the time each P spends started on an M.
+//! A single pass over the batches of a Go 1.22+ execution trace. Per M it aggregates what a
+//! per-M view gives exactly: creations, GC cycles, stop-the-world and syscall intervals, heap
+//! sizes, and the time each P spends started on an M. Goroutine events, with the goroutine each
+//! concerns resolved from its M's context, go to the [`Timeline`] one generation at a time,
+//! together with that generation's string and stack tables; it puts them in time order.
 
+use super::tables::GenTables;
+use super::timeline::{Kind, Rec, Timeline};
 use crate::AnalyzeError;
 use crate::wire::read_varint;
 use std::collections::{BTreeSet, HashMap};
@@ -20,13 +23,34 @@ const EV_PROC_STEAL: u8 = 12;
 const EV_PROC_STATUS: u8 = 13;
 const EV_GO_CREATE: u8 = 14;
 const EV_GO_CREATE_SYSCALL: u8 = 15;
+const EV_GO_START: u8 = 16;
+const EV_GO_DESTROY: u8 = 17;
+const EV_GO_DESTROY_SYSCALL: u8 = 18;
+const EV_GO_STOP: u8 = 19;
+const EV_GO_BLOCK: u8 = 20;
+const EV_GO_UNBLOCK: u8 = 21;
 const EV_GO_SYSCALL_BEGIN: u8 = 22;
 const EV_GO_SYSCALL_END: u8 = 23;
 const EV_GO_SYSCALL_END_BLOCKED: u8 = 24;
+const EV_GO_STATUS: u8 = 25;
 const EV_STW_BEGIN: u8 = 26;
 const EV_STW_END: u8 = 27;
 const EV_GC_BEGIN: u8 = 29;
+const EV_GC_MARK_ASSIST_ACTIVE: u8 = 34;
+const EV_GC_MARK_ASSIST_BEGIN: u8 = 35;
+const EV_GC_MARK_ASSIST_END: u8 = 36;
+const EV_HEAP_ALLOC: u8 = 37;
+const EV_HEAP_GOAL: u8 = 38;
+const EV_GO_LABEL: u8 = 39;
+const EV_USER_TASK_BEGIN: u8 = 40;
+const EV_USER_TASK_END: u8 = 41;
+const EV_USER_REGION_BEGIN: u8 = 42;
+const EV_USER_REGION_END: u8 = 43;
+const EV_USER_LOG: u8 = 44;
+const EV_GO_SWITCH: u8 = 45;
+const EV_GO_SWITCH_DESTROY: u8 = 46;
 const EV_GO_CREATE_BLOCKED: u8 = 47;
+const EV_GO_STATUS_STACK: u8 = 48;
 const EV_EXPERIMENTAL_BATCH: u8 = 49;
 const EV_SYNC: u8 = 50;
 const EV_CLOCK_SNAPSHOT: u8 = 51;
@@ -60,7 +84,7 @@ fn max_event(ver: u32) -> u8 {
 }
 
 /// Raw aggregates in trace clock ticks.
-#[derive(Debug, Default, Clone)]
+#[derive(Default)]
 pub struct Scan {
     pub freq: u64,
     pub min_ts: Option<u64>,
@@ -84,6 +108,13 @@ pub struct Scan {
     /// Events about a P or M beyond the first [`MAX_TRACKED`] (a Go program has at most a few
     /// thousand of each): counted nowhere, so a trace declaring millions cannot grow the maps.
     pub untracked: u64,
+    /// The largest heap (`HeapAlloc`, bytes) the trace recorded, and the last heap goal.
+    pub heap_alloc_max: Option<u64>,
+    pub heap_goal_last: Option<(u64, u64)>,
+    /// Goroutine states over time, fed generation by generation.
+    pub timeline: Timeline,
+    /// String and stack entries dropped because a generation's tables were full.
+    pub table_dropped: u64,
 }
 
 /// Most distinct Ps, and most Ms with an open interval, that the scanner keeps state for.
@@ -104,6 +135,8 @@ struct Open {
     stw: HashMap<u64, u64>,
     sys: HashMap<u64, u64>,
     proc_: HashMap<u64, (u64, u64)>,
+    /// The goroutine running on each M (what Go's parser calls the M's context).
+    cur_g: HashMap<u64, u64>,
 }
 
 /// Scans the batches after the header.
@@ -111,6 +144,8 @@ pub fn scan(data: &[u8], ver: u32) -> Result<Scan, AnalyzeError> {
     let mut s = Scan::default();
     let mut open = Open::default();
     let mut gens: BTreeSet<u64> = BTreeSet::new();
+    let mut tables = GenTables::default();
+    let mut cur_gen: Option<u64> = None;
     let mut pos = super::header::HEADER_LEN;
     while pos < data.len() {
         let kind = data[pos];
@@ -154,11 +189,21 @@ pub fn scan(data: &[u8], ver: u32) -> Result<Scan, AnalyzeError> {
         if gens.len() < 1 << 16 {
             gens.insert(gen_);
         }
+        // A generation's batches are written before the next one's: the first batch of a new
+        // generation ends the previous one (its strings and stacks are complete).
+        if cur_gen.is_some_and(|g| g != gen_) {
+            s.timeline.end_generation(&tables, s.freq);
+            s.table_dropped += tables.dropped;
+            tables = GenTables::default();
+        }
+        cur_gen = Some(gen_);
         if experimental || batch.is_empty() {
             continue;
         }
         match batch[0] {
-            EV_STRINGS | EV_STACKS | EV_CPU_SAMPLES => {}
+            EV_STRINGS => tables.read_strings(&batch[1..]),
+            EV_STACKS => tables.read_stacks(&batch[1..]),
+            EV_CPU_SAMPLES => {}
             EV_SYNC if ver >= 25 => sync_batch(&batch[1..], &mut s),
             EV_FREQUENCY if ver < 25 => {
                 let mut p = 1;
@@ -169,6 +214,8 @@ pub fn scan(data: &[u8], ver: u32) -> Result<Scan, AnalyzeError> {
             _ => event_batch(batch, ts, m, ver, &mut s, &mut open),
         }
     }
+    s.timeline.end_generation(&tables, s.freq);
+    s.table_dropped += tables.dropped;
     if s.batches == 0 {
         return Err(AnalyzeError::MalformedTrace(
             s.stopped_early.take().unwrap_or_else(|| "no event batches after the header".into()),
@@ -259,6 +306,7 @@ fn event_batch(b: &[u8], base: u64, m: u64, ver: u32, s: &mut Scan, open: &mut O
         t = t.saturating_add(args[0]);
         s.min_ts = Some(s.min_ts.map_or(t, |x| x.min(t)));
         s.max_ts = s.max_ts.max(t);
+        goroutine_event(typ, &args, t, m, s, open);
         match typ {
             EV_GO_CREATE | EV_GO_CREATE_SYSCALL | EV_GO_CREATE_BLOCKED => s.goroutines_created += 1,
             EV_GC_BEGIN => s.gc_count += 1,
@@ -280,6 +328,8 @@ fn event_batch(b: &[u8], base: u64, m: u64, ver: u32, s: &mut Scan, open: &mut O
                 }
             }
             EV_PROCS_CHANGE => s.gomaxprocs = Some(args[1]),
+            EV_HEAP_ALLOC => s.heap_alloc_max = Some(s.heap_alloc_max.unwrap_or(0).max(args[1])),
+            EV_HEAP_GOAL if s.heap_goal_last.is_none_or(|(at, _)| t >= at) => s.heap_goal_last = Some((t, args[1])),
             EV_PROC_START => {
                 close_proc(s, open, m, t);
                 track(&mut open.proc_, m, (args[1], t), s);
@@ -298,6 +348,83 @@ fn event_batch(b: &[u8], base: u64, m: u64, ver: u32, s: &mut Scan, open: &mut O
             _ => {}
         }
     }
+}
+
+/// Hands a goroutine event to the timeline, resolving "the goroutine running on this M" from
+/// the M's context, which this M's own earlier events set.
+fn goroutine_event(typ: u8, args: &[u64; 5], t: u64, m: u64, s: &mut Scan, open: &mut Open) {
+    let cur = open.cur_g.get(&m).copied().unwrap_or(0);
+    macro_rules! push {
+        ($kind:expr, $g:expr, $a:expr, $b:expr) => {
+            s.timeline.push(Rec { ts: t, g: $g, a: $a, b: $b, kind: $kind })
+        };
+    }
+    match typ {
+        EV_GO_CREATE => push!(Kind::Create, args[1], args[3], 0),
+        EV_GO_CREATE_BLOCKED => push!(Kind::CreateBlocked, args[1], 0, 0),
+        EV_GO_CREATE_SYSCALL => {
+            push!(Kind::CreateSyscall, args[1], 0, 0);
+            bind(open, m, args[1], s);
+        }
+        EV_GO_START => {
+            push!(Kind::Start, args[1], 0, 0);
+            bind(open, m, args[1], s);
+        }
+        EV_GO_DESTROY | EV_GO_DESTROY_SYSCALL if cur != 0 => {
+            push!(Kind::Destroy, cur, 0, 0);
+            open.cur_g.remove(&m);
+        }
+        EV_GO_STOP if cur != 0 => {
+            push!(Kind::Stop, cur, args[1], args[2]);
+            open.cur_g.remove(&m);
+        }
+        EV_GO_BLOCK if cur != 0 => {
+            push!(Kind::Block, cur, args[1], args[2]);
+            open.cur_g.remove(&m);
+        }
+        EV_GO_UNBLOCK => push!(Kind::Unblock, args[1], args[3], 0),
+        EV_GO_SYSCALL_BEGIN if cur != 0 => push!(Kind::SyscallBegin, cur, args[2], 0),
+        EV_GO_SYSCALL_END if cur != 0 => push!(Kind::SyscallEnd, cur, 0, 0),
+        EV_GO_SYSCALL_END_BLOCKED if cur != 0 => {
+            push!(Kind::SyscallEndBlocked, cur, 0, 0);
+            open.cur_g.remove(&m);
+        }
+        EV_GO_STATUS | EV_GO_STATUS_STACK => {
+            let (g, on_m, status) = (args[1], args[2], args[3]);
+            push!(Kind::Status, g, status, 0);
+            // Running: bound to this M. In a syscall: bound to the M it names.
+            match status {
+                2 => bind(open, m, g, s),
+                3 => bind(open, on_m, g, s),
+                _ => {}
+            }
+        }
+        EV_GO_SWITCH | EV_GO_SWITCH_DESTROY if cur != 0 => {
+            // A coroutine switch: the named goroutine is woken and runs here at once.
+            push!(Kind::Unblock, args[1], 0, 0);
+            if typ == EV_GO_SWITCH {
+                push!(Kind::Block, cur, 0, 0);
+            } else {
+                push!(Kind::Destroy, cur, 0, 0);
+            }
+            push!(Kind::Start, args[1], 0, 0);
+            bind(open, m, args[1], s);
+        }
+        EV_GC_MARK_ASSIST_ACTIVE => push!(Kind::AssistBegin, args[1], 0, 0),
+        EV_GC_MARK_ASSIST_BEGIN if cur != 0 => push!(Kind::AssistBegin, cur, args[1], 0),
+        EV_GC_MARK_ASSIST_END if cur != 0 => push!(Kind::AssistEnd, cur, 0, 0),
+        EV_GO_LABEL if cur != 0 => push!(Kind::Label, cur, args[1], 0),
+        EV_USER_TASK_BEGIN => push!(Kind::TaskBegin, args[1], args[3], 0),
+        EV_USER_TASK_END => push!(Kind::TaskEnd, args[1], 0, 0),
+        EV_USER_REGION_BEGIN if cur != 0 => push!(Kind::RegionBegin, cur, args[1], args[2]),
+        EV_USER_REGION_END if cur != 0 => push!(Kind::RegionEnd, cur, args[1], args[2]),
+        EV_USER_LOG => push!(Kind::Log, args[1], args[2], args[3]),
+        _ => {}
+    }
+}
+
+fn bind(open: &mut Open, m: u64, g: u64, s: &mut Scan) {
+    track(&mut open.cur_g, m, g, s);
 }
 
 #[cfg(test)]
@@ -385,9 +512,9 @@ mod tests {
         for v in [1, 1, 0, MAX_BATCH + 1] {
             uvarint(v, &mut huge);
         }
-        let err = scan(&huge, 26).unwrap_err();
+        let Err(err) = scan(&huge, 26) else { panic!("an oversized batch is an error") };
         assert!(err.to_string().contains("exceeds the format's maximum"), "{err}");
-        let err = scan(b"go 1.26 trace\0\0\0", 26).unwrap_err();
+        let Err(err) = scan(b"go 1.26 trace\0\0\0", 26) else { panic!("no batches is an error") };
         assert!(err.to_string().contains("no event batches"), "{err}");
     }
 }

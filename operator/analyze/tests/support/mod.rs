@@ -6,6 +6,7 @@ pub mod mutate;
 
 pub use godiag_analyze::goroutine::GoroutineSource;
 pub use godiag_analyze::pprof::ProfileType;
+pub use godiag_analyze::resources::Resources;
 pub use godiag_analyze::{
     Analysis, AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, Rule, analyze_bytes, analyze_diff, flame_graph,
     flamegraph_svg, one_line, summarize_target, summary_json,
