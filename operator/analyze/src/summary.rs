@@ -65,10 +65,10 @@ pub struct TraceFigures {
     pub stw_max_us: u64,
     /// Average P utilisation over the trace, in percent.
     pub utilization_percent: f64,
-    /// Scheduler latency (time goroutines waited for a CPU after becoming runnable): the 99th
-    /// percentile, in microseconds.
+    /// Scheduler latency (time goroutines waited for a CPU after becoming runnable) at its
+    /// tail: the 99th percentile, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sched_latency_p99_us: Option<u64>,
+    pub sched_latency_tail_us: Option<u64>,
     /// The longest scheduler latency, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sched_latency_max_us: Option<u64>,
@@ -172,7 +172,7 @@ pub fn summarize_target(inputs: &[(ArtifactKind, &Analysis)], res: &Resources) -
                     gc_count: r.gc_count,
                     stw_max_us: r.stw_max_ns / 1000,
                     utilization_percent: round1(r.utilization() * 100.0),
-                    sched_latency_p99_us: sched.map(|w| w.p99_ns / 1000),
+                    sched_latency_tail_us: sched.map(|w| w.p99_ns / 1000),
                     sched_latency_max_us: sched.map(|w| w.max_ns / 1000),
                     gc_cpu_percent: r.gc_cpu_percent,
                     goroutines_max: r.goroutines.as_ref().map(|g| g.max),

@@ -138,10 +138,10 @@ pub struct TraceFigures {
     pub stw_max_us: u64,
     /// Average P utilisation over the trace, in percent.
     pub utilization_percent: f64,
-    /// Scheduler latency (time goroutines waited for a CPU after becoming runnable): the 99th
-    /// percentile, in microseconds.
+    /// Scheduler latency (time goroutines waited for a CPU after becoming runnable) at its
+    /// tail: the 99th percentile, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sched_latency_p99_us: Option<u64>,
+    pub sched_latency_tail_us: Option<u64>,
     /// The longest scheduler latency, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sched_latency_max_us: Option<u64>,
