@@ -146,8 +146,12 @@ pub struct RunArgs {
     /// fails with StorageWriteFailed.
     #[arg(long, env = "GODIAG_STORAGE_RETRY", value_parser = parse_duration, default_value = "5m")]
     pub storage_retry: Duration,
-    /// How many pods godiag collects from at the same time, across all requests.
-    #[arg(long, env = "GODIAG_MAX_CONCURRENT_TARGETS", default_value_t = 8)]
+    /// How many pods godiag collects from at the same time, across all requests. Each costs one
+    /// open port-forward (a WebSocket through the API server to the kubelet) and the buffers of
+    /// its streams in flight (the CPU profile, the trace and two snapshots, each streamed in
+    /// chunks, never held whole). The pods of a request start their windows together; the
+    /// default lets three requests of the maximum 20 pods run at once.
+    #[arg(long, env = "GODIAG_MAX_CONCURRENT_TARGETS", default_value_t = 64)]
     pub max_concurrent_targets: usize,
     /// Address of the HTTP server for /healthz, /readyz and /metrics.
     #[arg(long, env = "GODIAG_HTTP_ADDR", default_value = "0.0.0.0:8080")]

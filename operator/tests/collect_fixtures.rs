@@ -288,7 +288,7 @@ async fn pipeline_into_memory_store() {
     );
     let dir = store::layout::target_dir("shop", "req", "pod-a");
     let started = std::time::Instant::now();
-    let outcome = collect_target(&conn, &plan, store.as_ref(), &dir).await;
+    let outcome = collect_target(&conn, &plan, store.as_ref(), &dir, &godiag::collect::WindowGate::none(), "t").await;
     assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
     // Sequential would take at least 4s.
     let took = started.elapsed();
@@ -336,7 +336,7 @@ async fn cpu_profiler_held_elsewhere_fails_precisely_after_retries() {
         busy_backoff: Duration::from_millis(300),
         ..CollectPlan::default()
     };
-    let outcome = collect_target(&conn, &plan, store.as_ref(), "t").await;
+    let outcome = collect_target(&conn, &plan, store.as_ref(), "t", &godiag::collect::WindowGate::none(), "t").await;
     assert_eq!(outcome.artifacts.len(), 1, "heap must still be collected");
     assert_eq!(outcome.artifacts[0].kind, ArtifactKind::Heap);
     let f = &outcome.failures[0];

@@ -43,6 +43,7 @@ async fn new_request_runs_then_succeeds() {
     assert!(jobs.iter().all(|j| j.pprof.as_ref().is_some_and(|p| p.duration == "10s")
         && j.delve.is_none()
         && j.container.as_deref() == Some("app")));
+    assert!(jobs[0].window.same_as(&jobs[1].window), "the pods of a request start their windows together");
 
     let action = reconcile(Arc::new(with_status(req.clone(), running)), h.ctx.clone()).await.expect("second pass");
     assert_eq!(action, Action::await_change());
@@ -173,4 +174,28 @@ async fn finished_request_is_deleted_after_its_ttl() {
     st.completion_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()));
     reconcile(Arc::new(with_status(req, st)), h.ctx.clone()).await.expect("pass");
     assert_eq!(h.api.recorded.lock().unwrap().deletes, ["slow"]);
+}
+
+/// The watch cache can hand a reconcile an object older than godiag's own last status write
+/// (a pod finishing triggers a reconcile at once). Such a reconcile must apply the finished pod's
+/// result again, never take the pod for lost and collect it a second time.
+#[tokio::test]
+async fn a_stale_object_after_a_pod_finished_keeps_its_result() {
+    let script = ScriptedDiagnoser::default();
+    script.results.lock().unwrap().insert("a".into(), collected("a", &[ArtifactKind::Cpu]));
+    script.pending.lock().unwrap().insert("b".into());
+    let mut h = harness(vec![pod("a", "Running"), pod("b", "Running")], script);
+    let req = selector_request();
+    reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
+    let running = h.api.last_status();
+    h.finished_collections(1).await;
+    reconcile(Arc::new(with_status(req.clone(), running.clone())), h.ctx.clone()).await.expect("second pass");
+    let a_done = h.api.last_status();
+    assert_eq!(a_done.targets[0].phase, TargetPhase::Succeeded);
+    // The cache still holds the first pass's status: a is Collecting there.
+    reconcile(Arc::new(with_status(req, running)), h.ctx.clone()).await.expect("stale pass");
+    let after = h.api.last_status();
+    assert_eq!(after.targets[0].phase, TargetPhase::Succeeded, "{:?}", after.targets[0]);
+    assert_eq!(after.targets[0].reason, None, "{:?}", after.targets[0].message);
+    assert_eq!(h.diagnoser.jobs.lock().unwrap().len(), 2, "a is not collected a second time");
 }

@@ -51,6 +51,7 @@ async fn s3_multipart_stream_sha256_and_manifest() {
         artifacts: vec![],
         failures: vec![],
         error: None,
+        window_start: None,
     });
     m.write(store.as_ref(), &godiag::store::layout::manifest_path("shop", "req")).await.unwrap();
     let back = Manifest::read(store.as_ref(), "shop/req/manifest.json").await.unwrap();

@@ -2,7 +2,7 @@
 
 use super::kind::{ArtifactFormat, ArtifactKind};
 use super::summary::TargetSummary;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +124,10 @@ pub struct TargetStatus {
     /// Where the full analysis (`summary.json`) and the flame graph SVGs of this pod are stored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reports: Vec<String>,
+    /// When this pod's CPU profile and trace window began. The pods of a request start their
+    /// windows together (within about a second), so their figures describe the same moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<MicroTime>,
 }
 
 /// Lifecycle of one pod's collection: Pending, Collecting, SessionOpen (a Delve session is

@@ -10,11 +10,13 @@ mod pipeline;
 pub mod plan;
 pub mod portforward;
 pub mod quirks;
+pub mod window;
 
 pub use connector::{AsyncReadWrite, BoxedIo, Connector, TcpConnector};
 pub use error::{ArtifactReason, CollectError};
 pub use pipeline::collect_target;
 pub use plan::{ByteCaps, CollectPlan};
+pub use window::WindowGate;
 
 use crate::store::StoredObject;
 use crate::store::manifest::{ArtifactEntry, FailureEntry, TargetEntry};
@@ -29,6 +31,8 @@ pub struct TargetOutcome {
     pub failures: Vec<KindFailure>,
     /// Optional artifacts the program does not offer (goroutineleak before Go 1.27).
     pub unavailable: Vec<ArtifactKind>,
+    /// When the CPU profile and trace window began (none for snapshots only).
+    pub window_start: Option<jiff::Timestamp>,
 }
 
 /// One stored artifact.
@@ -77,6 +81,7 @@ impl TargetOutcome {
                 .map(|f| FailureEntry::new(f.kind, f.error.reason(), f.error.to_string()))
                 .collect(),
             error: None,
+            window_start: self.window_start,
         }
     }
 }

@@ -6,7 +6,7 @@ use super::body::{peek, read_limited, with_deadline};
 use super::http;
 use super::plan::{CollectPlan, Fetch};
 use super::quirks::{self, ERROR_BODY_LIMIT, HttpFailure, SNIFF_LEN};
-use super::{CollectError, CollectedArtifact, Connector, KindFailure, TargetOutcome};
+use super::{CollectError, CollectedArtifact, Connector, KindFailure, TargetOutcome, WindowGate};
 use crate::store::{ArtifactStore, StoreError, layout};
 use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
@@ -30,16 +30,26 @@ const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 const SNAPSHOT_CONCURRENCY: usize = 2;
 
 /// Collects `plan` from the target behind `conn` into `store` under `dir`
-/// (`<dir>/<kind>.<ext>`). Returns what was stored and what failed, in plan order.
+/// (`<dir>/<kind>.<ext>`). Returns what was stored and what failed, in plan order. The window
+/// starts when every pod of `window` is ready (`who` is this one).
 pub async fn collect_target(
     conn: &dyn Connector,
     plan: &CollectPlan,
     store: &dyn ArtifactStore,
     dir: &str,
+    window: &WindowGate,
+    who: &str,
 ) -> TargetOutcome {
     let fetches = plan.fetches();
     let (windowed, snapshots): (Vec<_>, Vec<_>) = fetches.iter().enumerate().partition(|(_, j)| !j.window.is_zero());
     let delay = if windowed.is_empty() { Duration::ZERO } else { SNAPSHOT_DELAY };
+    let window_start = if windowed.is_empty() {
+        window.release(who);
+        None
+    } else {
+        window.ready(who, super::window::MAX_WAIT).await;
+        Some(jiff::Timestamp::now())
+    };
 
     let windowed_fut = futures::future::join_all(
         windowed.into_iter().map(|(i, fetch)| async move { (i, run_fetch(conn, plan, store, dir, fetch).await) }),
@@ -56,7 +66,7 @@ pub async fn collect_target(
     results.extend(snapshot_results);
     results.sort_by_key(|(i, _)| *i);
 
-    let mut outcome = TargetOutcome::default();
+    let mut outcome = TargetOutcome { window_start, ..TargetOutcome::default() };
     for (i, result) in results {
         let kind = fetches[i].kind;
         match result {
@@ -230,7 +240,8 @@ mod tests {
         let conn = TcpConnector::new("127.0.0.1", 1);
         let plan = CollectPlan::default();
         let store = crate::store::open("memory://").unwrap();
-        let fut = collect_target(&conn, &plan, store.as_ref(), "x");
+        let alone = WindowGate::none();
+        let fut = collect_target(&conn, &plan, store.as_ref(), "x", &alone, "x");
         assert_send(&fut);
     }
 
@@ -247,7 +258,7 @@ mod tests {
             ..CollectPlan::default()
         };
         let store = crate::store::open("memory://").unwrap();
-        let outcome = collect_target(&conn, &plan, store.as_ref(), "x").await;
+        let outcome = collect_target(&conn, &plan, store.as_ref(), "x", &WindowGate::none(), "x").await;
         assert_eq!(outcome.failures.len(), 1);
         assert_eq!(outcome.failures[0].error.reason(), "NoPprofEndpoint", "nothing listens there");
     }

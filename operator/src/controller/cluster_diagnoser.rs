@@ -60,7 +60,10 @@ impl ClusterDiagnoser {
 
     async fn diagnose_pod(&self, task: TargetTask) -> TargetResult {
         let started = Instant::now();
-        let result = match self.collect_and_analyse(&task).await {
+        let result = self.collect_and_analyse(&task).await;
+        // A pod that failed before its window never holds the request's other pods.
+        task.window.release(&task.pod);
+        let result = match result {
             Ok(r) => r,
             Err(failure) => {
                 self.metrics.target_failures.get_or_create(&ReasonLabel { reason: failure.reason().as_str() }).inc();
@@ -101,7 +104,15 @@ impl ClusterDiagnoser {
                     PodAccess::PortForward => Box::new(PortForwardConnector::new(pods.clone(), &task.pod, target.port)),
                     PodAccess::PodIp(ip) => Box::new(TcpConnector::new(ip, target.port)),
                 };
-                outcome = collect_target(connector.as_ref(), &target.plan, self.store.as_ref(), &dir).await;
+                outcome = collect_target(
+                    connector.as_ref(),
+                    &target.plan,
+                    self.store.as_ref(),
+                    &dir,
+                    &task.window,
+                    &task.pod,
+                )
+                .await;
                 (target.container, Some(Probe { port: target.port, path: pprof.path.clone() }))
             }
             None if task.delve.is_none() => (check_pod(&pod, &task.pod, task.container.as_deref())?, None),
@@ -280,6 +291,7 @@ pub fn result_of(outcome: &TargetOutcome) -> TargetResult {
             .collect(),
         summary: None,
         reports: vec![],
+        window_start: outcome.window_start,
     };
     settle(&mut result);
     result
@@ -365,6 +377,7 @@ fn manifest_entry(record: &RequestRecord, t: &TargetStatus) -> TargetEntry {
         error: (t.phase == TargetPhase::Failed && t.failures.is_empty()).then(|| {
             format!("{}: {}", t.reason.as_deref().unwrap_or("Failed"), t.message.as_deref().unwrap_or_default())
         }),
+        window_start: t.window_start.as_ref().map(|w| w.0),
     }
 }
 
@@ -412,6 +425,7 @@ mod tests {
     #[test]
     fn every_kind_stored_is_a_succeeded_pod_with_sizes_and_notes() {
         let outcome = TargetOutcome {
+            window_start: None,
             artifacts: vec![
                 artifact(ArtifactKind::Cpu, 3 << 20, None),
                 artifact(ArtifactKind::Block, 120, Some("empty: the program never called runtime.SetBlockProfileRate")),
@@ -439,6 +453,7 @@ mod tests {
         assert_eq!(r.failures[0].kind, crate::api::ArtifactKind::DelveSnapshot);
 
         let mut r = result_of(&TargetOutcome {
+            window_start: None,
             artifacts: vec![artifact(ArtifactKind::Heap, 2048, None)],
             failures: vec![],
             unavailable: vec![],
@@ -467,6 +482,7 @@ mod tests {
     #[test]
     fn a_failed_kind_fails_the_pod_and_says_why() {
         let outcome = TargetOutcome {
+            window_start: None,
             artifacts: vec![artifact(ArtifactKind::Heap, 2048, None)],
             failures: vec![KindFailure {
                 kind: ArtifactKind::Cpu,
@@ -495,10 +511,12 @@ mod tests {
             failures: vec![],
             summary: None,
             reports: vec![],
+            window_start: None,
         };
         assert_eq!(manifest_entry(&record, &t).error.as_deref(), Some("PodDeleted: pod p was deleted"));
         t.phase = TargetPhase::Succeeded;
         t.artifacts = result_of(&TargetOutcome {
+            window_start: None,
             artifacts: vec![artifact(ArtifactKind::Goroutine, 9, None)],
             failures: vec![],
             unavailable: vec![],
@@ -508,6 +526,7 @@ mod tests {
         assert_eq!(e.error, None);
         assert_eq!(e.artifacts[0].object.path, "shop/r/p/goroutine.pb.gz");
         t.artifacts = result_of(&TargetOutcome {
+            window_start: None,
             artifacts: vec![artifact(ArtifactKind::GoroutineText, 9, None)],
             failures: vec![],
             unavailable: vec![],
@@ -532,6 +551,7 @@ mod tests {
                 let pod = format!("{}{i:02}", "p".repeat(251));
                 let dir = layout::target_dir(&ns, &req, &pod);
                 let outcome = TargetOutcome {
+                    window_start: None,
                     artifacts: ArtifactKind::ALL
                         .iter()
                         .map(|&kind| CollectedArtifact {
@@ -580,6 +600,7 @@ mod tests {
                     failures: vec![],
                     summary: None,
                     reports: vec![],
+                    window_start: None,
                 };
                 result.apply_to(&mut t);
                 t

@@ -29,6 +29,8 @@ pub struct TargetTask {
     /// Fires when the request is deleted: a Delve session ends itself cleanly (the rest of a
     /// collection is simply dropped).
     pub cancel: CancelSignal,
+    /// The start line this pod shares with the request's other pods started with it.
+    pub window: crate::collect::WindowGate,
 }
 
 /// The request's deletion, as a task sees it.
@@ -81,6 +83,7 @@ pub struct TargetResult {
     pub failures: Vec<KindFailureStatus>,
     pub summary: Option<TargetSummary>,
     pub reports: Vec<String>,
+    pub window_start: Option<jiff::Timestamp>,
 }
 
 impl TargetResult {
@@ -94,6 +97,7 @@ impl TargetResult {
             failures: vec![],
             summary: None,
             reports: vec![],
+            window_start: None,
         }
     }
 
@@ -105,6 +109,7 @@ impl TargetResult {
         t.failures = self.failures.clone();
         t.summary = self.summary.clone();
         t.reports = self.reports.clone();
+        t.window_start = self.window_start.map(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime);
     }
 }
 

@@ -261,6 +261,7 @@ mod tests {
             last_crash: false,
             collected: Default::default(),
             cancel: Default::default(),
+            window: Default::default(),
         }
     }
 

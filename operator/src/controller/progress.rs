@@ -120,6 +120,7 @@ mod tests {
             failures: vec![],
             summary: None,
             reports: vec![],
+            window_start: None,
         }
     }
 
@@ -139,6 +140,7 @@ mod tests {
             failures: vec![],
             summary: None,
             reports: vec![],
+            window_start: None,
         }
     }
 

@@ -11,6 +11,7 @@ use super::select::{SelectionError, select_targets, selector_string};
 use super::status::{self as st, COND_TARGETS_RESOLVED};
 use super::target_failure::TargetFailure;
 use crate::api::{DiagnosisRequest, DiagnosisRequestStatus, TargetPhase, TargetStatus};
+use crate::collect::WindowGate;
 use futures::FutureExt;
 use godiag_analyze::text::clip;
 use k8s_openapi::api::core::v1::Pod;
@@ -87,7 +88,21 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
         }
     }
 
-    let (running, results) = ctx.running.snapshot(&uid);
+    let (running, mut results) = ctx.running.snapshot(&uid);
+    // A finished pod's result is forgotten only once the status this reconcile was given shows
+    // it. The object comes from the watch cache, which can be older than this process's own last
+    // status write (a pod finishing triggers a reconcile at once): such a reconcile applies the
+    // result again instead of taking the pod for lost ("godiag stopped while analysing").
+    let seen: Vec<String> = status
+        .targets
+        .iter()
+        .filter(|t| t.phase.is_terminal() && results.contains_key(&t.pod))
+        .map(|t| t.pod.clone())
+        .collect();
+    for pod in &seen {
+        results.remove(pod);
+    }
+    ctx.running.recorded(&uid, seen);
     // A Delve session no task of this process holds: godiag restarted while it was open. End it
     // now (halt only if the program runs, detach without killing) rather than leave dlv attached
     // until its container's deadline; the pod is then reported DelveInterrupted.
@@ -113,7 +128,6 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
     if new != prev {
         apply_status(&requests, &name, &new).await?;
     }
-    ctx.running.recorded(&uid, results.keys().cloned());
 
     for t in &new.targets {
         let was = prev.targets.iter().find(|p| p.pod == t.pod).map(|p| p.phase);
@@ -138,8 +152,11 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
             publish(&ctx, &req, EventType::Warning, st::EVENT_STORAGE_RETRIED, "Store", note).await;
         }
     }
+    // The pods started together share one window (their CPU profiles and traces begin at the
+    // same moment, so that they can be compared).
+    let window = if plan.start.len() > 1 { WindowGate::new(plan.start.iter().cloned()) } else { WindowGate::none() };
     for pod in plan.start {
-        start_collection(&ctx, &req, &uid, &new.targets, &pod);
+        start_collection(&ctx, &req, &uid, &new.targets, &pod, window.clone());
     }
     if phase.is_terminal() {
         let kind = if phase == crate::api::Phase::Succeeded { EventType::Normal } else { EventType::Warning };
@@ -183,8 +200,18 @@ async fn resolve(
     Ok(select_targets(spec, ns, &pods))
 }
 
-fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targets: &[TargetStatus], pod: &str) {
-    let Some(target) = targets.iter().find(|t| t.pod == pod) else { return };
+fn start_collection(
+    ctx: &Arc<Context>,
+    req: &DiagnosisRequest,
+    uid: &str,
+    targets: &[TargetStatus],
+    pod: &str,
+    window: WindowGate,
+) {
+    let Some(target) = targets.iter().find(|t| t.pod == pod) else {
+        window.release(pod);
+        return;
+    };
     let mut task = TargetTask {
         namespace: req.namespace().unwrap_or_default(),
         request: req.name_any(),
@@ -196,6 +223,7 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
         last_crash: req.spec.last_crash,
         collected: CollectedSink::default(),
         cancel: CancelSignal::default(),
+        window,
     };
     let cancel = ctx.running.start(uid, pod);
     task.cancel = CancelSignal(cancel.clone());
@@ -206,7 +234,10 @@ fn start_collection(ctx: &Arc<Context>, req: &DiagnosisRequest, uid: &str, targe
     tokio::spawn(async move {
         let permit = tokio::select! {
             p = ctx.limit.clone().acquire_owned() => p.ok(),
-            () = cancel.cancelled() => return,
+            () = cancel.cancelled() => {
+                task.window.release(&pod);
+                return;
+            }
         };
         // When collection ends: record what was stored, and give the collection slot to the next
         // pod (analysis is bounded on its own, by GODIAG_ANALYSIS_CONCURRENCY).

@@ -61,6 +61,7 @@ fn target(
         failures: vec![],
         summary: None,
         reports: vec![],
+        window_start: None,
     }
 }
 

@@ -162,6 +162,7 @@ mod tests {
             failures: vec![],
             summary: None,
             reports: vec![],
+            window_start: None,
         }
     }
 

@@ -258,6 +258,7 @@ impl DelveRunner {
             failures: vec![],
             summary: Some(TargetSummary { delve: Some(summary.clone()), ..TargetSummary::default() }),
             reports: vec![],
+            window_start: None,
         };
         t.progress.send(open);
         tracing::info!(pod = %t.pod_name, %until, "delve session open");

@@ -73,7 +73,7 @@ pub async fn run_collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
     println!("collecting {} from {source}…", describe_kinds(&plan));
     let started = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
-    let outcome = collect_target(&conn, &plan, out.as_ref(), &name).await;
+    let outcome = collect_target(&conn, &plan, out.as_ref(), &name, &crate::collect::WindowGate::none(), &name).await;
     let elapsed = clock.elapsed();
 
     let mut manifest = Manifest::new(None, None, started);
@@ -192,6 +192,7 @@ mod tests {
     #[test]
     fn table_lists_artifacts_and_failures() {
         let outcome = TargetOutcome {
+            window_start: None,
             artifacts: vec![CollectedArtifact {
                 kind: ArtifactKind::Block,
                 object: StoredObject {

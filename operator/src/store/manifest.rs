@@ -46,6 +46,9 @@ pub struct TargetEntry {
     /// `Reason: message`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When its CPU profile and trace window began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<jiff::Timestamp>,
 }
 
 /// One stored artifact.
@@ -144,6 +147,7 @@ mod tests {
             )],
             failures: vec![FailureEntry::new(ArtifactKind::GoroutineText, "Timeout", "too slow".into())],
             error: None,
+            window_start: Some(t),
         });
         m
     }

@@ -152,6 +152,8 @@ pub struct ScriptedDiagnoser {
     pub jobs: Mutex<Vec<TargetTask>>,
     pub manifests: Mutex<Vec<RequestRecord>>,
     pub fail_manifest: Mutex<bool>,
+    /// Pods whose collection never ends (still running while others finish).
+    pub pending: Mutex<std::collections::BTreeSet<String>>,
 }
 
 pub fn collected(pod: &str, kinds: &[ArtifactKind]) -> TargetResult {
@@ -173,6 +175,7 @@ pub fn collected(pod: &str, kinds: &[ArtifactKind]) -> TargetResult {
         failures: vec![],
         summary: None,
         reports: vec![],
+        window_start: None,
     }
 }
 
@@ -185,7 +188,11 @@ impl Diagnoser for ScriptedDiagnoser {
             .get(&job.pod)
             .cloned()
             .unwrap_or_else(|| TargetResult::failed(&TargetFailure::InternalError));
+        let pending = self.pending.lock().unwrap().contains(&job.pod);
         self.jobs.lock().unwrap().push(job);
+        if pending {
+            return Box::pin(futures::future::pending());
+        }
         Box::pin(async move { result })
     }
     fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, DiagnoserError>> {
