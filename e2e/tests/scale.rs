@@ -26,7 +26,9 @@ async fn twenty_pods_are_collected_in_one_window() -> Result<()> {
         spec.replicas = Some(PODS);
         let pod = spec.template.spec.as_mut().context("pod spec")?;
         pod.containers[0].resources = Some(ResourceRequirements {
-            requests: Some([("cpu".to_string(), Quantity("10m".into())), ("memory".into(), Quantity("16Mi".into()))].into()),
+            requests: Some(
+                [("cpu".to_string(), Quantity("10m".into())), ("memory".into(), Quantity("16Mi".into()))].into(),
+            ),
             limits: Some([("memory".to_string(), Quantity("128Mi".into()))].into()),
             ..ResourceRequirements::default()
         });
@@ -54,8 +56,10 @@ async fn twenty_pods_are_collected_in_one_window() -> Result<()> {
             .collect();
         ensure!(st.phase == Some(Phase::Succeeded) && failed.is_empty(), "not every pod succeeded: {failed:#?}");
         ensure!(st.targets.len() == PODS as usize, "{} targets", st.targets.len());
-        let starts: Vec<jiff::Timestamp> = st.targets.iter().filter_map(|t| t.window_start.as_ref().map(|w| w.0)).collect();
-        let missing: Vec<&str> = st.targets.iter().filter(|t| t.window_start.is_none()).map(|t| t.pod.as_str()).collect();
+        let starts: Vec<jiff::Timestamp> =
+            st.targets.iter().filter_map(|t| t.window_start.as_ref().map(|w| w.0)).collect();
+        let missing: Vec<&str> =
+            st.targets.iter().filter(|t| t.window_start.is_none()).map(|t| t.pod.as_str()).collect();
         ensure!(
             missing.is_empty(),
             "no windowStart for {missing:?}: {:#?}",
