@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench-analyze: times `godiag analyze` (release) against `go tool pprof -top` on the same
-# profiles in one run, checks that both print the same top-N numbers, and prints the ratio.
+# make bench: times `godiag analyze` (release) against the pprof binary (`go tool -n pprof`) on
+# the same profiles in one run, checks that both print the same top-N numbers, and prints the
+# ratios next to gunzip alone; traces against Go's trace binary, dumps against a plain read.
 #
 #   operator/benches/bench-analyze.sh [RUNS]
 #
@@ -31,8 +32,11 @@ for f in "${files[@]}"; do
 import json, subprocess, sys
 bin, f = sys.argv[1], sys.argv[2]
 n = 20
-ours = json.loads(subprocess.run([bin, "analyze", "--format", "json", "--top", str(n), f],
-                                 check=True, capture_output=True, text=True).stdout)
+run = subprocess.run([bin, "analyze", "--format", "json", "--top", str(n), f], capture_output=True, text=True)
+if run.returncode != 0:
+    print(f"  REFUSED {f.rsplit('/', 1)[-1]}: {run.stderr.strip()}")
+    sys.exit(0)
+ours = json.loads(run.stdout)
 suffix = {"nanoseconds": "ns", "bytes": "B"}.get(ours["unit"], "")
 cmd = ["go", "tool", "pprof", "-top", f"-nodecount={n}", "-nodefraction=0", "-edgefraction=0",
        f"-sample_index={ours['sampleType']}"] + ([f"-unit={suffix}"] if suffix else []) + [f]
@@ -61,18 +65,39 @@ if not ok:
 PY
 done
 
-echo "== timing ($runs runs each; godiag analyze --top 10 vs go tool pprof -top -nodecount=10)"
-for f in "${files[@]}"; do
-  name="$(basename "$f")"
-  size="$(stat -c %s "$f")"
-  g="$bin analyze --top 10 $f"
-  p="go tool pprof -top -nodecount=10 $f"
+# The tools themselves, not `go tool …`: the go command adds ~0.3 s of start-up before them.
+pprof_bin="$(go tool -n pprof)"
+trace_bin="$(go tool -n trace)"
+
+# Mean seconds of each command (hyperfine -N when installed, else a plain loop), one per line.
+times() {
+  local json="$work/t.json"
   if command -v hyperfine >/dev/null; then
-    hyperfine -N --warmup 2 --runs "$runs" --export-json "$work/$name.json" "$g" "$p" >/dev/null 2>&1
-    read -r tg tp < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(r[0]["mean"], r[1]["mean"])' "$work/$name.json")
+    hyperfine -N --warmup 2 --runs "$runs" --export-json "$json" "$@" >/dev/null 2>&1
+    python3 -c 'import json,sys; [print(r["mean"]) for r in json.load(open(sys.argv[1]))["results"]]' "$json"
   else
-    t() { local s e; s=$(date +%s%N); for _ in $(seq "$runs"); do $1 >/dev/null 2>&1; done; e=$(date +%s%N); python3 -c "print(($e-$s)/1e9/$runs)"; }
-    tg="$(t "$g")"; tp="$(t "$p")"
+    local c s e
+    for c in "$@"; do
+      s=$(date +%s%N); for _ in $(seq "$runs"); do bash -c "$c" >/dev/null 2>&1; done; e=$(date +%s%N)
+      python3 -c "print(($e-$s)/1e9/$runs)"
+    done
   fi
-  python3 -c 'import sys; n,s,g,p=sys.argv[1],int(sys.argv[2]),float(sys.argv[3]),float(sys.argv[4]); print(f"  {n:<20} {s/1024:>8.0f} KiB   godiag {g*1e3:8.1f} ms   pprof {p*1e3:8.1f} ms   ratio {p/g:6.1f}x")' "$name" "$size" "$tg" "$tp"
+}
+
+echo "== pprof profiles ($runs runs each): godiag analyze --top 10 | the pprof binary -top | gunzip alone"
+for f in "${files[@]}"; do
+  "$bin" analyze --top 1 "$f" >/dev/null 2>&1 || { echo "  $(basename "$f"): refused by godiag (see above), not timed"; continue; }
+  mapfile -t t < <(times "$bin analyze --top 10 $f" "$pprof_bin -top -nodecount=10 $f" "gzip -dc $f")
+  python3 -c 'import sys; n,s,g,p,z=sys.argv[1],int(sys.argv[2]),*map(float,sys.argv[3:]); print(f"  {n:<22} {s/1024:>8.0f} KiB   godiag {g*1e3:8.1f} ms   pprof {p*1e3:8.1f} ms ({p/g:5.1f}x)   gunzip {z*1e3:6.1f} ms (godiag = {g/z:4.1f}x gunzip)")' \
+    "$(basename "$f")" "$(stat -c %s "$f")" "${t[@]}"
 done
+
+echo "== execution traces and goroutine dumps: godiag analyze | go's trace binary -pprof=sched | a plain read"
+for f in "$fx/trace-busy.out" "$fx/trace-throttled.out" "$fx/goroutine.txt" "$fx/goroutine-idle-http.txt"; do
+  other="cat $f"
+  [[ $f == *.out ]] && other="$trace_bin -pprof=sched $f"
+  mapfile -t t < <(times "$bin analyze $f" "$other" "cat $f")
+  python3 -c 'import sys; n,s,g,o,r=sys.argv[1],int(sys.argv[2]),*map(float,sys.argv[3:]); mb=s/1e6; print(f"  {n:<26} {s/1024:>7.0f} KiB   godiag {g*1e3:7.1f} ms ({mb/g:6.1f} MB/s)   " + (f"go trace {o*1e3:7.1f} ms ({o/g:4.1f}x)   " if n.endswith(".out") else "") + f"read {r*1e3:5.1f} ms ({mb/r:7.1f} MB/s)")' \
+    "$(basename "$f")" "$(stat -c %s "$f")" "${t[@]}"
+done
+echo "(not measured here yet: the decode floor with the fastest crates, collection for 1 and 20 pods on loopback, operator RSS under streaming load, 1,000 requests; see the 20-pod e2e figure for the cluster)"
