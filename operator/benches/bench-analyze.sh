@@ -16,6 +16,9 @@ mkdir -p "$work"
 
 cargo build --quiet --release -p godiag --bin godiag --manifest-path "$root/Cargo.toml"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/godiag"
+# The floor: inflate + protobuf decode with the same crates, nothing else.
+cargo build --quiet --release -p godiag-analyze --example decode_floor --manifest-path "$root/Cargo.toml"
+floor="${CARGO_TARGET_DIR:-$root/target}/release/examples/decode_floor"
 
 # A large allocation profile: 2^19 distinct stacks from a binary recursion (real runtime output).
 big="$work/big-allocs.pb.gz"
@@ -84,11 +87,11 @@ times() {
   fi
 }
 
-echo "== pprof profiles ($runs runs each): godiag analyze --top 10 | the pprof binary -top | gunzip alone"
+echo "== pprof profiles ($runs runs each): godiag analyze --top 10 | the pprof binary -top | floor (inflate + decode, same crates) | gunzip alone"
 for f in "${files[@]}"; do
   "$bin" analyze --top 1 "$f" >/dev/null 2>&1 || { echo "  $(basename "$f"): refused by godiag (see above), not timed"; continue; }
-  mapfile -t t < <(times "$bin analyze --top 10 $f" "$pprof_bin -top -nodecount=10 $f" "gzip -dc $f")
-  python3 -c 'import sys; n,s,g,p,z=sys.argv[1],int(sys.argv[2]),*map(float,sys.argv[3:]); print(f"  {n:<22} {s/1024:>8.0f} KiB   godiag {g*1e3:8.1f} ms   pprof {p*1e3:8.1f} ms ({p/g:5.1f}x)   gunzip {z*1e3:6.1f} ms (godiag = {g/z:4.1f}x gunzip)")' \
+  mapfile -t t < <(times "$bin analyze --top 10 $f" "$pprof_bin -top -nodecount=10 $f" "$floor $f" "gzip -dc $f")
+  python3 -c 'import sys; n,s,g,p,fl,z=sys.argv[1],int(sys.argv[2]),*map(float,sys.argv[3:]); print(f"  {n:<22} {s/1024:>8.0f} KiB   godiag {g*1e3:8.1f} ms   pprof {p*1e3:8.1f} ms ({p/g:5.1f}x)   floor {fl*1e3:6.1f} ms (godiag = {g/fl:4.1f}x floor)   gunzip {z*1e3:6.1f} ms")' \
     "$(basename "$f")" "$(stat -c %s "$f")" "${t[@]}"
 done
 
@@ -100,4 +103,4 @@ for f in "$fx/trace-busy.out" "$fx/trace-throttled.out" "$fx/goroutine.txt" "$fx
   python3 -c 'import sys; n,s,g,o,r=sys.argv[1],int(sys.argv[2]),*map(float,sys.argv[3:]); mb=s/1e6; print(f"  {n:<26} {s/1024:>7.0f} KiB   godiag {g*1e3:7.1f} ms ({mb/g:6.1f} MB/s)   " + (f"go trace {o*1e3:7.1f} ms ({o/g:4.1f}x)   " if n.endswith(".out") else "") + f"read {r*1e3:5.1f} ms ({mb/r:7.1f} MB/s)")' \
     "$(basename "$f")" "$(stat -c %s "$f")" "${t[@]}"
 done
-echo "(not measured here yet: the decode floor with the fastest crates, collection for 1 and 20 pods on loopback, operator RSS under streaming load, 1,000 requests; see the 20-pod e2e figure for the cluster)"
+echo "(not measured here yet: a floor with faster crates than godiag's own (zlib-rs, a borrowing decode), collection for 1 and 20 pods on loopback, operator RSS under streaming load, 1,000 requests; see the 20-pod e2e figure for the cluster)"
