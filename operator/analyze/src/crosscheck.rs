@@ -3,12 +3,10 @@
 //! the threads really got. A P is busy while its thread is frozen by the kernel (CFS throttling,
 //! a crowded node), so the two disagree exactly when the operating system, not Go, is the cause.
 
-use crate::findings::{Finding, Rule};
+use crate::findings::{Finding, MAX_EVIDENCE, Rule};
 use crate::pprof::{PprofReport, ProfileType};
 use crate::resources::cores;
 use crate::trace::TraceReport;
-
-const MAX_EVIDENCE: usize = 4;
 
 /// CPU cores a CPU profile measured over its duration.
 pub fn cores_used(r: &PprofReport) -> Option<f64> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Most findings one report or summary carries.
 pub const MAX_FINDINGS: usize = 8;
-const MAX_EVIDENCE: usize = 4;
+pub(crate) const MAX_EVIDENCE: usize = 4;
 const MAX_TEXT: usize = 160;
 
 /// The rule that produced a finding, in the order a reader needs them first. Serialized as

@@ -150,14 +150,6 @@ fn goroutines(r: &GoroutineReport) -> String {
     o
 }
 
-fn dur(v: u64) -> String {
-    units::nanoseconds(i64::try_from(v).unwrap_or(i64::MAX))
-}
-
-fn bytes(v: u64) -> String {
-    units::bytes(i64::try_from(v).unwrap_or(i64::MAX))
-}
-
 fn trace(r: &TraceReport) -> String {
     let mut o = String::new();
     let ms = |ns: u64| ns as f64 / 1e6;
@@ -177,9 +169,9 @@ fn trace(r: &TraceReport) -> String {
                 o,
                 "  syscalls:           {} ({}), and {} ({}) of the profilers' own",
                 w.count,
-                dur(w.total_ns),
+                units::nanoseconds_u64(w.total_ns),
                 w.left_out_count,
-                dur(w.left_out_ns)
+                units::nanoseconds_u64(w.left_out_ns)
             );
         }
         _ => {
@@ -193,7 +185,8 @@ fn trace(r: &TraceReport) -> String {
         let _ = writeln!(o, "  GC CPU:             {pct:.1}% (mark workers, assists, stop-the-world)");
     }
     if let (Some(peak), Some(goal)) = (r.heap_alloc_max_bytes, r.heap_goal_bytes) {
-        let _ = writeln!(o, "  heap:               peak {}, next GC at {}", bytes(peak), bytes(goal));
+        let _ =
+            writeln!(o, "  heap:               peak {}, next GC at {}", units::bytes_u64(peak), units::bytes_u64(goal));
     }
     if let Some(g) = &r.goroutines {
         let _ = writeln!(o, "  goroutines alive:   max {}, {} at the end", g.max, g.end);
@@ -215,13 +208,20 @@ fn trace(r: &TraceReport) -> String {
             o,
             "{title}: {} intervals, {} total; p50 {}, p99 {}, max {}",
             w.count,
-            dur(w.total_ns),
-            dur(w.p50_ns),
-            dur(w.p99_ns),
-            dur(w.max_ns)
+            units::nanoseconds_u64(w.total_ns),
+            units::nanoseconds_u64(w.p50_ns),
+            units::nanoseconds_u64(w.p99_ns),
+            units::nanoseconds_u64(w.max_ns)
         );
         for t in &w.top {
-            let _ = writeln!(o, "  {:>9} {:>7}x  max {:>9}  {}", dur(t.total_ns), t.count, dur(t.max_ns), t.who());
+            let _ = writeln!(
+                o,
+                "  {:>9} {:>7}x  max {:>9}  {}",
+                units::nanoseconds_u64(t.total_ns),
+                t.count,
+                units::nanoseconds_u64(t.max_ns),
+                t.who()
+            );
         }
     }
     if let Some(a) = &r.annotations {
@@ -232,9 +232,9 @@ fn trace(r: &TraceReport) -> String {
                 "Task {:?}: {} ended; p50 {}, p99 {}, max {}",
                 l.name,
                 l.count,
-                dur(l.p50_ns),
-                dur(l.p99_ns),
-                dur(l.max_ns)
+                units::nanoseconds_u64(l.p50_ns),
+                units::nanoseconds_u64(l.p99_ns),
+                units::nanoseconds_u64(l.max_ns)
             );
             if let Some(where_) = t.slowest.as_ref().and_then(|b| b.largest()) {
                 let _ = writeln!(o, "  the slowest spent its time {where_}");
@@ -246,9 +246,9 @@ fn trace(r: &TraceReport) -> String {
                 "Region {:?}: {} ended; p50 {}, p99 {}, max {}",
                 l.name,
                 l.count,
-                dur(l.p50_ns),
-                dur(l.p99_ns),
-                dur(l.max_ns)
+                units::nanoseconds_u64(l.p50_ns),
+                units::nanoseconds_u64(l.p99_ns),
+                units::nanoseconds_u64(l.max_ns)
             );
         }
         for l in &a.logs {

@@ -46,6 +46,16 @@ fn label(v: f64, unit: &str) -> String {
     if s == "0" || s == "-0" { "0".to_string() } else { format!("{s}{unit}") }
 }
 
+/// [`nanoseconds`] of an unsigned count (a trace's durations), saturating.
+pub fn nanoseconds_u64(v: u64) -> String {
+    nanoseconds(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// [`bytes`] of an unsigned count (a trace's heap sizes), saturating.
+pub fn bytes_u64(v: u64) -> String {
+    bytes(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
 /// Two decimals with a trailing `.00` dropped, as pprof prints numbers: `12.50`, `3`.
 pub fn fixed2(v: f64) -> String {
     let s = format!("{v:.2}");

@@ -5,7 +5,7 @@
 use super::TraceReport;
 use crate::findings::{Finding, MAX_FINDINGS, Rule, Severity, Thresholds, normalize};
 use crate::resources::{Resources, cores};
-use crate::units::{bytes, nanoseconds};
+use crate::units::{bytes_u64, nanoseconds_u64 as ns};
 
 /// Fewest runnable intervals before scheduler latency is judged (a trace of an idle program
 /// has a handful, and one slow one says nothing).
@@ -20,10 +20,6 @@ const MIN_JUDGED_NS: u64 = 1_000_000_000;
 /// (and at most the machine's CPUs, which the trace does not tell).
 fn go_default_procs(limit: f64) -> u64 {
     (limit.ceil() as u64).max(2)
-}
-
-fn ns(v: u64) -> String {
-    nanoseconds(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
 pub(super) fn findings(r: &TraceReport, th: &Thresholds, res: &Resources) -> Vec<Finding> {
@@ -157,11 +153,7 @@ pub(super) fn findings(r: &TraceReport, th: &Thresholds, res: &Resources) -> Vec
             format!("stop-the-world total {}, longest {}", ns(r.stw_total_ns), ns(r.stw_max_ns)),
         ];
         if let (Some(peak), Some(goal)) = (r.heap_alloc_max_bytes, r.heap_goal_bytes) {
-            evidence.push(format!(
-                "heap peaked at {}, next GC at {}",
-                bytes(i64::try_from(peak).unwrap_or(i64::MAX)),
-                bytes(i64::try_from(goal).unwrap_or(i64::MAX))
-            ));
+            evidence.push(format!("heap peaked at {}, next GC at {}", bytes_u64(peak), bytes_u64(goal)));
         }
         out.push(Finding::new(Rule::GcPressure, Severity::Warning, message, evidence));
     }

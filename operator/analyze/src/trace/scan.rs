@@ -431,12 +431,9 @@ fn bind(open: &mut Open, m: u64, g: u64, s: &mut Scan) {
 mod tests {
     use super::*;
 
-    fn uvarint(mut v: u64, out: &mut Vec<u8>) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
+    /// Go's uvarints are protobuf's base-128 varints.
+    fn uvarint(v: u64, out: &mut Vec<u8>) {
+        prost::encoding::encode_varint(v, out);
     }
 
     /// One event: its type and its arguments (the first argument is the time delta).
