@@ -321,16 +321,11 @@ impl Timeline {
 
     /// Moves `g` into `state` at `ts`: the interval in its previous state ends and is counted.
     fn enter(&mut self, id: u64, ts: u64, state: State, stack: StackId) {
-        let prev = match self.gs.get_mut(&id) {
-            Some(g) => Some(*g),
-            None => {
-                if self.gs.len() >= MAX_GOROUTINES {
-                    self.dropped += 1;
-                    return;
-                }
-                None
-            }
-        };
+        let prev = self.gs.get(&id).copied();
+        if prev.is_none() && self.gs.len() >= MAX_GOROUTINES {
+            self.dropped += 1;
+            return;
+        }
         match prev {
             Some(g) if g.state == state && state == State::Runnable => return, // still runnable
             Some(g) => self.leave(&g, ts),
@@ -370,11 +365,8 @@ impl Timeline {
             stack,
             assist,
             has_run: base.has_run || state == State::Running,
-            gc_since: if state == State::Running {
-                base.gc_since.filter(|_| prev.is_some_and(|p| p.state == State::Running))
-            } else {
-                None
-            },
+            // Still running as a GC worker: `leave` counted the time up to now.
+            gc_since: base.gc_since.filter(|_| base.state == State::Running && state == State::Running).map(|_| ts),
             ..base
         };
         self.gs.insert(id, next);
@@ -536,6 +528,25 @@ mod tests {
         assert_eq!(w.syscall.unwrap().total_ns, 40);
         assert_eq!(tl.running_ns, 150 + 60, "150..300 and 340..400");
         assert_eq!(tl.goroutine_counts().unwrap().max, 1, "g2's status 0 is not a state");
+    }
+
+    #[test]
+    fn gc_worker_time_is_counted_once_across_a_repeated_start() {
+        let mut tl = Timeline::default();
+        let mut t = GenTables::default();
+        let mut s = Vec::new();
+        s.push(5); // EvString
+        prost::encoding::encode_varint(1, &mut s);
+        prost::encoding::encode_varint(14, &mut s);
+        s.extend_from_slice(b"GC (dedicated)");
+        t.read_strings(&s);
+        let label = Rec { ts: 10, g: 1, a: 1, b: 0, kind: Kind::Label };
+        for r in [rec(10, 1, Kind::Start), label, rec(30, 1, Kind::Start), rec(50, 1, Kind::Stop)] {
+            tl.push(r);
+        }
+        tl.end_generation(&t, 1_000_000_000);
+        assert_eq!(tl.gc_worker_ns, 40, "10..50 as a mark worker, not 10..30 twice plus 10..50");
+        assert_eq!(tl.running_ns, 40);
     }
 
     #[test]
