@@ -277,8 +277,10 @@ impl ByteCapArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct CollectArgs {
-    /// Base URL of the Go program's HTTP server, e.g. http://127.0.0.1:6060
-    pub url: String,
+    /// Base URL of each Go program's HTTP server, e.g. http://127.0.0.1:6060. Several programs
+    /// are collected in one window: their CPU profiles and traces start together.
+    #[arg(required = true, num_args = 1..)]
+    pub urls: Vec<String>,
     /// Comma-separated kinds: cpu, heap, allocs, goroutine, block, mutex, threadcreate, trace.
     #[arg(long, value_delimiter = ',', default_values_t = [ProfileKind::Cpu, ProfileKind::Heap, ProfileKind::Goroutine, ProfileKind::Trace])]
     pub profiles: Vec<ProfileKind>,
@@ -294,7 +296,8 @@ pub struct CollectArgs {
     /// Where to write artifacts, as a storage URL (file://./out, s3://bucket/prefix, …).
     #[arg(long, default_value = "file://./out")]
     pub out: String,
-    /// Name of the directory for this target under --out (default: host_port of the URL).
+    /// Name of the directory for the target under --out (default: host_port of the URL); only
+    /// with a single URL.
     #[arg(long)]
     pub name: Option<String>,
     #[command(flatten)]

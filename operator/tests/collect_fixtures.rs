@@ -288,7 +288,8 @@ async fn pipeline_into_memory_store() {
     );
     let dir = store::layout::target_dir("shop", "req", "pod-a");
     let started = std::time::Instant::now();
-    let outcome = collect_target(&conn, &plan, store.as_ref(), &dir, &godiag::collect::WindowGate::none(), "t").await;
+    let outcome =
+        collect_target(&conn, &plan, store.as_ref(), &dir, &godiag::collect::WindowGate::none(), "t", None).await;
     assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
     // Sequential would take at least 4s.
     let took = started.elapsed();
@@ -336,7 +337,8 @@ async fn cpu_profiler_held_elsewhere_fails_precisely_after_retries() {
         busy_backoff: Duration::from_millis(300),
         ..CollectPlan::default()
     };
-    let outcome = collect_target(&conn, &plan, store.as_ref(), "t", &godiag::collect::WindowGate::none(), "t").await;
+    let outcome =
+        collect_target(&conn, &plan, store.as_ref(), "t", &godiag::collect::WindowGate::none(), "t", None).await;
     assert_eq!(outcome.artifacts.len(), 1, "heap must still be collected");
     assert_eq!(outcome.artifacts[0].kind, ArtifactKind::Heap);
     let f = &outcome.failures[0];
@@ -345,4 +347,33 @@ async fn cpu_profiler_held_elsewhere_fails_precisely_after_retries() {
     assert!(msg.contains("another CPU profiler holds the program's profiler"), "{msg}");
     assert!(msg.contains("after 3 attempts"), "{msg}");
     holder.join().unwrap();
+}
+
+/// Each artifact is handed over the moment it is stored (the operator analyses it then): the
+/// snapshots come out while the CPU window still runs, before the CPU profile, and every stored
+/// artifact is handed over exactly once.
+#[tokio::test]
+async fn snapshots_are_handed_over_before_the_window_ends() {
+    let Some(app) = start_goapp(&[]) else { return };
+    let conn = TcpConnector::new("127.0.0.1", app.port);
+    let store = store::open("memory:///godiag").unwrap();
+    let plan = CollectPlan::new(
+        vec![ProfileKind::Cpu, ProfileKind::Heap, ProfileKind::Goroutine],
+        "/debug/pprof",
+        Duration::from_secs(2),
+        Duration::from_secs(1),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let outcome =
+        collect_target(&conn, &plan, store.as_ref(), "t", &godiag::collect::WindowGate::none(), "t", Some(tx)).await;
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    let mut handed = Vec::new();
+    while let Some(a) = rx.recv().await {
+        handed.push(a.kind);
+    }
+    assert_eq!(handed.last(), Some(&ArtifactKind::Cpu), "the CPU profile ends its window last: {handed:?}");
+    let mut stored: Vec<ArtifactKind> = outcome.artifacts.iter().map(|a| a.kind).collect();
+    handed.sort();
+    stored.sort();
+    assert_eq!(handed, stored, "every stored artifact handed over once");
 }

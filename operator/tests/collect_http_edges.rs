@@ -69,7 +69,8 @@ async fn each_misbehaviour_gets_its_own_reason_and_nothing_partial_is_stored() {
         ..CollectPlan::default()
     };
     let started = Instant::now();
-    let outcome = collect_target(&conn, &plan, store.as_ref(), "t", &godiag::collect::WindowGate::none(), "t").await;
+    let outcome =
+        collect_target(&conn, &plan, store.as_ref(), "t", &godiag::collect::WindowGate::none(), "t", None).await;
     let took = started.elapsed();
     assert!(outcome.artifacts.is_empty(), "{:?}", outcome.artifacts);
     assert!(took < Duration::from_secs(3), "deadlines must bound the whole collection, took {took:?}");
@@ -133,7 +134,8 @@ async fn an_endless_body_is_cut_off_at_the_byte_cap() {
         ..CollectPlan::default()
     };
     let started = Instant::now();
-    let outcome = collect_target(&conn, &plan, store.as_ref(), "t", &godiag::collect::WindowGate::none(), "t").await;
+    let outcome =
+        collect_target(&conn, &plan, store.as_ref(), "t", &godiag::collect::WindowGate::none(), "t", None).await;
     assert!(outcome.artifacts.is_empty());
     let err = &outcome.failures[0].error;
     assert_eq!(err.reason(), "ArtifactTooLarge", "{err}");

@@ -14,7 +14,7 @@ pub mod window;
 
 pub use connector::{AsyncReadWrite, BoxedIo, Connector, TcpConnector};
 pub use error::{ArtifactReason, CollectError};
-pub use pipeline::collect_target;
+pub use pipeline::{StoredSender, collect_target};
 pub use plan::{ByteCaps, CollectPlan};
 pub use window::WindowGate;
 

@@ -29,9 +29,14 @@ const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// Snapshot requests in flight at once: gentle on the target (goroutine dumps stop the world).
 const SNAPSHOT_CONCURRENCY: usize = 2;
 
+/// Where each artifact goes the moment it is stored (the operator analyses snapshots while the
+/// window still runs); dropped when the collection ends.
+pub type StoredSender = tokio::sync::mpsc::UnboundedSender<CollectedArtifact>;
+
 /// Collects `plan` from the target behind `conn` into `store` under `dir`
-/// (`<dir>/<kind>.<ext>`). Returns what was stored and what failed, in plan order. The window
-/// starts when every pod of `window` is ready (`who` is this one).
+/// (`<dir>/<kind>.<ext>`). Returns what was stored and what failed, in plan order; each stored
+/// artifact is also sent to `stored` as soon as it is. The window starts when every pod of
+/// `window` is ready (`who` is this one).
 pub async fn collect_target(
     conn: &dyn Connector,
     plan: &CollectPlan,
@@ -39,7 +44,17 @@ pub async fn collect_target(
     dir: &str,
     window: &WindowGate,
     who: &str,
+    stored: Option<StoredSender>,
 ) -> TargetOutcome {
+    let stored = &stored;
+    let handed_over = |result: Result<CollectedArtifact, CollectError>| {
+        if let (Ok(artifact), Some(tx)) = (&result, stored) {
+            // The receiver may be gone (the request was deleted): the outcome still has it.
+            let _ = tx.send(artifact.clone());
+        }
+        result
+    };
+    let handed_over = &handed_over;
     let fetches = plan.fetches();
     let (windowed, snapshots): (Vec<_>, Vec<_>) = fetches.iter().enumerate().partition(|(_, j)| !j.window.is_zero());
     let delay = if windowed.is_empty() { Duration::ZERO } else { SNAPSHOT_DELAY };
@@ -52,7 +67,9 @@ pub async fn collect_target(
     };
 
     let windowed_fut = futures::future::join_all(
-        windowed.into_iter().map(|(i, fetch)| async move { (i, run_fetch(conn, plan, store, dir, fetch).await) }),
+        windowed
+            .into_iter()
+            .map(|(i, fetch)| async move { (i, handed_over(run_fetch(conn, plan, store, dir, fetch).await)) }),
     );
     // Snapshots start right after the windowed requests, a few at a time.
     let gate = tokio::sync::Semaphore::new(SNAPSHOT_CONCURRENCY);
@@ -60,7 +77,7 @@ pub async fn collect_target(
     let snapshots_fut = futures::future::join_all(snapshots.into_iter().map(|(i, fetch)| async move {
         tokio::time::sleep(delay).await;
         let _permit = gate.acquire().await;
-        (i, run_fetch(conn, plan, store, dir, fetch).await)
+        (i, handed_over(run_fetch(conn, plan, store, dir, fetch).await))
     }));
     let (mut results, snapshot_results) = futures::future::join(windowed_fut, snapshots_fut).await;
     results.extend(snapshot_results);
@@ -241,7 +258,7 @@ mod tests {
         let plan = CollectPlan::default();
         let store = crate::store::open("memory://").unwrap();
         let alone = WindowGate::none();
-        let fut = collect_target(&conn, &plan, store.as_ref(), "x", &alone, "x");
+        let fut = collect_target(&conn, &plan, store.as_ref(), "x", &alone, "x", None);
         assert_send(&fut);
     }
 
@@ -258,7 +275,7 @@ mod tests {
             ..CollectPlan::default()
         };
         let store = crate::store::open("memory://").unwrap();
-        let outcome = collect_target(&conn, &plan, store.as_ref(), "x", &WindowGate::none(), "x").await;
+        let outcome = collect_target(&conn, &plan, store.as_ref(), "x", &WindowGate::none(), "x", None).await;
         assert_eq!(outcome.failures.len(), 1);
         assert_eq!(outcome.failures[0].error.reason(), "NoPprofEndpoint", "nothing listens there");
     }

@@ -1,7 +1,8 @@
-//! Analysis of one pod's stored artifacts, one artifact at a time: each goes to the analysis
-//! worker process (or, in tests, to a blocking thread), its flame graph SVG is stored next to
-//! it, and the bounded summary for the pod's status entry and `summary.json` are built from the
-//! analyses. An artifact that cannot be analysed is a note; it stays stored.
+//! Analysis of one pod's stored artifacts, one artifact at a time (the collector hands each over
+//! as soon as it is stored, so snapshots are analysed while the window still runs): each goes to
+//! the analysis worker process (or, in tests, to a blocking thread), its flame graph SVG is
+//! stored next to it, and the bounded summary for the pod's status entry and `summary.json` are
+//! built from the analyses. An artifact that cannot be analysed is a note; it stays stored.
 
 use crate::api::TargetSummary;
 use crate::collect::CollectedArtifact;
@@ -38,54 +39,83 @@ pub struct TargetAnalysis {
 /// One artifact's analysis and the URI of its stored flame graph.
 type Analysed = (Analysis, Option<String>);
 
-pub async fn analyze_target(
+/// What became of one stored artifact.
+#[derive(Debug)]
+pub enum ArtifactAnalysis {
+    Analysed(Box<Analysis>, Option<String>),
+    /// Not analysed, on purpose (too large): the note says why.
+    Skipped(String),
+    Failed(AnalysisFailure),
+}
+
+/// Delve's raw JSON is kept for people and tools; its rendered dump is what is analysed.
+pub fn is_analysed(kind: ArtifactKind) -> bool {
+    kind.format() != analyze::ArtifactFormat::DelveJson
+}
+
+/// One artifact through the analyzer; its flame graph is stored next to it.
+pub async fn analyse_artifact(
     analyzer: &Analyzer,
     store: &dyn ArtifactStore,
     dir: &str,
-    artifacts: &[CollectedArtifact],
-    resources: Resources,
+    a: &CollectedArtifact,
+    resources: &Resources,
+) -> ArtifactAnalysis {
+    if a.object.bytes > MAX_ANALYZED_BYTES {
+        return ArtifactAnalysis::Skipped(format!(
+            "{} not analysed: {} bytes is above the {} MiB limit",
+            a.kind,
+            a.object.bytes,
+            MAX_ANALYZED_BYTES >> 20
+        ));
+    }
+    let svg_path = layout::join(dir, &format!("{}.svg", a.kind));
+    let result = match analyzer {
+        Analyzer::Worker(w) => w
+            .analyse(store, a.kind, &a.object.path, &svg_path, resources)
+            .await
+            .map(|out| (out.analysis, out.svg.map(|s| s.uri))),
+        Analyzer::InProcess => in_process(store, a.kind, &a.object.path, &svg_path, *resources).await,
+    };
+    match result {
+        Ok((analysis, svg)) => ArtifactAnalysis::Analysed(Box::new(analysis), svg),
+        Err(f) => {
+            tracing::info!(kind = %a.kind, reason = f.reason(), error = %f, "artifact not analysed");
+            ArtifactAnalysis::Failed(f)
+        }
+    }
+}
+
+/// The bounded summary for the pod's status entry and its stored `summary.json`, from what
+/// became of each artifact (in the order given).
+pub async fn summarise(
+    store: &dyn ArtifactStore,
+    dir: &str,
+    done: Vec<(ArtifactKind, ArtifactAnalysis)>,
+    resources: &Resources,
 ) -> TargetAnalysis {
     let mut analyses: Vec<(ArtifactKind, Analysis)> = Vec::new();
     let mut svgs = Vec::new();
     let mut notes = Vec::new();
     let mut failures = Vec::new();
-    // Delve's raw JSON is kept for people and tools; its rendered dump is what is analysed.
-    for a in artifacts.iter().filter(|a| a.kind.format() != analyze::ArtifactFormat::DelveJson) {
-        if a.object.bytes > MAX_ANALYZED_BYTES {
-            notes.push(format!(
-                "{} not analysed: {} bytes is above the {} MiB limit",
-                a.kind,
-                a.object.bytes,
-                MAX_ANALYZED_BYTES >> 20
-            ));
-            continue;
-        }
-        let svg_path = layout::join(dir, &format!("{}.svg", a.kind));
-        let result = match analyzer {
-            Analyzer::Worker(w) => w
-                .analyse(store, a.kind, &a.object.path, &svg_path, &resources)
-                .await
-                .map(|out| (out.analysis, out.svg.map(|s| s.uri))),
-            Analyzer::InProcess => in_process(store, a.kind, &a.object.path, &svg_path, resources).await,
-        };
+    for (kind, result) in done {
         match result {
-            Ok((analysis, svg)) => {
-                analyses.push((a.kind, analysis));
+            ArtifactAnalysis::Analysed(analysis, svg) => {
+                analyses.push((kind, *analysis));
                 svgs.extend(svg);
             }
-            Err(f) => {
-                tracing::info!(kind = %a.kind, reason = f.reason(), error = %f, "artifact not analysed");
+            ArtifactAnalysis::Skipped(note) => notes.push(note),
+            ArtifactAnalysis::Failed(f) => {
                 notes.push(clip(&f.to_string(), MAX_NOTE));
                 failures.push(f);
             }
         }
     }
     let refs: Vec<(ArtifactKind, &Analysis)> = analyses.iter().map(|(k, a)| (*k, a)).collect();
-    let mut summary = analyze::summarize_target(&refs, &resources);
+    let mut summary = analyze::summarize_target(&refs, resources);
     summary.notes.extend(notes);
     summary.notes.truncate(5);
-    let json =
-        serde_json::to_vec_pretty(&analyze::summary_json(&refs, &resources)).map(Bytes::from).unwrap_or_default();
+    let json = serde_json::to_vec_pretty(&analyze::summary_json(&refs, resources)).map(Bytes::from).unwrap_or_default();
     let mut reports = Vec::new();
     if let Ok(obj) = store.put_bytes(&layout::join(dir, "summary.json"), json).await {
         reports.push(obj.uri);
@@ -132,6 +162,21 @@ mod tests {
     use crate::store::StoredObject;
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/analyze/tests/fixtures");
+
+    /// Every artifact analysed in order, then the pod's summary (as the diagnoser does).
+    async fn analyze_target(
+        analyzer: &Analyzer,
+        store: &dyn ArtifactStore,
+        dir: &str,
+        artifacts: &[CollectedArtifact],
+        resources: Resources,
+    ) -> TargetAnalysis {
+        let mut done = Vec::new();
+        for a in artifacts.iter().filter(|a| is_analysed(a.kind)) {
+            done.push((a.kind, analyse_artifact(analyzer, store, dir, a, &resources).await));
+        }
+        summarise(store, dir, done, &resources).await
+    }
 
     async fn stored(store: &dyn ArtifactStore, kind: ArtifactKind, file: &str) -> CollectedArtifact {
         let bytes = std::fs::read(format!("{FIXTURES}/{file}")).unwrap();

@@ -3,7 +3,7 @@
 //! pipeline into object storage, analyses what was stored, and writes the request's
 //! `manifest.json`.
 
-use super::analysis::{Analyzer, analyze_target};
+use super::analysis::{Analyzer, ArtifactAnalysis, analyse_artifact, is_analysed, summarise};
 use super::diagnoser::{Diagnoser, DiagnoserError, RequestRecord, TargetResult, TargetTask};
 use super::last_crash;
 use super::pod_check::{PodAccess, PortPolicy, check_pod, prepare_target, running_container};
@@ -85,6 +85,8 @@ impl ClusterDiagnoser {
             .ok_or_else(|| TargetFailure::PodDeleted { pod: task.pod.clone(), gone: true })?;
         let dir = layout::target_dir(&task.namespace, &task.request, &task.pod);
         let mut outcome = TargetOutcome::default();
+        // Artifacts analysed while the collection still ran, by stored path.
+        let mut early: Vec<(String, ArtifactAnalysis)> = Vec::new();
         // The previous container's crash first: it costs the pod nothing. Asked for alone, the
         // container may be waiting in CrashLoopBackOff.
         let mut crash = None;
@@ -104,15 +106,30 @@ impl ClusterDiagnoser {
                     PodAccess::PortForward => Box::new(PortForwardConnector::new(pods.clone(), &task.pod, target.port)),
                     PodAccess::PodIp(ip) => Box::new(TcpConnector::new(ip, target.port)),
                 };
-                outcome = collect_target(
+                // Each artifact is analysed as soon as it is stored: the snapshots and the trace
+                // while the CPU window still runs, so the request ends soon after its window.
+                let resources = super::resources::container_resources(&pod, &target.container);
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<CollectedArtifact>();
+                let analyse_as_stored = async {
+                    let mut done = Vec::new();
+                    while let Some(a) = rx.recv().await {
+                        if is_analysed(a.kind) {
+                            let r = analyse_artifact(&self.analyzer, self.store.as_ref(), &dir, &a, &resources).await;
+                            done.push((a.object.path.clone(), r));
+                        }
+                    }
+                    done
+                };
+                let collect = collect_target(
                     connector.as_ref(),
                     &target.plan,
                     self.store.as_ref(),
                     &dir,
                     &task.window,
                     &task.pod,
-                )
-                .await;
+                    Some(tx),
+                );
+                (outcome, early) = tokio::join!(collect, analyse_as_stored);
                 (target.container, Some(Probe { port: target.port, path: pprof.path.clone() }))
             }
             None if task.delve.is_none() => (check_pod(&pod, &task.pod, task.container.as_deref())?, None),
@@ -181,7 +198,15 @@ impl ClusterDiagnoser {
         if !stored.is_empty() {
             // The status lists what was stored before analysis starts (phase Analyzing).
             task.collected.send(result.clone());
-            let analysis = analyze_target(&self.analyzer, self.store.as_ref(), &dir, &stored, resources).await;
+            let mut done = Vec::new();
+            for a in stored.iter().filter(|a| is_analysed(a.kind)) {
+                let r = match early.iter().position(|(path, _)| *path == a.object.path) {
+                    Some(i) => early.swap_remove(i).1,
+                    None => analyse_artifact(&self.analyzer, self.store.as_ref(), &dir, a, &resources).await,
+                };
+                done.push((a.kind, r));
+            }
+            let analysis = summarise(self.store.as_ref(), &dir, done, &resources).await;
             for f in &analysis.failures {
                 self.metrics.analysis_failures.get_or_create(&ReasonLabel { reason: f.reason() }).inc();
             }

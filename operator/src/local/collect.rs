@@ -60,36 +60,94 @@ pub fn plan_from_args(args: &CollectArgs, target: &HttpTarget) -> CollectPlan {
     CollectPlan { caps: args.caps.caps(), ..CollectPlan::new(args.profiles.clone(), path, args.duration, trace) }
 }
 
-/// Runs `godiag collect`: collects, writes `<out>/<name>/…` and `<out>/manifest.json`, prints a
-/// table. Exit code 0 when at least one artifact was stored, 1 otherwise.
-pub async fn run_collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
-    let target = parse_target(&args.url)?;
-    let plan = plan_from_args(args, &target);
-    let name = args.name.as_deref().map(layout::segment).unwrap_or_else(|| target.default_name());
-    let out = store::open(&args.out)?;
-    let conn = TcpConnector::new(target.host.clone(), target.port);
-    let source = describe_url(&conn, &plan.path);
+/// One program `godiag collect` was given: where, what, and under which name.
+struct LocalTarget {
+    name: String,
+    source: String,
+    conn: TcpConnector,
+    plan: CollectPlan,
+}
 
-    println!("collecting {} from {source}…", describe_kinds(&plan));
+/// The targets of a `godiag collect` command line, each under a distinct directory name.
+fn targets_from_args(args: &CollectArgs) -> Result<Vec<LocalTarget>, CollectError> {
+    if args.name.is_some() && args.urls.len() > 1 {
+        return Err(CollectError::InvalidTarget {
+            url: args.urls.join(" "),
+            message: "--name names one target; with several URLs each is named host_port".into(),
+        });
+    }
+    let mut targets: Vec<LocalTarget> = Vec::with_capacity(args.urls.len());
+    for url in &args.urls {
+        let target = parse_target(url)?;
+        let plan = plan_from_args(args, &target);
+        let name = args.name.as_deref().map(layout::segment).unwrap_or_else(|| target.default_name());
+        if targets.iter().any(|t| t.name == name) {
+            return Err(CollectError::InvalidTarget {
+                url: url.clone(),
+                message: format!("given twice (both would be stored under {name}/)"),
+            });
+        }
+        let conn = TcpConnector::new(target.host.clone(), target.port);
+        let source = describe_url(&conn, &plan.path);
+        targets.push(LocalTarget { name, source, conn, plan });
+    }
+    Ok(targets)
+}
+
+/// Runs `godiag collect`: collects every URL in one window, writes `<out>/<name>/…` and
+/// `<out>/manifest.json`, prints a table per target. Exit code 0 when every target stored at
+/// least one artifact, 1 otherwise.
+pub async fn run_collect(args: &CollectArgs) -> anyhow::Result<ExitCode> {
+    let targets = targets_from_args(args)?;
+    let out = store::open(&args.out)?;
+    let gate = if targets.len() > 1 {
+        crate::collect::WindowGate::new(targets.iter().map(|t| t.name.clone()))
+    } else {
+        crate::collect::WindowGate::none()
+    };
+    for t in &targets {
+        println!("collecting {} from {}…", describe_kinds(&t.plan), t.source);
+    }
     let started = jiff::Timestamp::now();
     let clock = std::time::Instant::now();
-    let outcome = collect_target(&conn, &plan, out.as_ref(), &name, &crate::collect::WindowGate::none(), &name).await;
+    let outcomes = futures::future::join_all(
+        targets.iter().map(|t| collect_target(&t.conn, &t.plan, out.as_ref(), &t.name, &gate, &t.name, None)),
+    )
+    .await;
     let elapsed = clock.elapsed();
 
     let mut manifest = Manifest::new(None, None, started);
-    manifest.targets.push(outcome.to_manifest(&name, &source));
+    manifest.targets = targets.iter().zip(&outcomes).map(|(t, o)| o.to_manifest(&t.name, &t.source)).collect();
     manifest.finished = jiff::Timestamp::now();
     let written = manifest.write(out.as_ref(), layout::MANIFEST_FILE).await?;
 
-    print!("{}", render_table(&outcome));
+    for (t, outcome) in targets.iter().zip(&outcomes) {
+        if targets.len() > 1 {
+            println!("\n== {} ({})", t.name, t.source);
+        }
+        print!("{}", render_table(outcome));
+    }
+    let stored: usize = outcomes.iter().map(|o| o.artifacts.len()).sum();
+    let failed: usize = outcomes.iter().map(|o| o.failures.len()).sum();
     println!(
-        "{} of {} artifacts stored in {:.1}s; manifest: {}",
-        outcome.artifacts.len(),
-        outcome.artifacts.len() + outcome.failures.len(),
+        "{stored} of {} artifacts stored in {:.1}s{}; manifest: {}",
+        stored + failed,
         elapsed.as_secs_f64(),
+        window_spread(&outcomes).map(|s| format!(" (windows started within {s})")).unwrap_or_default(),
         written.uri
     );
-    Ok(if outcome.artifacts.is_empty() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if outcomes.iter().all(|o| !o.artifacts.is_empty()) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// How far apart the targets' windows started, when there are several.
+fn window_spread(outcomes: &[TargetOutcome]) -> Option<String> {
+    let starts: Vec<jiff::Timestamp> = outcomes.iter().filter_map(|o| o.window_start).collect();
+    let (first, last) = (starts.iter().min()?, starts.iter().max()?);
+    if starts.len() < 2 {
+        return None;
+    }
+    let ms = last.duration_since(*first).as_secs_f64() * 1e3;
+    Some(format!("{ms:.0} ms"))
 }
 
 /// `http://host:port/path`, for messages.
@@ -181,12 +239,32 @@ mod tests {
             let crate::cli::Command::Collect(a) = crate::cli::Cli::try_parse_from(argv).unwrap().command else {
                 panic!("not collect")
             };
-            plan_from_args(&a, &parse_target(&a.url).unwrap())
+            plan_from_args(&a, &parse_target(&a.urls[0]).unwrap())
         };
         assert_eq!(parse(&["--duration", "2s"]).trace_duration, Duration::from_secs(2));
         assert_eq!(parse(&["--duration", "30s"]).trace_duration, Duration::from_secs(5));
         assert_eq!(parse(&["--duration", "30s", "--trace-duration", "7s"]).trace_duration, Duration::from_secs(7));
         assert_eq!(parse(&[]).path, "/debug/pprof");
+    }
+
+    #[test]
+    fn several_urls_are_several_targets_with_distinct_names() {
+        use clap::Parser;
+        let parse = |argv: &[&str]| {
+            let crate::cli::Command::Collect(a) = crate::cli::Cli::try_parse_from(argv).unwrap().command else {
+                panic!("not collect")
+            };
+            targets_from_args(&a)
+        };
+        let t = parse(&["godiag", "collect", "http://127.0.0.1:6060", "http://127.0.0.1:6061/internal"]).unwrap();
+        let names: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["127.0.0.1_6060", "127.0.0.1_6061"]);
+        assert_eq!(t[1].plan.path, "/internal", "each URL keeps its own pprof path");
+        let e = parse(&["godiag", "collect", "http://127.0.0.1:6060", "http://127.0.0.1:6060/x"]).err().unwrap();
+        assert!(e.to_string().contains("given twice"), "{e}");
+        let e = parse(&["godiag", "collect", "--name", "a", "http://h:1", "http://h:2"]).err().unwrap();
+        assert!(e.to_string().contains("--name names one target"), "{e}");
+        assert!(crate::cli::Cli::try_parse_from(["godiag", "collect"]).is_err(), "a URL is required");
     }
 
     #[test]
