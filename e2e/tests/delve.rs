@@ -64,6 +64,20 @@ async fn healthz(pods: &Api<Pod>, pod: &str) -> bool {
     tokio::time::timeout(Duration::from_secs(10), probe).await.ok().flatten().unwrap_or(false)
 }
 
+/// How long until the program answers /healthz again, asking until `limit` has passed (None:
+/// it never did). A program a debugger client just let go of may take a moment to resume on a
+/// loaded node; one left stopped never answers.
+async fn answers_within(pods: &Api<Pod>, pod: &str, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if healthz(pods, pod).await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    None
+}
+
 /// Asks the program for /healthz over and over until `stop`; returns the longest time between
 /// two answers and how many it got.
 async fn load(pods: Api<Pod>, pod: String, stop: Arc<AtomicBool>) -> (Duration, usize) {
@@ -336,7 +350,9 @@ async fn a_session_serves_a_real_dlv_client_and_lets_go_at_its_ttl() -> Result<(
         ensure!(out.status.success(), "dlv connect: {}\n{said}", String::from_utf8_lossy(&out.stderr));
         let listed = said.lines().find(|l| l.trim_end().ends_with("goroutines]")).context(said.to_string())?;
         ensure!(said.contains("main.main.gowrap1") || said.contains("main.leakOne"), "{said}");
-        ensure!(healthz(&pods, &pod).await, "the program runs after the client left with exit -c");
+        let resumed = answers_within(&pods, &pod, Duration::from_secs(30))
+            .await
+            .context("the program does not run after the client left with exit -c (30 s)")?;
 
         let st = wait_for(&requests, "session", "the request's Complete condition", REQUEST_TIMEOUT, complete())
             .await?
@@ -353,9 +369,10 @@ async fn a_session_serves_a_real_dlv_client_and_lets_go_at_its_ttl() -> Result<(
         ensure!(term.exit_code == 0, "debugger container: {term:#?}");
         ensure!(healthz(&pods, &pod).await, "the program answers after godiag detached");
         common::figure(&format!(
-            "delve session: open {:.1}s after the request; a real dlv connect listed {}; ended (ttl 40s) {:.1}s after the request, dlv ran {} ms",
+            "delve session: open {:.1}s after the request; a real dlv connect listed {}, and after its exit -c the program answered within {:.1}s; ended (ttl 40s) {:.1}s after the request, dlv ran {} ms",
             opened.as_secs_f64(),
             listed.trim(),
+            resumed.as_secs_f64(),
             ended.as_secs_f64(),
             delve.dlv_ran_ms.unwrap_or(0)
         ));

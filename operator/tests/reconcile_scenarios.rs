@@ -45,7 +45,7 @@ async fn new_request_runs_then_succeeds() {
         && j.container.as_deref() == Some("app")));
     assert!(jobs[0].window.same_as(&jobs[1].window), "the pods of a request start their windows together");
 
-    let action = reconcile(Arc::new(with_status(req.clone(), running)), h.ctx.clone()).await.expect("second pass");
+    let action = reconcile(Arc::new(h.api.as_written(req.clone(), running)), h.ctx.clone()).await.expect("second pass");
     assert_eq!(action, Action::await_change());
     let done = h.api.last_status();
     assert_eq!(done.phase, Some(Phase::Succeeded));
@@ -60,7 +60,7 @@ async fn new_request_runs_then_succeeds() {
 
     // A terminal request is never collected again, even when reconciled again.
     let patches = h.api.recorded.lock().unwrap().status_patches.len();
-    reconcile(Arc::new(with_status(req, done)), h.ctx.clone()).await.expect("third pass");
+    reconcile(Arc::new(h.api.as_written(req, done)), h.ctx.clone()).await.expect("third pass");
     assert_eq!(h.api.recorded.lock().unwrap().status_patches.len(), patches);
     assert_eq!(h.diagnoser.jobs.lock().unwrap().len(), 2);
 }
@@ -96,7 +96,7 @@ async fn pod_deleted_mid_collection_gives_partially_succeeded() {
     reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
     let running = h.api.last_status();
     h.finished_collections(2).await;
-    reconcile(Arc::new(with_status(req, running)), h.ctx.clone()).await.expect("second pass");
+    reconcile(Arc::new(h.api.as_written(req, running)), h.ctx.clone()).await.expect("second pass");
     let st = h.api.last_status();
     assert_eq!(st.phase, Some(Phase::PartiallySucceeded));
     assert_eq!(st.summary.as_deref(), Some("1/2 pods collected; b: PodDeleted"));
@@ -122,17 +122,19 @@ async fn operator_restart_mid_collection_collects_again_then_reports_loss() {
     let fresh = harness(vec![pod("a", "Running")], ScriptedDiagnoser::default());
     fresh.diagnoser.results.lock().unwrap().insert("a".into(), collected("a", &[ArtifactKind::Cpu]));
     let mut fresh = fresh;
-    reconcile(Arc::new(with_status(req.clone(), half_done.clone())), fresh.ctx.clone()).await.expect("after restart");
+    reconcile(Arc::new(fresh.api.as_written(req.clone(), half_done.clone())), fresh.ctx.clone())
+        .await
+        .expect("after restart");
     let restarted = fresh.api.last_status();
     assert_eq!(restarted.targets[0].reason.as_deref(), Some("CollectionRestarted"));
     assert_eq!(restarted.targets[0].attempts, 2);
     fresh.finished_collections(1).await;
-    reconcile(Arc::new(with_status(req.clone(), restarted.clone())), fresh.ctx.clone()).await.expect("finish");
+    reconcile(Arc::new(fresh.api.as_written(req.clone(), restarted.clone())), fresh.ctx.clone()).await.expect("finish");
     assert_eq!(fresh.api.last_status().phase, Some(Phase::Succeeded));
 
     // Restarted again during the second attempt: nothing more is tried, the loss is reported.
     let third = harness(vec![pod("a", "Running")], ScriptedDiagnoser::default());
-    reconcile(Arc::new(with_status(req, restarted)), third.ctx.clone()).await.expect("second restart");
+    reconcile(Arc::new(third.api.as_written(req, restarted)), third.ctx.clone()).await.expect("second restart");
     let st = third.api.last_status();
     assert_eq!(st.phase, Some(Phase::Failed));
     assert_eq!(st.targets[0].reason.as_deref(), Some("OperatorRestarted"));
@@ -151,7 +153,7 @@ async fn storage_write_failure_is_retried_not_reported_as_done() {
     let running = h.api.last_status();
     h.finished_collections(1).await;
 
-    let err = reconcile(Arc::new(with_status(req.clone(), running.clone())), h.ctx.clone())
+    let err = reconcile(Arc::new(h.api.as_written(req.clone(), running.clone())), h.ctx.clone())
         .await
         .expect_err("manifest write fails");
     assert_eq!(err.reason(), "StorageWriteFailed");
@@ -160,7 +162,7 @@ async fn storage_write_failure_is_retried_not_reported_as_done() {
 
     // Storage recovers: the result kept in memory is written on the retry.
     *h.diagnoser.fail_manifest.lock().unwrap() = false;
-    reconcile(Arc::new(with_status(req, running)), h.ctx.clone()).await.expect("retry");
+    reconcile(Arc::new(h.api.as_written(req, running)), h.ctx.clone()).await.expect("retry");
     assert_eq!(h.api.last_status().phase, Some(Phase::Succeeded));
     assert_eq!(h.diagnoser.manifests.lock().unwrap().len(), 1);
 }
@@ -172,7 +174,7 @@ async fn finished_request_is_deleted_after_its_ttl() {
     req.spec.ttl_seconds_after_finished = Some(0);
     let mut st = godiag::api::DiagnosisRequestStatus { phase: Some(Phase::Succeeded), ..Default::default() };
     st.completion_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()));
-    reconcile(Arc::new(with_status(req, st)), h.ctx.clone()).await.expect("pass");
+    reconcile(Arc::new(h.api.as_written(req, st)), h.ctx.clone()).await.expect("pass");
     assert_eq!(h.api.recorded.lock().unwrap().deletes, ["slow"]);
 }
 
@@ -189,13 +191,59 @@ async fn a_stale_object_after_a_pod_finished_keeps_its_result() {
     reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
     let running = h.api.last_status();
     h.finished_collections(1).await;
-    reconcile(Arc::new(with_status(req.clone(), running.clone())), h.ctx.clone()).await.expect("second pass");
+    reconcile(Arc::new(h.api.as_written(req.clone(), running.clone())), h.ctx.clone()).await.expect("second pass");
     let a_done = h.api.last_status();
     assert_eq!(a_done.targets[0].phase, TargetPhase::Succeeded);
     // The cache still holds the first pass's status: a is Collecting there.
-    reconcile(Arc::new(with_status(req, running)), h.ctx.clone()).await.expect("stale pass");
+    reconcile(Arc::new(h.api.as_written(req, running)), h.ctx.clone()).await.expect("stale pass");
     let after = h.api.last_status();
     assert_eq!(after.targets[0].phase, TargetPhase::Succeeded, "{:?}", after.targets[0]);
     assert_eq!(after.targets[0].reason, None, "{:?}", after.targets[0].message);
     assert_eq!(h.diagnoser.jobs.lock().unwrap().len(), 2, "a is not collected a second time");
+    assert_eq!(*h.api.conflicts.lock().unwrap(), 1, "the stale pass wrote nothing");
+}
+
+/// Seen with 1,000 quick requests: a request already Succeeded, and the watch cache still hands
+/// a reconcile its Collecting status. That pass must not take the pod for one whose collection
+/// was lost (no task runs for it any more), collect it again and overwrite the result — which
+/// ended, after a second such pass, as "godiag restarted 2 times … OperatorRestarted" though
+/// godiag never restarted.
+#[tokio::test]
+async fn a_stale_object_after_the_request_finished_changes_nothing() {
+    let script = ScriptedDiagnoser::default();
+    script.results.lock().unwrap().insert("a".into(), collected("a", &[ArtifactKind::Heap]));
+    let mut h = harness(vec![pod("a", "Running")], script);
+    let req = selector_request();
+    reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
+    let collecting = h.api.last_status();
+    h.finished_collections(1).await;
+    reconcile(Arc::new(h.api.as_written(req.clone(), collecting.clone())), h.ctx.clone()).await.expect("done");
+    assert_eq!(h.api.last_status().phase, Some(Phase::Succeeded));
+    let events = h.api.event_reasons().len();
+
+    for _ in 0..2 {
+        let stale = h.api.as_written(req.clone(), collecting.clone());
+        reconcile(Arc::new(stale), h.ctx.clone()).await.expect("stale pass");
+    }
+    let after = h.api.last_status();
+    assert_eq!(after.phase, Some(Phase::Succeeded), "{after:#?}");
+    assert_eq!(after.targets[0].reason, None, "{:?}", after.targets[0].message);
+    assert_eq!(h.diagnoser.jobs.lock().unwrap().len(), 1, "a is collected once");
+    assert_eq!(h.api.event_reasons().len(), events, "no Event from a stale pass: {:?}", h.api.event_reasons());
+}
+
+/// The first pass's own write is not in the watch cache yet when a second pass reads the
+/// request: it has no targets there. The targets are not resolved (and announced) twice.
+#[tokio::test]
+async fn a_stale_object_without_targets_is_not_resolved_again() {
+    let script = ScriptedDiagnoser::default();
+    script.pending.lock().unwrap().insert("a".into());
+    let h = harness(vec![pod("a", "Running")], script);
+    let req = selector_request();
+    reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
+    reconcile(Arc::new(req), h.ctx.clone()).await.expect("stale pass");
+    let resolved = h.api.event_reasons().iter().filter(|r| *r == COND_TARGETS_RESOLVED).count();
+    assert_eq!(resolved, 1, "{:?}", h.api.event_reasons());
+    assert_eq!(h.diagnoser.jobs.lock().unwrap().len(), 1);
+    assert_eq!(h.api.last_status().targets[0].phase, TargetPhase::Collecting);
 }

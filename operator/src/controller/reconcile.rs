@@ -28,6 +28,8 @@ use std::time::Duration;
 pub const FIELD_MANAGER: &str = "godiag";
 /// Safety net while collecting: finished collections trigger a reconcile themselves.
 const RUNNING_RECHECK: Duration = Duration::from_secs(60);
+/// Safety net after a stale object's write was refused: the watch delivers the newer one at once.
+const STALE_RECHECK: Duration = Duration::from_secs(2);
 
 pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.metrics.reconciles.inc();
@@ -53,6 +55,8 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
     }
 
     let mut status = prev.clone();
+    let rv = req.metadata.resource_version.as_deref();
+    let mut resolved: Vec<(EventType, String, String)> = Vec::new();
     if status.targets.is_empty() {
         match resolve(&ctx, &req, &ns).await? {
             Ok(targets) => {
@@ -63,24 +67,19 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
                     st::condition(COND_TARGETS_RESOLVED, true, "Resolved", &msg, generation, &now),
                 );
                 status.artifact_root = Some(ctx.diagnoser.artifact_root(&ns, &name));
-                publish(&ctx, &req, EventType::Normal, COND_TARGETS_RESOLVED, "Resolve", msg).await;
+                // Published once the status that records them is written.
+                resolved.push((EventType::Normal, COND_TARGETS_RESOLVED.to_owned(), msg));
                 for t in targets.iter().filter(|t| t.phase == TargetPhase::Failed) {
-                    let note = t.message.clone().unwrap_or_default();
-                    publish(
-                        &ctx,
-                        &req,
-                        EventType::Warning,
-                        t.reason.as_deref().unwrap_or("TargetFailed"),
-                        "Resolve",
-                        note,
-                    )
-                    .await;
+                    let reason = t.reason.clone().unwrap_or_else(|| "TargetFailed".into());
+                    resolved.push((EventType::Warning, reason, t.message.clone().unwrap_or_default()));
                 }
                 status.targets = targets;
             }
             Err(e) => {
                 let new = st::no_targets(&prev, e.reason(), &e.to_string(), generation, &now);
-                apply_status(&requests, &name, &new).await?;
+                if apply_status(&requests, &name, rv, &new).await? == Applied::Stale {
+                    return Ok(Action::requeue(STALE_RECHECK));
+                }
                 publish(&ctx, &req, EventType::Warning, e.reason(), "Resolve", e.to_string()).await;
                 ctx.metrics.requests_finished.get_or_create(&crate::metrics::PhaseLabel { phase: "Failed" }).inc();
                 return Ok(Action::await_change());
@@ -125,8 +124,12 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
         let record = RequestRecord { namespace: ns.clone(), request: name.clone(), targets: new.targets.clone() };
         ctx.diagnoser.write_manifest(record).await?;
     }
-    if new != prev {
-        apply_status(&requests, &name, &new).await?;
+    if new != prev && apply_status(&requests, &name, rv, &new).await? == Applied::Stale {
+        // Nothing was started nor published: the newer object decides.
+        return Ok(Action::requeue(STALE_RECHECK));
+    }
+    for (type_, reason, note) in resolved {
+        publish(&ctx, &req, type_, &reason, "Resolve", note).await;
     }
 
     for t in &new.targets {
@@ -322,18 +325,42 @@ async fn finished(
     }
 }
 
+/// Whether a status write landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Applied {
+    Written,
+    /// The object this reconcile read was older than the stored one (the watch cache lags
+    /// godiag's own writes): nothing was written, and the newer object reconciles next.
+    Stale,
+}
+
+/// Writes the status by server-side apply, on condition that the object is still at
+/// `resource_version` (the version this reconcile read): a reconcile of an outdated object from
+/// the watch cache must never overwrite what a newer one wrote, e.g. take a pod that just
+/// finished for one whose collection was lost and start it again.
 pub async fn apply_status(
     requests: &Api<DiagnosisRequest>,
     name: &str,
+    resource_version: Option<&str>,
     status: &DiagnosisRequestStatus,
-) -> Result<(), Error> {
-    let patch = serde_json::json!({
+) -> Result<Applied, Error> {
+    let mut patch = serde_json::json!({
         "apiVersion": DiagnosisRequest::api_version(&()),
         "kind": DiagnosisRequest::kind(&()),
         "status": status,
     });
-    requests.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
-    Ok(())
+    if let Some(rv) = resource_version {
+        patch["metadata"] = serde_json::json!({ "resourceVersion": rv });
+    }
+    match requests.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await {
+        Ok(_) => Ok(Applied::Written),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            tracing::debug!(request = name, "stale object: a newer status is stored; reconciling that one");
+            Ok(Applied::Stale)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn publish(

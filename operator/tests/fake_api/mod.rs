@@ -32,9 +32,30 @@ pub struct Recorded {
 pub struct FakeApi {
     pub pods: Mutex<Vec<Value>>,
     pub recorded: Mutex<Recorded>,
+    /// The request's resourceVersion: each status write bumps it, and a write conditioned on an
+    /// older one is refused with 409 Conflict, as the API server does.
+    rv: Mutex<u64>,
+    /// The version each recorded status patch produced.
+    written_rv: Mutex<Vec<u64>>,
+    /// Status writes refused as stale.
+    pub conflicts: Mutex<usize>,
 }
 
 impl FakeApi {
+    /// The request as a reconcile reads it from the watch cache once `status` is what it holds:
+    /// at the version that write produced (an older status is an outdated object), or at the
+    /// current version for a status this API never saw written (a previous process's).
+    pub fn as_written(&self, mut req: DiagnosisRequest, status: DiagnosisRequestStatus) -> DiagnosisRequest {
+        let recorded = self.recorded.lock().unwrap();
+        let at = recorded.status_patches.iter().rposition(|s| *s == status);
+        let rv = match at {
+            Some(i) => self.written_rv.lock().unwrap()[i],
+            None => *self.rv.lock().unwrap(),
+        };
+        req.metadata.resource_version = Some(rv.to_string());
+        req.status = Some(status);
+        req
+    }
     pub fn last_status(&self) -> DiagnosisRequestStatus {
         self.recorded.lock().unwrap().status_patches.last().cloned().expect("a status patch")
     }
@@ -111,8 +132,22 @@ async fn serve(api: Arc<FakeApi>, req: Request<Body>) -> Response<Body> {
             assert!(query.contains("force=true"), "server-side apply must force: {query}");
             let patch: Value = serde_json::from_slice(&body).expect("patch json");
             let status: DiagnosisRequestStatus = serde_json::from_value(patch["status"].clone()).expect("status");
+            let mut rv = api.rv.lock().unwrap();
+            if let Some(asked) = patch["metadata"]["resourceVersion"].as_str()
+                && asked != rv.to_string()
+            {
+                *api.conflicts.lock().unwrap() += 1;
+                return respond(
+                    StatusCode::CONFLICT,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+                           "message": "Operation cannot be fulfilled on diagnosisrequests.godiag.dev \"slow\": the object has been modified; please apply your changes to the latest version and try again"}),
+                );
+            }
+            *rv += 1;
             api.recorded.lock().unwrap().status_patches.push(status.clone());
-            let obj = with_status(request(json!({"targets": {"pods": ["x"]}})), status);
+            api.written_rv.lock().unwrap().push(*rv);
+            let mut obj = with_status(request(json!({"targets": {"pods": ["x"]}})), status);
+            obj.metadata.resource_version = Some(rv.to_string());
             respond(StatusCode::OK, serde_json::to_value(obj).expect("json"))
         }
         (&Method::POST, ["apis", "events.k8s.io", "v1", "namespaces", _, "events"]) => {
@@ -135,7 +170,13 @@ async fn serve(api: Arc<FakeApi>, req: Request<Body>) -> Response<Body> {
 /// A `kube::Client` whose requests are answered by a `FakeApi`.
 pub fn fake_client(pods: Vec<Value>) -> (kube::Client, Arc<FakeApi>) {
     let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let api = Arc::new(FakeApi { pods: Mutex::new(pods), recorded: Mutex::default() });
+    let api = Arc::new(FakeApi {
+        pods: Mutex::new(pods),
+        recorded: Mutex::default(),
+        rv: Mutex::new(1),
+        written_rv: Mutex::default(),
+        conflicts: Mutex::default(),
+    });
     let api2 = api.clone();
     tokio::spawn(async move {
         while let Some((req, send)) = handle.next_request().await {
