@@ -91,8 +91,9 @@ k -n "$ns" create -f "$work/requests.yaml" >/dev/null
 created=$(date +%s.%N)
 phases=""
 for _ in $(seq 600); do
-  phases=$(k -n "$ns" get diagnosisrequests -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | sort | uniq -c | tr -s ' ' | tr '\n' ',')
-  terminal=$(k -n "$ns" get diagnosisrequests -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -cE '^(Succeeded|PartiallySucceeded|Failed)$' || true)
+  list=$(k -n "$ns" get diagnosisrequests -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}')
+  phases=$(sort <<<"$list" | uniq -c | tr -s ' ' | tr '\n' ',')
+  terminal=$(grep -cE '^(Succeeded|PartiallySucceeded|Failed)$' <<<"$list" || true)
   [[ $terminal -ge $count ]] && break
   sleep 2
 done

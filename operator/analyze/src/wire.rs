@@ -8,10 +8,18 @@ pub const MAX_VARINT_LEN: usize = 10;
 
 /// Reads one varint at `*pos`, advancing past it. `None` when the bytes end first or the value
 /// overflows 64 bits.
+#[inline]
 pub fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let rest = b.get(*pos..)?;
+    // Most varints of a profile (keys, small ids) are one byte.
+    if let Some(&c) = rest.first()
+        && c < 0x80
+    {
+        *pos += 1;
+        return Some(u64::from(c));
+    }
     let mut x: u64 = 0;
-    for i in 0..MAX_VARINT_LEN {
-        let c = *b.get(pos.checked_add(i)?)?;
+    for (i, &c) in rest.iter().take(MAX_VARINT_LEN).enumerate() {
         if c < 0x80 {
             if i == MAX_VARINT_LEN - 1 && c > 1 {
                 return None;

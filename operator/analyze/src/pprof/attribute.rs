@@ -87,57 +87,76 @@ fn owner(frames: &[u32], ranks: &[u8]) -> Option<u32> {
 
 /// Attributes column `col` of the samples kept by `filter`.
 pub fn attribute(p: &Profile, col: usize, filter: &CompiledFilter, leaf: Leaf) -> Attribution {
-    let ranks: Vec<u8> = p.names.iter().map(|n| if TRAMPOLINES.contains(&n.as_str()) { 5 } else { rank(n) }).collect();
-    let profiler: Vec<bool> = p.names.iter().map(|n| is_profiler(n)).collect();
-    let skip_leaf: Vec<bool> = p
-        .names
-        .iter()
-        .map(|n| match leaf {
-            Leaf::Sampled => n == "runtime.asyncPreempt",
-            Leaf::CallSite => is_machinery(n),
-        })
-        .collect();
-    let mut by_pair: HashMap<(u32, u32), i64> = HashMap::new();
-    let mut out = Attribution::default();
-    p.for_each_stack(|frames, values| {
-        let v = values.get(col).copied().unwrap_or(0);
-        if v == 0 || !filter.keeps(frames) {
-            return;
-        }
-        if frames.iter().any(|&f| profiler[f as usize]) {
-            out.profiling = out.profiling.saturating_add(v);
-            return;
-        }
-        out.total = out.total.saturating_add(v);
-        let Some(o) = owner(frames, &ranks) else { return };
-        let l = frames.iter().copied().find(|&f| !skip_leaf[f as usize]).unwrap_or(o);
-        let e = by_pair.entry((o, l)).or_insert(0);
-        *e = e.saturating_add(v);
-    });
-    let mut by_owner: HashMap<u32, (i64, u32, i64)> = HashMap::new();
-    for ((o, l), v) in by_pair {
-        let e = by_owner.entry(o).or_insert((0, l, 0));
-        e.0 = e.0.saturating_add(v);
-        // The hottest leaf; ties go to the smaller name index, so the result is deterministic.
-        if v > e.2 || (v == e.2 && p.names[l as usize] < p.names[e.1 as usize]) {
-            e.1 = l;
-            e.2 = v;
-        }
+    let mut a = Attributor::new(p, leaf);
+    p.for_each_kept(col, filter, |frames, v| a.add(frames, v));
+    a.finish(p)
+}
+
+/// The attribution, fed one kept stack at a time (the analysis walks the stacks once for every
+/// tally it needs).
+pub struct Attributor {
+    ranks: Vec<u8>,
+    profiler: Vec<bool>,
+    skip_leaf: Vec<bool>,
+    by_pair: HashMap<(u32, u32), i64>,
+    profiling: i64,
+    total: i64,
+}
+
+impl Attributor {
+    pub fn new(p: &Profile, leaf: Leaf) -> Self {
+        let ranks = p.names.iter().map(|n| if TRAMPOLINES.contains(&n.as_str()) { 5 } else { rank(n) }).collect();
+        let profiler = p.names.iter().map(|n| is_profiler(n)).collect();
+        let skip_leaf = p
+            .names
+            .iter()
+            .map(|n| match leaf {
+                Leaf::Sampled => n == "runtime.asyncPreempt",
+                Leaf::CallSite => is_machinery(n),
+            })
+            .collect();
+        Attributor { ranks, profiler, skip_leaf, by_pair: HashMap::new(), profiling: 0, total: 0 }
     }
-    out.sites = by_owner
-        .into_iter()
-        .map(|(o, (value, l, lv))| {
-            let other = l != o;
-            OwnCode {
-                name: p.names[o as usize].clone(),
-                value,
-                leaf: other.then(|| p.names[l as usize].clone()),
-                leaf_value: if other { lv } else { 0 },
+
+    /// One stack (leaf first) and its value.
+    pub fn add(&mut self, frames: &[u32], v: i64) {
+        if frames.iter().any(|&f| self.profiler[f as usize]) {
+            self.profiling = self.profiling.saturating_add(v);
+            return;
+        }
+        self.total = self.total.saturating_add(v);
+        let Some(o) = owner(frames, &self.ranks) else { return };
+        let l = frames.iter().copied().find(|&f| !self.skip_leaf[f as usize]).unwrap_or(o);
+        let e = self.by_pair.entry((o, l)).or_insert(0);
+        *e = e.saturating_add(v);
+    }
+
+    pub fn finish(self, p: &Profile) -> Attribution {
+        let mut by_owner: HashMap<u32, (i64, u32, i64)> = HashMap::new();
+        for ((o, l), v) in self.by_pair {
+            let e = by_owner.entry(o).or_insert((0, l, 0));
+            e.0 = e.0.saturating_add(v);
+            // The hottest leaf; ties go to the smaller name index, so the result is deterministic.
+            if v > e.2 || (v == e.2 && p.names[l as usize] < p.names[e.1 as usize]) {
+                e.1 = l;
+                e.2 = v;
             }
-        })
-        .collect();
-    out.sites.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
-    out
+        }
+        let mut sites: Vec<OwnCode> = by_owner
+            .into_iter()
+            .map(|(o, (value, l, lv))| {
+                let other = l != o;
+                OwnCode {
+                    name: p.names[o as usize].clone(),
+                    value,
+                    leaf: other.then(|| p.names[l as usize].clone()),
+                    leaf_value: if other { lv } else { 0 },
+                }
+            })
+            .collect();
+        sites.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
+        Attribution { sites, total: self.total, profiling: self.profiling }
+    }
 }
 
 #[cfg(test)]

@@ -141,6 +141,8 @@ struct Tables<'a> {
     mappings: Vec<(u64, u64)>,
     line_funcs: Vec<u64>,
     samples: usize,
+    /// Bytes of all sample messages: bounds the location ids they can hold.
+    sample_bytes: usize,
     period_type: Option<(u64, u64)>,
     period: i64,
     duration_nanos: i64,
@@ -172,7 +174,10 @@ fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
                 }
                 t.sample_types.push(fields_1_and_2(b, "value type")?);
             }
-            Field::Bytes(2, _) => t.samples += 1,
+            Field::Bytes(2, b) => {
+                t.samples += 1;
+                t.sample_bytes += b.len();
+            }
             Field::Bytes(4, b) => {
                 if t.locations.len() >= MAX_LOCATIONS {
                     return Err(too_many("locations", MAX_LOCATIONS));
@@ -369,7 +374,9 @@ fn decode_raw(data: &[u8]) -> Result<Profile, AnalyzeError> {
     };
 
     let mut visits: u64 = 0;
-    let mut sample_locs: Vec<u32> = Vec::new();
+    // A location id takes 1–3 bytes in real profiles: a third of the samples' bytes is about
+    // their ids, without regrowing; bounded like the samples themselves.
+    let mut sample_locs: Vec<u32> = Vec::with_capacity((t.sample_bytes / 3).min(MAX_SAMPLE_BYTES / size_of::<u32>()));
     let mut ids: Vec<u64> = Vec::with_capacity(64);
     let mut sample_start: Vec<usize> = Vec::with_capacity(t.samples + 1);
     let mut values: Vec<i64> = Vec::with_capacity(t.samples.saturating_mul(ncols));
@@ -463,10 +470,26 @@ impl Profile {
             buf.clear();
             for &l in &self.sample_locs[self.sample_start[i]..self.sample_start[i + 1]] {
                 let l = l as usize;
-                buf.extend_from_slice(&self.loc_funcs[self.loc_start[l]..self.loc_start[l + 1]]);
+                let (a, b) = (self.loc_start[l], self.loc_start[l + 1]);
+                // Most locations are one line: a push, not a slice copy per frame.
+                if b == a + 1 {
+                    buf.push(self.loc_funcs[a]);
+                } else {
+                    buf.extend_from_slice(&self.loc_funcs[a..b]);
+                }
             }
             f(&buf, &self.values[i * ncols..(i + 1) * ncols]);
         }
+    }
+
+    /// The stacks `filter` keeps that have a value in column `col`, with that value.
+    pub fn for_each_kept(&self, col: usize, filter: &super::filter::CompiledFilter, mut f: impl FnMut(&[u32], i64)) {
+        self.for_each_stack(|frames, values| {
+            let v = values.get(col).copied().unwrap_or(0);
+            if v != 0 && filter.keeps(frames) {
+                f(frames, v);
+            }
+        });
     }
 
     /// Which Go endpoint most likely produced the profile, from its sample types.

@@ -75,9 +75,18 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> Result<PprofReport
     let col = p.column(opts.sample_type.as_deref())?;
     let filter = Filter::new(opts.focus.as_deref(), opts.ignore.as_deref())?;
     let cf = filter.compile_for(p);
-    let (all, total) = top::function_values(p, col, &cf);
-    let vk = &p.sample_types[col];
     let kind = p.guess_type().refined_by(opts.kind);
+    let leaf = if kind == ProfileType::Cpu { Leaf::Sampled } else { Leaf::CallSite };
+    // One walk over the stacks feeds both tallies.
+    let mut tally = top::Tally::new(p);
+    let mut attributor = attribute::Attributor::new(p, leaf);
+    p.for_each_kept(col, &cf, |frames, v| {
+        tally.add(frames, v);
+        attributor.add(frames, v);
+    });
+    let (all, total) = tally.finish(p);
+    let own = attributor.finish(p);
+    let vk = &p.sample_types[col];
     let sample_types = p
         .sample_types
         .iter()
@@ -91,8 +100,6 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> Result<PprofReport
     } else {
         None
     };
-    let leaf = if kind == ProfileType::Cpu { Leaf::Sampled } else { Leaf::CallSite };
-    let own = attribute::attribute(p, col, &cf, leaf);
     let ctx = Context { p, col, cf: &cf, total, kind, th: &opts.thresholds, res: &opts.resources };
     let findings = profile_findings(&ctx, &own);
     Ok(PprofReport {

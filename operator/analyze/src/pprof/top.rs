@@ -19,36 +19,53 @@ pub struct FunctionValue {
 
 /// Every function with a non-zero value, in pprof's `-top` order, and the total.
 pub fn function_values(p: &Profile, col: usize, filter: &CompiledFilter) -> (Vec<FunctionValue>, i64) {
-    let n = p.names.len();
-    let mut flat = vec![0i64; n];
-    let mut cum = vec![0i64; n];
-    let mut stamp = vec![0u32; n];
-    let mut total: i64 = 0;
-    let mut sample_no: u32 = 0;
-    p.for_each_stack(|frames, values| {
-        let v = values.get(col).copied().unwrap_or(0);
-        if v == 0 || !filter.keeps(frames) {
-            return;
-        }
-        sample_no = sample_no.wrapping_add(1).max(1);
-        total = total.saturating_add(v);
+    let mut tally = Tally::new(p);
+    p.for_each_kept(col, filter, |frames, v| tally.add(frames, v));
+    tally.finish(p)
+}
+
+/// Flat and cum per function, fed one kept stack at a time (the analysis walks the stacks once
+/// for every tally it needs).
+pub struct Tally {
+    flat: Vec<i64>,
+    cum: Vec<i64>,
+    /// The sample that last added to each function's cum: each counts once per stack.
+    stamp: Vec<u32>,
+    sample_no: u32,
+    total: i64,
+}
+
+impl Tally {
+    pub fn new(p: &Profile) -> Self {
+        let n = p.names.len();
+        Tally { flat: vec![0; n], cum: vec![0; n], stamp: vec![0; n], sample_no: 0, total: 0 }
+    }
+
+    /// One stack (leaf first) and its value.
+    pub fn add(&mut self, frames: &[u32], v: i64) {
+        self.sample_no = self.sample_no.wrapping_add(1).max(1);
+        self.total = self.total.saturating_add(v);
         if let Some(&leaf) = frames.first() {
-            flat[leaf as usize] = flat[leaf as usize].saturating_add(v);
+            self.flat[leaf as usize] = self.flat[leaf as usize].saturating_add(v);
         }
         for &f in frames {
             let f = f as usize;
-            if stamp[f] != sample_no {
-                stamp[f] = sample_no;
-                cum[f] = cum[f].saturating_add(v);
+            if self.stamp[f] != self.sample_no {
+                self.stamp[f] = self.sample_no;
+                self.cum[f] = self.cum[f].saturating_add(v);
             }
         }
-    });
-    let mut out: Vec<FunctionValue> = (0..n)
-        .filter(|&i| flat[i] != 0 || cum[i] != 0)
-        .map(|i| FunctionValue { name: p.names[i].clone(), flat: flat[i], cum: cum[i] })
-        .collect();
-    sort_pprof(&mut out);
-    (out, total)
+    }
+
+    /// The functions in pprof's `-top` order, and the total.
+    pub fn finish(self, p: &Profile) -> (Vec<FunctionValue>, i64) {
+        let mut out: Vec<FunctionValue> = (0..self.flat.len())
+            .filter(|&i| self.flat[i] != 0 || self.cum[i] != 0)
+            .map(|i| FunctionValue { name: p.names[i].clone(), flat: self.flat[i], cum: self.cum[i] })
+            .collect();
+        sort_pprof(&mut out);
+        (out, self.total)
+    }
 }
 
 /// pprof's FlatNameOrder.
