@@ -64,13 +64,21 @@ for n in 1 20; do
   urls=()
   for i in $(seq 0 $((n - 1))); do urls+=("http://127.0.0.1:$((16000 + i))"); done
   r=$(run "$work/out-$n" --profiles cpu,heap,goroutine,trace --duration 5s --trace-duration 2s "${urls[@]}")
-  python3 -c 'import json,sys; n=int(sys.argv[1]); r=json.loads(sys.argv[2]); print(f"  {n:>2} program(s)   wall {r[\"wall\"]:5.2f} s = window 5 s + {r[\"wall\"]-5:4.2f} s   windows started within {r[\"spread_ms\"]} ms   {r[\"stored\"]}/{r[\"of\"]} artifacts   peak RSS {r[\"rss_kib\"]/1024:5.1f} MiB")' "$n" "$r"
+  python3 - "$n" "$r" <<'PY'
+import json, sys
+n, r = int(sys.argv[1]), json.loads(sys.argv[2])
+print(f"  {n:>2} program(s)   wall {r['wall']:5.2f} s = window 5 s + {r['wall'] - 5:4.2f} s   windows started within {r['spread_ms']} ms   {r['stored']}/{r['of']} artifacts   peak RSS {r['rss_kib'] / 1024:5.1f} MiB")
+PY
 done
 
 echo "== streaming: 20 programs each send a 50 MB artifact at once (heap endpoint), stored to file://"
 urls=()
 for i in $(seq 0 19); do urls+=("http://127.0.0.1:$((17000 + i))"); done
 r=$(run "$work/out-stream" --profiles heap "${urls[@]}")
-python3 -c 'import json,sys; r=json.loads(sys.argv[1]); mb=20*50; print(f"  20 x 50 MB   wall {r[\"wall\"]:5.2f} s ({mb/r[\"wall\"]:5.0f} MB/s)   {r[\"stored\"]}/{r[\"of\"]} artifacts   peak RSS {r[\"rss_kib\"]/1024:5.1f} MiB (goal: <= 64 MiB)")' "$r"
+python3 - "$r" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+print(f"  20 x 50 MB   wall {r['wall']:5.2f} s ({1000 / r['wall']:5.0f} MB/s)   {r['stored']}/{r['of']} artifacts   peak RSS {r['rss_kib'] / 1024:5.1f} MiB (goal: <= 64 MiB)")
+PY
 du -sh "$work/out-stream" | sed 's/^/  stored: /'
 rm -rf "$work/out-stream"

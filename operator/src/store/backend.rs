@@ -21,9 +21,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
-/// Bytes buffered before an upload switches to multipart, and the size of each part.
-/// S3 requires parts of at least 5 MiB (except the last one).
+/// Bytes buffered before an upload to object storage switches to multipart, and the size of
+/// each part. S3 requires parts of at least 5 MiB (except the last one).
 const PART_SIZE: usize = 5 * 1024 * 1024;
+/// The same for a `file://` store, which has no minimum part: each part is written to the
+/// staging file as it fills, so 20 artifacts streaming at once hold 20 small buffers, not 20
+/// parts of 5 MiB.
+const LOCAL_PART_SIZE: usize = 256 * 1024;
 /// Parts in flight per upload: with [`PART_SIZE`], at most ~15 MiB per artifact in memory.
 const PARTS_IN_FLIGHT: usize = 2;
 
@@ -36,6 +40,8 @@ pub struct ObjectStoreBackend {
     root_uri: String,
     /// The byte quota of a `file://` store, when one is set.
     quota: Option<Quota>,
+    /// Bytes buffered per part of a streamed upload.
+    part_size: usize,
 }
 
 impl ObjectStoreBackend {
@@ -46,6 +52,7 @@ impl ObjectStoreBackend {
             prefix: prefix.trim_matches('/').to_owned(),
             root_uri: root_uri.trim_end_matches('/').to_owned(),
             quota: None,
+            part_size: PART_SIZE,
         }
     }
 
@@ -78,7 +85,8 @@ impl ObjectStoreBackend {
                 std::fs::create_dir_all(dir).map_err(local_dir)?;
                 let abs = std::fs::canonicalize(dir).map_err(local_dir)?;
                 let store = LocalFileSystem::new_with_prefix(&abs).map_err(configure)?;
-                Ok(Self::new(Arc::new(store), "", &format!("file://{}", abs.display())))
+                let backend = Self::new(Arc::new(store), "", &format!("file://{}", abs.display()));
+                Ok(Self { part_size: LOCAL_PART_SIZE, ..backend })
             }
             Backend::Memory => Ok(Self::new(Arc::new(InMemory::new()), &url.prefix, &url.display())),
             Backend::S3 => {
@@ -126,7 +134,7 @@ impl ObjectStoreBackend {
     ) -> Result<StoredObject, StoreError> {
         let uri = self.uri(path);
         let location = self.location(path)?;
-        let mut writer = BufWriter::with_capacity(Arc::clone(&self.store), location, PART_SIZE)
+        let mut writer = BufWriter::with_capacity(Arc::clone(&self.store), location, self.part_size)
             .with_max_concurrency(PARTS_IN_FLIGHT);
         let mut hasher = Sha256::new();
         let mut size = 0u64;
@@ -282,6 +290,19 @@ mod tests {
         assert_eq!(store.get_bytes("big.bin").await.unwrap(), big);
         let chunks: Vec<Bytes> = store.get_stream("big.bin").await.unwrap().map(|c| c.unwrap()).collect().await;
         assert_eq!(chunks.concat(), big, "streamed back whole");
+    }
+
+    /// A file:// upload goes multipart at a small part size (its memory per stream stays small):
+    /// the many parts make the whole object, in order.
+    #[tokio::test]
+    async fn file_stream_of_many_small_parts_is_stored_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = super::super::open(&format!("file://{}", tmp.path().display())).unwrap();
+        let big: Bytes = (0..LOCAL_PART_SIZE * 4 + 77).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+        let parts: Vec<std::io::Result<Bytes>> = big.chunks(50_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let obj = store.put_stream("ns/r/p/trace.out", stream::iter(parts).boxed()).await.unwrap();
+        assert_eq!((obj.bytes, obj.sha256.as_str()), (big.len() as u64, hex::encode(Sha256::digest(&big)).as_str()));
+        assert_eq!(std::fs::read(tmp.path().join("ns/r/p/trace.out")).unwrap(), big);
     }
 
     #[tokio::test]

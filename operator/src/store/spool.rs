@@ -30,7 +30,14 @@ pub struct SpoolingStore {
     /// How long uploads are retried before the artifact fails with StorageWriteFailed.
     retry_window: Duration,
     next: AtomicU64,
+    /// Uploads from the spool at a time. Each holds up to three 5 MiB parts (S3's minimum part
+    /// size) while it runs; the collections themselves only ever wait on the local disk.
+    uploads: tokio::sync::Semaphore,
 }
+
+/// Uploads from the spool at a time: the operator's memory stays flat however many pods stream
+/// large artifacts at once (each upload holds up to ~15 MiB).
+pub const UPLOADS_AT_ONCE: usize = 2;
 
 /// Errors an upload is retried after: the store or the network failed. A bad path, a quota or a
 /// failing source are not the store's passing trouble.
@@ -48,7 +55,13 @@ impl SpoolingStore {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        Ok(SpoolingStore { inner, dir: dir.to_path_buf(), retry_window, next: AtomicU64::new(0) })
+        Ok(SpoolingStore {
+            inner,
+            dir: dir.to_path_buf(),
+            retry_window,
+            next: AtomicU64::new(0),
+            uploads: tokio::sync::Semaphore::new(UPLOADS_AT_ONCE),
+        })
     }
 
     fn spool_path(&self) -> PathBuf {
@@ -136,6 +149,7 @@ impl SpoolingStore {
         let file = self.spool_path();
         let result = async {
             let (size, sha256) = self.spool(&file, &uri, body).await?;
+            let _upload = self.uploads.acquire().await;
             let (mut object, note) = self
                 .with_retries(&uri, || async {
                     let f = tokio::fs::File::open(&file).await.map_err(|e| StoreError::Write {
