@@ -57,9 +57,10 @@ e2e: ## End-to-end tests against the cluster KUBECONFIG names (local cluster: so
 e2e-local: ## cluster-up, images, e2e, cluster-down (also when a step fails)
 	e2e/run-local.sh
 
-bench: ## Side by side in one run: godiag analyze vs the pprof binary (same top-N numbers), the decode floor and gunzip; traces vs Go's trace binary; dumps vs a plain read; collection of 1 and 20 loopback Go programs and the collector's RSS while 20 stream 50 MB each
+bench: ## Side by side in one run: godiag analyze vs the pprof binary (same top-N numbers), the decode floor and gunzip; traces vs Go's trace binary; dumps vs a plain read; collection of 1 and 20 loopback Go programs and the collector's RSS while 20 stream 50 MB each; 1,000 requests when the local cluster is up
 	operator/benches/bench-analyze.sh
 	operator/benches/bench-collect.sh
+	operator/benches/bench-requests.sh
 
 bench-analyze: ## The analysis part of make bench alone
 	operator/benches/bench-analyze.sh
@@ -67,10 +68,13 @@ bench-analyze: ## The analysis part of make bench alone
 bench-collect: ## The collection part of make bench alone (loopback Go programs)
 	operator/benches/bench-collect.sh
 
+bench-requests: ## The 1,000-request part of make bench alone (needs make cluster-up images and godiag installed)
+	operator/benches/bench-requests.sh
+
 fuzz: ## cargo fuzz (libFuzzer, nightly) of the pprof, goroutine-text, trace and webhook-payload parsers, FUZZ_SECONDS each (default 60)
 	scripts/fuzz.sh
 
 fixtures-analyze: ## Regenerate the analysis fixtures from real Go programs (GO127=path/to/go1.27 for leak markers)
 	operator/analyze/tests/fixtures/gen/regen.sh
 
-.PHONY: bench bench-analyze bench-collect fuzz fixtures-analyze help demo demo-local test-deps test lint fmt crds build cluster-up cluster-down images e2e e2e-local
+.PHONY: bench bench-analyze bench-collect bench-requests fuzz fixtures-analyze help demo demo-local test-deps test lint fmt crds build cluster-up cluster-down images e2e e2e-local

@@ -103,4 +103,4 @@ for f in "$fx/trace-busy.out" "$fx/trace-throttled.out" "$fx/goroutine.txt" "$fx
   python3 -c 'import sys; n,s,g,o,r=sys.argv[1],int(sys.argv[2]),*map(float,sys.argv[3:]); mb=s/1e6; print(f"  {n:<26} {s/1024:>7.0f} KiB   godiag {g*1e3:7.1f} ms ({mb/g:6.1f} MB/s)   " + (f"go trace {o*1e3:7.1f} ms ({o/g:4.1f}x)   " if n.endswith(".out") else "") + f"read {r*1e3:5.1f} ms ({mb/r:7.1f} MB/s)")' \
     "$(basename "$f")" "$(stat -c %s "$f")" "${t[@]}"
 done
-echo "(not measured here yet: a floor with faster crates than godiag's own (zlib-rs, a borrowing decode), collection for 1 and 20 pods on loopback, operator RSS under streaming load, 1,000 requests; see the 20-pod e2e figure for the cluster)"
+echo "(the floor uses godiag's own crates, flate2 and prost; flate2 on zlib-rs measured the same here, the floor being mostly prost's decode)"
