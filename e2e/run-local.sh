@@ -41,6 +41,8 @@ fi
 # alertmanager, prometheus: the alert e2e's real senders; helm installs godiag in that test.
 GODIAG_BIN=$GODIAG_BIN "$here/images/build.sh" godiag s3 goapp-stripped alertmanager prometheus
 "$here/cluster/build-binaries.sh" helm
+# The report's browser check: Debian's Chromium, driven by playwright-core (no browser download).
+"$here/browser/setup.sh"
 
 # Compile the tests first (needs the network for crates), then run them in the netns,
 # where the API server is, with no network access beyond the cluster. Selecting the whole

@@ -5,14 +5,13 @@
 
 mod common;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
 use kube::{
     Api,
     api::{ObjectMeta, PostParams},
     runtime::wait::conditions::is_pod_running,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::{GOAPP_IMAGE, TIMEOUT, wait_for};
 
@@ -73,7 +72,7 @@ async fn port_forward_reaches_loopback_pprof() -> Result<()> {
         // Running is not listening yet: retry the forward until goapp answers, bounded.
         let deadline = tokio::time::Instant::now() + TIMEOUT;
         let response = loop {
-            match get_through_port_forward(&pods, "goapp", 6060, "/debug/pprof/").await {
+            match common::get_through_port_forward(&pods, "goapp", 6060, "/debug/pprof/").await {
                 Ok(r) if r.starts_with("HTTP/1.1 200") => break r,
                 Ok(other) if tokio::time::Instant::now() >= deadline => {
                     anyhow::bail!("no HTTP 200 from /debug/pprof/ through port-forward; last response:\n{other}")
@@ -88,21 +87,4 @@ async fn port_forward_reaches_loopback_pprof() -> Result<()> {
         Ok(())
     })
     .await
-}
-
-/// One HTTP/1.1 GET over a fresh API-server port-forward; returns the raw response.
-async fn get_through_port_forward(pods: &Api<Pod>, pod: &str, port: u16, path: &str) -> Result<String> {
-    let mut forwarder = pods.portforward(pod, &[port]).await.context("opening port-forward")?;
-    let mut stream = forwarder.take_stream(port).context("port-forward gave no stream")?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.context("reading the response")?;
-    drop(stream);
-    // With kube 5.0, join() reports "Sending after closing is not allowed" when the pod side
-    // closed first (as it does after `Connection: close`): the exchange itself succeeded.
-    if let Err(e) = forwarder.join().await {
-        eprintln!("port-forward closed with: {e} (ignored: the response was complete)");
-    }
-    Ok(String::from_utf8_lossy(&raw).into_owned())
 }

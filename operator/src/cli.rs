@@ -31,6 +31,9 @@ pub enum Command {
     Collect(CollectArgs),
     /// Analyse a pprof profile, goroutine dump or execution trace (kind detected from content).
     Analyze(AnalyzeArgs),
+    /// Render a request's report.html from its stored artifacts (a request directory, or its
+    /// storage URL such as s3://bucket/prefix/NAMESPACE/REQUEST).
+    Report(ReportArgs),
     /// Talk to a headless Delve you started yourself (`dlv attach PID --headless --listen=127.0.0.1:PORT`).
     #[command(subcommand)]
     Delve(DelveCommand),
@@ -305,12 +308,26 @@ pub struct CollectArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The request's directory (holding manifest.json), as a path or a storage URL
+    /// (file://, s3://, gs://, az://).
+    pub source: String,
+    /// Write the page here instead of storing it as report.html in SOURCE. Its links to the
+    /// artifacts are relative to SOURCE, so keep the file there to follow them.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct AnalyzeArgs {
     /// The file to analyse: pprof (gzip or raw protobuf), goroutine text dump or execution trace.
     pub file: PathBuf,
-    /// Compare FILE against this older profile and list the largest regressions.
+    /// Compare FILE with this file of the same kind: a healthy sibling's profile from the same
+    /// moment, or an older profile of the same program. Repeat for several siblings. Every
+    /// function is compared as a share of its own file's total (CPU also in cores), so a busier
+    /// sibling is not a regression; the same comparison as a request's `spec.baseline`.
     #[arg(long)]
-    pub base: Option<PathBuf>,
+    pub base: Vec<PathBuf>,
     /// Sample type to report (default: the one `go tool pprof` picks).
     #[arg(long)]
     pub sample_type: Option<String>,

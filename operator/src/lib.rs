@@ -13,6 +13,7 @@ pub mod leader;
 pub mod local;
 pub mod metrics;
 pub mod operator;
+pub mod report;
 pub mod store;
 pub mod telemetry;
 pub mod webhook;

@@ -32,6 +32,9 @@ fn main() -> ExitCode {
         Command::Analyze(args) => {
             godiag::local::analyze::run_analyze(args, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)
         }
+        Command::Report(args) => {
+            runtime().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(godiag::local::report::run_report(args)))
+        }
         Command::Delve(godiag::cli::DelveCommand::Snapshot(args)) => {
             runtime().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(godiag::local::delve::run_snapshot(args)))
         }

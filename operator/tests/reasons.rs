@@ -7,7 +7,8 @@ use godiag::collect::ArtifactReason;
 use godiag::controller::diagnoser::DiagnoserError;
 use godiag::controller::error::Error as ReconcileError;
 use godiag::controller::select::SelectionError;
-use godiag::controller::status::{COND_COMPLETE, COND_TARGETS_RESOLVED, EVENT_STORAGE_RETRIED};
+use godiag::controller::siblings::BaselineReason;
+use godiag::controller::status::{COND_BASELINE_SELECTED, COND_COMPLETE, COND_TARGETS_RESOLVED, EVENT_STORAGE_RETRIED};
 use godiag::controller::target_failure::TargetReason;
 use godiag::delve::DelveReason;
 use std::collections::BTreeSet;
@@ -76,7 +77,9 @@ fn request_reasons() -> BTreeSet<String> {
             COND_TARGETS_RESOLVED.into(),
             COND_COMPLETE.into(),
             EVENT_STORAGE_RETRIED.into(),
+            COND_BASELINE_SELECTED.into(),
         ])
+        .chain(BaselineReason::iter().map(|r| r.reason().to_string()))
         .chain(["PartiallySucceeded".to_string()])
         .collect()
 }
@@ -134,7 +137,14 @@ fn the_readme_troubleshooting_table_explains_every_reason_and_only_real_ones() {
         target_reasons().union(&request_reasons()).cloned().chain(trigger_reasons()).collect();
     let unknown: Vec<_> = named.difference(&known).collect();
     assert!(unknown.is_empty(), "README troubleshooting names reasons godiag never produces: {unknown:?}");
-    let missing: Vec<_> =
-        target_reasons().into_iter().chain(trigger_reasons()).filter(|r| !named.contains(r)).collect();
+    // Why a request has no baseline is a Warning Event and a False condition: explained too.
+    let no_baseline =
+        BaselineReason::iter().filter(|r| *r != BaselineReason::SiblingsSelected).map(|r| r.reason().to_string());
+    let missing: Vec<_> = target_reasons()
+        .into_iter()
+        .chain(trigger_reasons())
+        .chain(no_baseline)
+        .filter(|r| !named.contains(r))
+        .collect();
     assert!(missing.is_empty(), "README troubleshooting does not explain: {missing:?}");
 }

@@ -48,6 +48,8 @@ async fn s3_multipart_stream_sha256_and_manifest() {
     m.targets.push(godiag::store::manifest::TargetEntry {
         name: "pod-a".into(),
         source: "test".into(),
+        sibling: false,
+        owner: None,
         artifacts: vec![],
         failures: vec![],
         error: None,

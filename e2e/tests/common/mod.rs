@@ -31,6 +31,7 @@ use kube::{
     runtime::wait::{Condition, await_condition},
 };
 use serde::de::DeserializeOwned;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Namespace and label selector of the installed operator, whose logs a failing test prints.
 pub const OPERATOR_NAMESPACE: &str = "godiag-system";
@@ -265,4 +266,21 @@ pub async fn dump_diagnostics(client: &Client, namespace: &str) {
         Err(e) => eprintln!("(cannot list operator pods: {e})"),
     }
     eprintln!("===== end of diagnostics =====");
+}
+
+/// One HTTP/1.1 GET over a fresh API-server port-forward; returns the raw response.
+pub async fn get_through_port_forward(pods: &Api<Pod>, pod: &str, port: u16, path: &str) -> Result<String> {
+    let mut forwarder = pods.portforward(pod, &[port]).await.context("opening port-forward")?;
+    let mut stream = forwarder.take_stream(port).context("port-forward gave no stream")?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.context("reading the response")?;
+    drop(stream);
+    // With kube 5.0, join() reports "Sending after closing is not allowed" when the pod side
+    // closed first (as it does after `Connection: close`): the exchange itself succeeded.
+    if let Err(e) = forwarder.join().await {
+        eprintln!("port-forward closed with: {e} (ignored: the response was complete)");
+    }
+    Ok(String::from_utf8_lossy(&raw).into_owned())
 }

@@ -35,7 +35,7 @@ pub enum AnalyzeError {
     #[error("invalid regular expression {0:?}: {1}")]
     BadRegex(String, String),
     /// `--base` was given for something that is not a pprof profile.
-    #[error("cannot diff: {0}")]
+    #[error("cannot compare: {0}")]
     Diff(String),
     /// Rendering the flame graph failed.
     #[error("flame graph: {0}")]

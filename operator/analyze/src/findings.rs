@@ -19,6 +19,9 @@ pub enum Rule {
     Crash,
     /// Many goroutines parked with one stack, or the runtime's own leak detector.
     GoroutineLeak,
+    /// A function, allocation site or goroutine group takes a much larger share here than in
+    /// the pod's healthy siblings profiled in the same window.
+    DiffersFromSiblings,
     /// One site causes most of the block or mutex delay.
     LockContention,
     /// Garbage collection takes a large share of CPU or of the trace.
@@ -45,9 +48,10 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 13] = [
+    pub const ALL: [Rule; 14] = [
         Rule::Crash,
         Rule::GoroutineLeak,
+        Rule::DiffersFromSiblings,
         Rule::LockContention,
         Rule::GcPressure,
         Rule::CpuDominantFunction,
@@ -66,6 +70,7 @@ impl Rule {
         match self {
             Rule::Crash => "crash",
             Rule::GoroutineLeak => "goroutine-leak",
+            Rule::DiffersFromSiblings => "differs-from-siblings",
             Rule::LockContention => "lock-contention",
             Rule::GcPressure => "gc-pressure",
             Rule::CpuDominantFunction => "cpu-dominant-function",

@@ -96,6 +96,42 @@ pub fn flame_graph_from_profile(p: &Profile, opts: &FlameOptions) -> Result<Flam
     String::from_utf8(svg.out).map(FlameGraph::Svg).map_err(|e| AnalyzeError::Flame(e.to_string()))
 }
 
+/// A differential flame graph (inferno's, as Brendan Gregg drew them): the frames at the target's
+/// widths, red where the target spends a larger share than the baseline, blue where it spends
+/// less. `baseline` is scaled to the target's total first, so a busier pod is not all red.
+pub fn differential_flame_graph(
+    baseline: &[(String, i64)],
+    target: &[(String, i64)],
+    title: &str,
+    unit: &str,
+) -> Result<FlameGraph, AnalyzeError> {
+    if target.is_empty() {
+        return Ok(FlameGraph::Empty { reason: "empty profile: nothing to compare".into() });
+    }
+    let folded = |stacks: &[(String, i64)]| -> Vec<u8> {
+        stacks.iter().filter(|(_, v)| *v > 0).map(|(s, v)| format!("{s} {v}\n")).collect::<String>().into_bytes()
+    };
+    let (before, after) = (folded(baseline), folded(target));
+    let mut diff = Vec::new();
+    let d = inferno::differential::Options { normalize: true, ..Default::default() };
+    inferno::differential::from_readers(d, &before[..], &after[..], &mut diff)
+        .map_err(|e| AnalyzeError::Flame(e.to_string()))?;
+    let mut o = flamegraph::Options::default();
+    o.title = title.to_string();
+    o.subtitle = Some("red: a larger share than in the siblings · blue: a smaller one · width: this pod".to_string());
+    o.count_name = if unit.is_empty() { "samples".to_string() } else { unit.to_string() };
+    o.deterministic = true;
+    let mut svg = CappedWriter { out: Vec::new(), cap: MAX_SVG_BYTES, overflowed: false };
+    flamegraph::from_reader(&mut o, &diff[..], &mut svg).map_err(|e| {
+        if svg.overflowed {
+            AnalyzeError::TooLarge(format!("the flame graph SVG would be larger than {} MiB", MAX_SVG_BYTES >> 20))
+        } else {
+            AnalyzeError::Flame(e.to_string())
+        }
+    })?;
+    String::from_utf8(svg.out).map(FlameGraph::Svg).map_err(|e| AnalyzeError::Flame(e.to_string()))
+}
+
 /// Largest flame graph SVG drawn: a browser struggles long before this.
 pub const MAX_SVG_BYTES: usize = 32 << 20;
 

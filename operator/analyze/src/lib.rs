@@ -5,6 +5,7 @@
 // Tests may unwrap: a panic there is a test failure with a message, which is what we want.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod compare;
 pub mod crosscheck;
 pub mod error;
 pub mod findings;
@@ -130,16 +131,92 @@ fn analyze_profile(p: &pprof::Profile, opts: &AnalyzeOptions) -> Result<Analysis
     }
 }
 
-/// Analyses `data` as a pprof profile and compares it with the older profile `base`.
-pub fn analyze_diff(base: &[u8], data: &[u8], opts: &AnalyzeOptions) -> Result<Analysis, AnalyzeError> {
-    if detect(data) != InputKind::Pprof || detect(base) != InputKind::Pprof {
-        return Err(AnalyzeError::Diff("--base works on two pprof profiles".into()));
+/// Analyses bytes of any supported kind and builds the digest a sibling comparison needs (see
+/// [`compare`]); the analysis lists at most `opts.top` entries, like [`analyze_bytes`].
+pub fn analyze_with_digest(
+    data: &[u8],
+    kind: Option<ArtifactKind>,
+    opts: &AnalyzeOptions,
+) -> Result<(Analysis, Option<compare::Digest>), AnalyzeError> {
+    let wide = AnalyzeOptions {
+        top: opts.top.max(compare::digest::DIGEST_FUNCTIONS).max(compare::digest::DIGEST_GROUPS),
+        ..opts.clone()
+    };
+    let (mut analysis, stacks) = match detect(data) {
+        InputKind::Pprof => {
+            let p = pprof::decode::decode(data).map_err(|e| match e {
+                AnalyzeError::MalformedProfile(m) if !pprof::decode::is_gzip(data) => AnalyzeError::UnknownFormat(m),
+                other => other,
+            })?;
+            let a = analyze_profile(&p, &wide)?;
+            let stacks = match &a {
+                Analysis::Pprof(r) => {
+                    let col = p.column(Some(&r.sample_type))?;
+                    let filter = pprof::Filter::new(opts.focus.as_deref(), opts.ignore.as_deref())?;
+                    // A profile too large to fold still compares by function.
+                    pprof::folded::folded(&p, col, &filter.compile_for(&p)).unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
+            (a, stacks)
+        }
+        _ => (analyze_bytes(data, &wide)?, Vec::new()),
+    };
+    let digest = kind.or_else(|| inferred_kind(&analysis)).and_then(|k| compare::digest(k, &analysis, stacks));
+    match &mut analysis {
+        Analysis::Pprof(r) => {
+            r.functions.truncate(opts.top);
+            r.own_code.truncate(opts.top);
+        }
+        Analysis::Goroutines(r) => r.groups.truncate(opts.top),
+        Analysis::Trace(_) => {}
     }
-    let new = pprof::decode::decode(data)?;
-    let old = pprof::decode::decode(base)?;
-    let mut r = pprof::analyze_profile(&new, opts)?;
-    pprof::add_diff(&mut r, &old, &new, opts)?;
-    Ok(Analysis::Pprof(r))
+    Ok((analysis, digest))
+}
+
+/// The artifact kind an analysis most likely comes from, when the caller does not know it.
+fn inferred_kind(a: &Analysis) -> Option<ArtifactKind> {
+    use pprof::ProfileType as T;
+    Some(match a {
+        Analysis::Pprof(r) => match r.profile {
+            T::Cpu => ArtifactKind::Cpu,
+            T::Heap => ArtifactKind::Heap,
+            T::Allocs => ArtifactKind::Allocs,
+            T::Block | T::Contention => ArtifactKind::Block,
+            T::Mutex => ArtifactKind::Mutex,
+            T::Threadcreate => ArtifactKind::Threadcreate,
+            T::Goroutine | T::Goroutineleak | T::Unknown => return None,
+        },
+        Analysis::Goroutines(r) => match r.source {
+            goroutine::GoroutineSource::Text => ArtifactKind::GoroutineText,
+            goroutine::GoroutineSource::Profile => ArtifactKind::Goroutine,
+            goroutine::GoroutineSource::Goroutineleak => return None,
+        },
+        Analysis::Trace(_) => ArtifactKind::Trace,
+    })
+}
+
+/// Analyses `data` and compares it with `bases` (name, bytes): healthy siblings of the same kind
+/// profiled in the same window, or older profiles of the same program; the same comparison the
+/// operator makes for `spec.baseline`.
+pub fn analyze_against(
+    data: &[u8],
+    bases: &[(String, Vec<u8>)],
+    kind: Option<ArtifactKind>,
+    opts: &AnalyzeOptions,
+) -> Result<(Analysis, compare::Comparison), AnalyzeError> {
+    let input = detect(data);
+    let (analysis, digest) = analyze_with_digest(data, kind, opts)?;
+    let mut siblings = Vec::new();
+    for (name, b) in bases {
+        if detect(b) != input {
+            return Err(AnalyzeError::Diff(format!("{name} is not the same kind of file as the one analysed")));
+        }
+        let (_, d) = analyze_with_digest(b, kind, opts).map_err(|e| AnalyzeError::Diff(format!("{name}: {e}")))?;
+        siblings.push((name.clone(), d.into_iter().collect()));
+    }
+    let comparison = compare::compare(&digest.into_iter().collect::<Vec<_>>(), &siblings);
+    Ok((analysis, comparison))
 }
 
 /// The flame graph SVG of a pprof profile; `None` when there is nothing to draw (use

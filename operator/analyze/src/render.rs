@@ -85,34 +85,6 @@ fn pprof(r: &PprofReport) -> String {
             );
         }
     }
-    if let Some(d) = &r.diff {
-        let _ = writeln!(
-            o,
-            "\nDiff against base: total {} -> {} ({:+})",
-            units::scaled(d.base_total, &r.unit),
-            units::scaled(d.new_total, &r.unit),
-            d.delta_total
-        );
-        let _ = writeln!(
-            o,
-            "{:>12} {:>12} {:>12} {:>12}  function (largest regressions)",
-            "base flat", "new flat", "delta flat", "delta cum"
-        );
-        let signed = |v: i64| {
-            if v >= 0 { format!("+{}", units::scaled(v, &r.unit)) } else { units::scaled(v, &r.unit) }
-        };
-        for x in &d.regressions {
-            let _ = writeln!(
-                o,
-                "{:>12} {:>12} {:>12} {:>12}  {}",
-                units::scaled(x.base_flat, &r.unit),
-                units::scaled(x.new_flat, &r.unit),
-                signed(x.delta_flat),
-                signed(x.delta_cum),
-                x.name
-            );
-        }
-    }
     findings(&mut o, &r.findings);
     o
 }
@@ -259,5 +231,63 @@ fn trace(r: &TraceReport) -> String {
         let _ = writeln!(o, "Note: {n}");
     }
     findings(&mut o, &r.findings);
+    o
+}
+
+/// A comparison with siblings (or older profiles), as `godiag analyze --base` prints it.
+pub fn comparison(c: &crate::compare::Comparison) -> String {
+    use crate::compare::Normalization;
+    let mut o = String::new();
+    let _ = writeln!(o, "\nCompared with {} base(s): {}", c.siblings.len(), c.siblings.join(", "));
+    for p in &c.profiles {
+        let value = |v: f64| match p.normalization {
+            Normalization::CpuShare => format!("{v:.2}"),
+            Normalization::ShareOfTotal => units::scaled(v.round() as i64, &p.unit),
+        };
+        let _ = writeln!(
+            o,
+            "\n{} ({}): {} here, {} on average in the base(s)\n  compared: {}",
+            p.kind,
+            p.sample_type,
+            value(p.target_total),
+            value(p.siblings_total),
+            p.normalization.describe()
+        );
+        let _ = writeln!(o, "{:>8} {:>8} {:>8} {:>10} {:>10}  function", "here", "base", "highest", "here", "base");
+        for s in &p.shifts {
+            let _ = writeln!(
+                o,
+                "{:>7.1}% {:>7.1}% {:>7.1}% {:>10} {:>10}  {}",
+                s.target_percent,
+                s.siblings_percent,
+                s.siblings_max_percent,
+                value(s.target_value),
+                value(s.siblings_value),
+                s.name
+            );
+        }
+    }
+    if let Some(g) = &c.goroutines {
+        let _ = writeln!(o, "\ngoroutines: {} here, {:.0} on average in the base(s)", g.target_total, g.siblings_total);
+        let _ = writeln!(o, "{:>8} {:>8} {:>8}  state at site", "here", "base", "highest");
+        for x in &g.groups {
+            let _ = writeln!(
+                o,
+                "{:>8} {:>8.0} {:>8}  {} at {}",
+                x.target, x.siblings_mean, x.siblings_max, x.state, x.site
+            );
+        }
+    }
+    if let Some(t) = &c.trace {
+        let _ = writeln!(o, "\ntrace:\n{:>12} {:>12} {:>12} {:>12}  figure", "here", "base", "lowest", "highest");
+        for r in &t.rows {
+            let _ = writeln!(
+                o,
+                "{:>12.1} {:>12.1} {:>12.1} {:>12.1}  {} ({})",
+                r.target, r.siblings_mean, r.siblings_min, r.siblings_max, r.figure, r.unit
+            );
+        }
+    }
+    findings(&mut o, &c.findings);
     o
 }

@@ -89,24 +89,16 @@ fn focus_and_ignore_filter_stacks() {
 }
 
 #[test]
-fn diff_lists_regressions() {
-    let same = analyze_diff(&fixture("cpu.pb.gz"), &fixture("cpu.pb.gz"), &AnalyzeOptions::default()).unwrap();
-    let Analysis::Pprof(r) = same else { panic!() };
-    let d = r.diff.unwrap();
-    assert_eq!(d.delta_total, 0);
-    assert!(d.regressions.is_empty() && d.improvements.is_empty());
+fn a_profile_compared_with_itself_differs_in_nothing_and_kinds_must_match() {
+    let data = fixture("cpu.pb.gz");
+    let (_, c) = analyze_against(&data, &[("same".into(), data.clone())], None, &AnalyzeOptions::default()).unwrap();
+    let cpu = &c.profiles[0];
+    assert_eq!(cpu.kind, ArtifactKind::Cpu);
+    assert!(cpu.shifts.is_empty() && c.findings.is_empty(), "{c:#?}");
+    assert!((cpu.target_total - cpu.siblings_total).abs() < 1e-9);
 
-    let grew =
-        analyze_diff(&fixture("block-empty.pb.gz"), &fixture("block.pb.gz"), &AnalyzeOptions::default()).unwrap();
-    let Analysis::Pprof(r) = grew else { panic!() };
-    let d = r.diff.unwrap();
-    assert_eq!(d.base_total, 0);
-    assert_eq!(d.delta_total, r.total);
-    let first = &d.regressions[0];
-    assert_eq!(first.delta_flat, r.functions[0].flat, "largest regression is the new top function");
-    assert!(d.regressions.windows(2).all(|w| w[0].delta_flat >= w[1].delta_flat));
-
-    let err = analyze_diff(&fixture("goroutine.txt"), &fixture("cpu.pb.gz"), &AnalyzeOptions::default()).unwrap_err();
+    let err = analyze_against(&fixture("goroutine.txt"), &[("cpu".into(), data)], None, &AnalyzeOptions::default())
+        .unwrap_err();
     assert_eq!(err.reason(), "DiffNotPossible");
 }
 

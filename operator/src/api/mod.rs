@@ -1,5 +1,6 @@
 //! The godiag.dev/v1alpha1 API types. No client, no I/O.
 
+pub mod baseline;
 pub mod delve;
 pub mod duration;
 pub mod kind;
@@ -8,6 +9,7 @@ pub mod status;
 pub mod summary;
 pub mod trigger;
 
+pub use baseline::{BaselineShift, BaselineSpec, BaselineSummary, TargetRole};
 pub use delve::{DelveMode, DelvePrivilege, DelveSpec, LoadLimits, SessionOptions, SnapshotOptions};
 pub use kind::{ArtifactFormat, ArtifactKind, ProfileKind};
 pub use request::{Access, DiagnosisRequest, DiagnosisRequestSpec, PprofSpec, Targets};

@@ -1,6 +1,7 @@
 //! The `DiagnosisRequest` custom resource: which pods to diagnose and what to collect.
 //! Every `///` comment on a field is user documentation: it is what `kubectl explain` prints.
 
+use super::baseline::BaselineSpec;
 use super::delve::DelveSpec;
 use super::kind::ProfileKind;
 use super::status::DiagnosisRequestStatus;
@@ -36,6 +37,7 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(validation = Rule::new("self == oldSelf").message("spec is immutable: a DiagnosisRequest runs once; create a new request instead"))]
+#[x_kube(validation = Rule::new("!has(self.baseline) || has(self.pprof) || (!has(self.delve) && !(has(self.lastCrash) && self.lastCrash))").message("baseline compares pprof collections: set pprof (or leave delve and lastCrash unset for the default pprof)"))]
 #[serde(rename_all = "camelCase")]
 pub struct DiagnosisRequestSpec {
     /// Which pods to diagnose, in the namespace of this request.
@@ -57,6 +59,10 @@ pub struct DiagnosisRequestSpec {
     /// be waiting in CrashLoopBackOff.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub last_crash: bool,
+    /// Also collect from healthy siblings of each target in the same window and compare each
+    /// target with them (pprof only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineSpec>,
     /// Delete this request (its artifacts stay in storage) this many seconds after it finished.
     /// Unset: keep it until someone deletes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,5 +1,6 @@
 //! Status of a `DiagnosisRequest`, written only by godiag (server-side apply, field manager `godiag`).
 
+use super::baseline::TargetRole;
 use super::kind::{ArtifactFormat, ArtifactKind};
 use super::summary::TargetSummary;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime, Time};
@@ -43,7 +44,13 @@ pub struct DiagnosisRequestStatus {
     /// `go tool pprof` or `go tool trace`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_root: Option<String>,
-    /// TargetsResolved (which pods were selected) and Complete (True once the request is finished;
+    /// The request's report: one self-contained HTML page (summary, findings, flame graphs,
+    /// sibling comparison, every artifact with the command that opens it). Open it from a copy,
+    /// a presigned URL or the bucket's static website; `godiag report` renders it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// TargetsResolved (which pods were selected), BaselineSelected (with `spec.baseline`: which
+    /// siblings, or why there are none) and Complete (True once the request is finished;
     /// its reason is the final phase).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
@@ -90,6 +97,13 @@ impl Phase {
 pub struct TargetStatus {
     /// Pod name.
     pub pod: String,
+    /// Target (diagnosed) or Sibling (collected for `spec.baseline` to compare with).
+    #[serde(default, skip_serializing_if = "TargetRole::is_target")]
+    pub role: TargetRole,
+    /// The pod's owner, `Kind/name` (with `spec.baseline`): targets are compared with the
+    /// siblings of the same owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// The container whose Go program is diagnosed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,

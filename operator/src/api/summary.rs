@@ -27,6 +27,9 @@ pub struct TargetSummary {
     /// analysed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// This pod against its healthy siblings, with `spec.baseline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::BaselineSummary>,
     /// The Delve snapshot, when `spec.delve` asked for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delve: Option<DelveSummary>,
@@ -178,6 +181,9 @@ pub enum FindingRule {
     /// Many goroutines parked in a channel, select or sync wait with the same stack, or
     /// goroutines the runtime's own leak detector reports.
     GoroutineLeak,
+    /// A function, allocation site or goroutine group takes a much larger share of this pod
+    /// than of its healthy siblings profiled in the same window (`spec.baseline`).
+    DiffersFromSiblings,
     /// One call site causes most of the block or mutex delay.
     LockContention,
     /// Garbage collection takes a large share of CPU, or stops the world for long.
@@ -216,9 +222,10 @@ pub enum Severity {
 }
 
 impl FindingRule {
-    pub const ALL: [FindingRule; 13] = [
+    pub const ALL: [FindingRule; 14] = [
         FindingRule::Crash,
         FindingRule::GoroutineLeak,
+        FindingRule::DiffersFromSiblings,
         FindingRule::LockContention,
         FindingRule::GcPressure,
         FindingRule::CpuDominantFunction,

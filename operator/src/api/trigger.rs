@@ -192,6 +192,10 @@ pub struct RequestTemplate {
     /// container log (for crash-looping alerts such as KubePodCrashLooping).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub last_crash: bool,
+    /// As a DiagnosisRequest's `spec.baseline`: compare the alerting pods with their healthy
+    /// siblings, profiled in the same window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::BaselineSpec>,
     /// As a DiagnosisRequest's `spec.ttlSecondsAfterFinished`: delete each created request this
     /// long after it finished (its artifacts stay in storage).
     #[serde(default, skip_serializing_if = "Option::is_none")]

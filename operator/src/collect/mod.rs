@@ -70,6 +70,8 @@ impl TargetOutcome {
         TargetEntry {
             name: name.to_owned(),
             source: source.to_owned(),
+            sibling: false,
+            owner: None,
             artifacts: self
                 .artifacts
                 .iter()

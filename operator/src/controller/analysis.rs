@@ -9,6 +9,7 @@ use crate::collect::CollectedArtifact;
 use crate::store::{ArtifactStore, layout};
 use crate::worker::{AnalysisFailure, AnalysisWorker};
 use bytes::Bytes;
+use godiag_analyze::compare::Digest;
 use godiag_analyze::text::clip;
 use godiag_analyze::{self as analyze, Analysis, ArtifactKind, Resources};
 
@@ -36,13 +37,19 @@ pub struct TargetAnalysis {
     pub failures: Vec<AnalysisFailure>,
 }
 
-/// One artifact's analysis and the URI of its stored flame graph.
-type Analysed = (Analysis, Option<String>);
+/// One artifact's analysis, the URI of its stored flame graph, and its digest for a sibling
+/// comparison.
+#[derive(Debug)]
+pub struct Analysed {
+    pub analysis: Analysis,
+    pub svg: Option<String>,
+    pub digest: Option<Digest>,
+}
 
 /// What became of one stored artifact.
 #[derive(Debug)]
 pub enum ArtifactAnalysis {
-    Analysed(Box<Analysis>, Option<String>),
+    Analysed(Box<Analysed>),
     /// Not analysed, on purpose (too large): the note says why.
     Skipped(String),
     Failed(AnalysisFailure),
@@ -74,11 +81,11 @@ pub async fn analyse_artifact(
         Analyzer::Worker(w) => w
             .analyse(store, a.kind, &a.object.path, &svg_path, resources)
             .await
-            .map(|out| (out.analysis, out.svg.map(|s| s.uri))),
+            .map(|out| Analysed { analysis: out.analysis, svg: out.svg.map(|s| s.uri), digest: out.digest }),
         Analyzer::InProcess => in_process(store, a.kind, &a.object.path, &svg_path, *resources).await,
     };
     match result {
-        Ok((analysis, svg)) => ArtifactAnalysis::Analysed(Box::new(analysis), svg),
+        Ok(a) => ArtifactAnalysis::Analysed(Box::new(a)),
         Err(f) => {
             tracing::info!(kind = %a.kind, reason = f.reason(), error = %f, "artifact not analysed");
             ArtifactAnalysis::Failed(f)
@@ -96,13 +103,15 @@ pub async fn summarise(
 ) -> TargetAnalysis {
     let mut analyses: Vec<(ArtifactKind, Analysis)> = Vec::new();
     let mut svgs = Vec::new();
+    let mut digests = Vec::new();
     let mut notes = Vec::new();
     let mut failures = Vec::new();
     for (kind, result) in done {
         match result {
-            ArtifactAnalysis::Analysed(analysis, svg) => {
-                analyses.push((kind, *analysis));
-                svgs.extend(svg);
+            ArtifactAnalysis::Analysed(a) => {
+                analyses.push((kind, a.analysis));
+                svgs.extend(a.svg);
+                digests.extend(a.digest);
             }
             ArtifactAnalysis::Skipped(note) => notes.push(note),
             ArtifactAnalysis::Failed(f) => {
@@ -117,8 +126,15 @@ pub async fn summarise(
     summary.notes.truncate(5);
     let json = serde_json::to_vec_pretty(&analyze::summary_json(&refs, resources)).map(Bytes::from).unwrap_or_default();
     let mut reports = Vec::new();
-    if let Ok(obj) = store.put_bytes(&layout::join(dir, "summary.json"), json).await {
+    if let Ok(obj) = store.put_bytes(&layout::join(dir, layout::SUMMARY), json).await {
         reports.push(obj.uri);
+    }
+    // What a comparison with siblings (`spec.baseline`) reads, instead of parsing the profiles again.
+    if !digests.is_empty() {
+        let json = serde_json::to_vec(&digests).map(Bytes::from).unwrap_or_default();
+        if let Err(e) = store.put_bytes(&layout::join(dir, layout::DIGESTS), json).await {
+            tracing::info!(error = %e, "cannot store the digests: this pod cannot be compared with its siblings");
+        }
     }
     reports.extend(svgs);
     TargetAnalysis { summary: Some(summary.into()), reports, failures }
@@ -140,6 +156,7 @@ async fn in_process(
         status: "panicked".into(),
         detail: format!(": {e}"),
     })?;
+    let digest = report.digest;
     let analysis = match (report.analysis, report.error) {
         (Some(a), _) => a,
         (None, Some(e)) => {
@@ -152,7 +169,7 @@ async fn in_process(
         Some(svg) => store.put_bytes(svg_path, svg).await.ok().map(|o| o.uri),
         None => None,
     };
-    Ok((analysis, uri))
+    Ok(Analysed { analysis, svg: uri, digest })
 }
 
 #[cfg(test)]

@@ -4,18 +4,17 @@
 //! `manifest.json`.
 
 use super::analysis::{Analyzer, ArtifactAnalysis, analyse_artifact, is_analysed, summarise};
-use super::diagnoser::{Diagnoser, DiagnoserError, RequestRecord, TargetResult, TargetTask};
+use super::diagnoser::{Diagnoser, DiagnoserError, Finished, RequestRecord, TargetResult, TargetTask};
 use super::last_crash;
 use super::pod_check::{PodAccess, PortPolicy, check_pod, prepare_target, running_container};
 use super::target_failure::TargetFailure;
 use crate::api::status::{FAILURE_MESSAGE_MAX, TARGET_MESSAGE_MAX};
-use crate::api::{ArtifactStatus, DelveMode, DelveSpec, KindFailureStatus, PprofSpec, TargetPhase, TargetStatus};
+use crate::api::{ArtifactStatus, DelveMode, DelveSpec, KindFailureStatus, PprofSpec, TargetPhase};
 use crate::collect::portforward::PortForwardConnector;
 use crate::collect::{ByteCaps, CollectedArtifact, Connector, TargetOutcome, TcpConnector, collect_target};
 use crate::delve::cluster::{DelveOutcome, DelveRunner, DelveTarget, Probe};
 use crate::metrics::{KindLabel, Metrics, ReasonLabel};
-use crate::store::manifest::{ArtifactEntry, FailureEntry, TargetEntry};
-use crate::store::{ArtifactStore, Manifest, StoredObject, layout};
+use crate::store::{ArtifactStore, layout};
 use futures::future::BoxFuture;
 use godiag_analyze::text::clip;
 use godiag_analyze::{ArtifactKind, units};
@@ -272,19 +271,6 @@ impl ClusterDiagnoser {
         };
         self.delve.run(&target, spec).await
     }
-
-    async fn write_manifest_inner(&self, record: RequestRecord) -> Result<String, DiagnoserError> {
-        let path = layout::manifest_path(&record.namespace, &record.request);
-        let uri = self.store.uri(&path);
-        let now = jiff::Timestamp::now();
-        let mut manifest = Manifest::new(Some(record.namespace.clone()), Some(record.request.clone()), now);
-        manifest.targets = record.targets.iter().map(|t| manifest_entry(&record, t)).collect();
-        manifest
-            .write(self.store.as_ref(), &path)
-            .await
-            .map(|_| uri.clone())
-            .map_err(|e| DiagnoserError::ManifestWrite { uri, message: e.to_string() })
-    }
 }
 
 /// `PodDeleted` when the pod is gone or being deleted now.
@@ -377,44 +363,15 @@ fn settle(r: &mut TargetResult) {
     r.message = clip(&parts.join("; "), TARGET_MESSAGE_MAX);
 }
 
-/// A pod's manifest entry from its status entry (all a restarted operator still has).
-fn manifest_entry(record: &RequestRecord, t: &TargetStatus) -> TargetEntry {
-    let dir = layout::target_dir(&record.namespace, &record.request, &t.pod);
-    TargetEntry {
-        name: t.pod.clone(),
-        source: format!("pod {}/{}", record.namespace, t.pod),
-        artifacts: t
-            .artifacts
-            .iter()
-            .map(|a| {
-                let kind = ArtifactKind::from(a.kind);
-                let object = StoredObject {
-                    path: layout::artifact_path(&dir, kind),
-                    uri: a.uri.clone(),
-                    bytes: u64::try_from(a.bytes).unwrap_or(0),
-                    sha256: a.sha256.clone(),
-                    note: None,
-                };
-                ArtifactEntry::new(kind, object, a.note.clone())
-            })
-            .collect(),
-        failures: t.failures.iter().map(|f| FailureEntry::new(f.kind.into(), &f.reason, f.message.clone())).collect(),
-        error: (t.phase == TargetPhase::Failed && t.failures.is_empty()).then(|| {
-            format!("{}: {}", t.reason.as_deref().unwrap_or("Failed"), t.message.as_deref().unwrap_or_default())
-        }),
-        window_start: t.window_start.as_ref().map(|w| w.0),
-    }
-}
-
 impl Diagnoser for ClusterDiagnoser {
     fn diagnose(&self, task: TargetTask) -> BoxFuture<'static, TargetResult> {
         let this = self.clone();
         Box::pin(async move { this.diagnose_pod(task).await })
     }
 
-    fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, DiagnoserError>> {
+    fn finish(&self, record: RequestRecord) -> BoxFuture<'static, Result<Finished, DiagnoserError>> {
         let this = self.clone();
-        Box::pin(async move { this.write_manifest_inner(record).await })
+        Box::pin(async move { super::finish::finish_request(this.store.as_ref(), record).await })
     }
 
     fn artifact_root(&self, namespace: &str, request: &str) -> String {
@@ -431,7 +388,10 @@ impl Diagnoser for ClusterDiagnoser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::TargetStatus;
     use crate::collect::{CollectError, KindFailure};
+    use crate::controller::finish::manifest_entry;
+    use crate::store::StoredObject;
 
     fn artifact(kind: ArtifactKind, bytes: u64, note: Option<&str>) -> CollectedArtifact {
         CollectedArtifact {
@@ -527,6 +487,8 @@ mod tests {
         let record = RequestRecord { namespace: "shop".into(), request: "r".into(), targets: vec![] };
         let mut t = TargetStatus {
             pod: "p".into(),
+            role: Default::default(),
+            owner: None,
             container: None,
             phase: TargetPhase::Failed,
             reason: Some("PodDeleted".into()),
@@ -616,6 +578,8 @@ mod tests {
                 result.reports = (0..6).map(|_| format!("s3://{}/{}", "b".repeat(63), "r".repeat(600))).collect();
                 let mut t = TargetStatus {
                     pod,
+                    role: Default::default(),
+                    owner: None,
                     container: Some("c".repeat(63)),
                     phase: TargetPhase::Pending,
                     reason: None,

@@ -121,6 +121,44 @@ pub struct RequestRecord {
     pub targets: Vec<TargetStatus>,
 }
 
+/// What finishing a request produced.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Finished {
+    /// Where `manifest.json` is.
+    pub manifest: String,
+    /// Where `report.html` is, when it could be stored.
+    pub report: Option<String>,
+    /// With `spec.baseline`: each target's comparison with its siblings, by pod.
+    pub baselines: std::collections::BTreeMap<String, BaselineOutcome>,
+}
+
+/// One target against its siblings: the bounded summary for its status entry, the findings it
+/// adds, and the stored comparison and differential flame graphs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BaselineOutcome {
+    pub summary: crate::api::BaselineSummary,
+    pub findings: Vec<crate::api::Finding>,
+    pub reports: Vec<String>,
+}
+
+impl BaselineOutcome {
+    /// Records the comparison in a target's status entry: its findings first (they say what is
+    /// different about this pod), within the summary's five.
+    pub fn apply_to(&self, t: &mut TargetStatus) {
+        let s = t.summary.get_or_insert_with(Default::default);
+        s.baseline = Some(self.summary.clone());
+        let mut findings = self.findings.clone();
+        findings.append(&mut s.findings);
+        findings.truncate(5);
+        s.findings = findings;
+        for r in &self.reports {
+            if !t.reports.contains(r) {
+                t.reports.push(r.clone());
+            }
+        }
+    }
+}
+
 /// Errors from the outside world that the controller retries (as opposed to per-pod failures,
 /// which are results).
 #[derive(Debug, thiserror::Error)]
@@ -141,8 +179,9 @@ pub trait Diagnoser: Send + Sync + 'static {
     /// Collects and analyses everything the task asks for from one pod. Never fails as a whole:
     /// what went wrong is in the result.
     fn diagnose(&self, task: TargetTask) -> BoxFuture<'static, TargetResult>;
-    /// Stores the request's `manifest.json`; returns its URI.
-    fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, DiagnoserError>>;
+    /// Finishes a request whose pods are all done: compares each target with its siblings
+    /// (`spec.baseline`), stores `manifest.json` and `report.html`.
+    fn finish(&self, record: RequestRecord) -> BoxFuture<'static, Result<Finished, DiagnoserError>>;
     /// Where a request's artifacts live, for `status.artifactRoot`.
     fn artifact_root(&self, namespace: &str, request: &str) -> String;
     /// Ends a Delve session that no task of this process holds (the request was deleted after

@@ -1,10 +1,12 @@
 //! The DiagnosisRequest controller.
 
 pub mod analysis;
+pub mod baseline;
 pub mod cluster_diagnoser;
 pub mod diagnoser;
 pub mod error;
 pub mod finalizer;
+pub mod finish;
 pub mod last_crash;
 pub mod pod_check;
 pub mod progress;
@@ -12,6 +14,7 @@ pub mod reconcile;
 pub mod resources;
 pub mod running;
 pub mod select;
+pub mod siblings;
 pub mod status;
 pub mod target_failure;
 #[cfg(test)]

@@ -111,6 +111,8 @@ mod tests {
     fn t(pod: &str, phase: TargetPhase, attempts: i32) -> TargetStatus {
         TargetStatus {
             pod: pod.into(),
+            role: Default::default(),
+            owner: None,
             container: Some("app".into()),
             phase,
             reason: None,

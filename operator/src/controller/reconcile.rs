@@ -8,7 +8,8 @@ use super::error::Error;
 use super::finalizer;
 use super::progress::advance_targets;
 use super::select::{SelectionError, select_targets, selector_string};
-use super::status::{self as st, COND_TARGETS_RESOLVED};
+use super::siblings::{Baseline, BaselineReason, select_siblings};
+use super::status::{self as st, COND_BASELINE_SELECTED, COND_TARGETS_RESOLVED};
 use super::target_failure::TargetFailure;
 use crate::api::{DiagnosisRequest, DiagnosisRequestStatus, TargetPhase, TargetStatus};
 use crate::collect::WindowGate;
@@ -59,13 +60,30 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
     let mut resolved: Vec<(EventType, String, String)> = Vec::new();
     if status.targets.is_empty() {
         match resolve(&ctx, &req, &ns).await? {
-            Ok(targets) => {
+            Ok((mut targets, baseline)) => {
                 let names: Vec<&str> = targets.iter().map(|t| t.pod.as_str()).collect();
                 let msg = format!("selected {} pod(s): {}", targets.len(), names.join(", "));
                 st::set_condition(
                     &mut status.conditions,
                     st::condition(COND_TARGETS_RESOLVED, true, "Resolved", &msg, generation, &now),
                 );
+                if let Some(b) = baseline {
+                    let selected = b.reason == BaselineReason::SiblingsSelected;
+                    st::set_condition(
+                        &mut status.conditions,
+                        st::condition(
+                            COND_BASELINE_SELECTED,
+                            selected,
+                            b.reason.reason(),
+                            &b.message,
+                            generation,
+                            &now,
+                        ),
+                    );
+                    let type_ = if selected { EventType::Normal } else { EventType::Warning };
+                    resolved.push((type_, b.reason.reason().to_owned(), b.message.clone()));
+                    targets.extend(b.siblings);
+                }
                 status.artifact_root = Some(ctx.diagnoser.artifact_root(&ns, &name));
                 // Published once the status that records them is written.
                 resolved.push((EventType::Normal, COND_TARGETS_RESOLVED.to_owned(), msg));
@@ -117,12 +135,20 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
     }
     let collected = ctx.running.collected(&uid);
     let plan = advance_targets(&status.targets, &running, &collected, &results);
-    let new = st::with_targets(&status, plan.targets, generation, &now);
+    let mut new = st::with_targets(&status, plan.targets.clone(), generation, &now);
     let phase = new.phase.unwrap_or(crate::api::Phase::Running);
 
     if phase.is_terminal() {
         let record = RequestRecord { namespace: ns.clone(), request: name.clone(), targets: new.targets.clone() };
-        ctx.diagnoser.write_manifest(record).await?;
+        let finished = ctx.diagnoser.finish(record).await?;
+        let mut targets = plan.targets;
+        for t in &mut targets {
+            if let Some(b) = finished.baselines.get(&t.pod) {
+                b.apply_to(t);
+            }
+        }
+        new = st::with_targets(&status, targets, generation, &now);
+        new.report = finished.report;
     }
     if new != prev && apply_status(&requests, &name, rv, &new).await? == Applied::Stale {
         // Nothing was started nor published: the newer object decides.
@@ -177,7 +203,7 @@ async fn resolve(
     ctx: &Context,
     req: &DiagnosisRequest,
     ns: &str,
-) -> Result<Result<Vec<TargetStatus>, SelectionError>, Error> {
+) -> Result<Result<(Vec<TargetStatus>, Option<Baseline>), SelectionError>, Error> {
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     let spec = &req.spec.targets;
     let pods: Vec<Pod> = if let Some(names) = &spec.pods {
@@ -200,7 +226,22 @@ async fn resolve(
         };
         pods_api.list(&lp).await?.items
     };
-    Ok(select_targets(spec, ns, &pods))
+    let mut targets = match select_targets(spec, ns, &pods) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
+    let Some(b) = &req.spec.baseline else { return Ok(Ok((targets, None))) };
+    // Siblings share the targets' owner; they need not match the targets' selector.
+    let lp = match &b.selector {
+        Some(sel) => ListParams::default().labels_from(
+            &kube::core::Selector::try_from(sel.clone())
+                .map_err(|e| Error::InvalidSelector(format!("baseline.selector: {e}")))?,
+        ),
+        None => ListParams::default(),
+    };
+    let candidates = pods_api.list(&lp).await?.items;
+    let baseline = select_siblings(&mut targets, &pods, &candidates, b, spec.container.as_deref());
+    Ok(Ok((targets, Some(baseline))))
 }
 
 fn start_collection(
@@ -222,8 +263,9 @@ fn start_collection(
         pod: pod.to_string(),
         container: target.container.clone(),
         pprof: req.spec.effective_pprof(),
-        delve: req.spec.delve.clone(),
-        last_crash: req.spec.last_crash,
+        // A sibling is only profiled: it is compared, not debugged.
+        delve: req.spec.delve.clone().filter(|_| target.role.is_target()),
+        last_crash: req.spec.last_crash && target.role.is_target(),
         collected: CollectedSink::default(),
         cancel: CancelSignal::default(),
         window,

@@ -3,7 +3,7 @@
 
 use super::pod_check::{check_pod, pod_phase};
 use super::target_failure::TargetFailure;
-use crate::api::{TargetPhase, TargetStatus, Targets};
+use crate::api::{TargetPhase, TargetRole, TargetStatus, Targets};
 use k8s_openapi::api::core::v1::Pod;
 
 /// Why a request has no pod to diagnose at all.
@@ -52,6 +52,8 @@ fn target(
 ) -> TargetStatus {
     TargetStatus {
         pod,
+        role: TargetRole::Target,
+        owner: None,
         container,
         phase,
         reason: reason.map(str::to_string),

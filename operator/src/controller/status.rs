@@ -9,16 +9,20 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 pub const COND_TARGETS_RESOLVED: &str = "TargetsResolved";
 pub const COND_COMPLETE: &str = "Complete";
+/// With `spec.baseline`: which siblings were selected, or why there are none.
+pub const COND_BASELINE_SELECTED: &str = "BaselineSelected";
 /// Warning Event: a pod's artifacts reached object storage only after retries (an outage).
 pub const EVENT_STORAGE_RETRIED: &str = "StorageRetried";
 
-/// The request phase the targets add up to.
-pub fn phase_of(targets: &[TargetStatus]) -> Phase {
+/// The request phase the targets add up to. Siblings (`spec.baseline`) must finish too, but
+/// their failures only thin the baseline.
+pub fn phase_of(all: &[TargetStatus]) -> Phase {
+    if !all.iter().all(|t| t.phase.is_terminal()) {
+        return Phase::Running;
+    }
+    let targets: Vec<&TargetStatus> = all.iter().filter(|t| t.role.is_target()).collect();
     if targets.is_empty() {
         return Phase::Failed;
-    }
-    if !targets.iter().all(|t| t.phase.is_terminal()) {
-        return Phase::Running;
     }
     let succeeded = targets.iter().filter(|t| t.phase == TargetPhase::Succeeded).count();
     let collected_any = targets.iter().any(|t| !t.artifacts.is_empty());
@@ -38,10 +42,16 @@ pub fn progress(targets: &[TargetStatus]) -> String {
 }
 
 /// One line for `kubectl get diag`: how many pods were collected, what the analysis of the first
-/// analysed pod says, and the first thing each failing pod reported.
-pub fn summary(targets: &[TargetStatus]) -> String {
+/// analysed pod says, and the first thing each failing pod reported. Siblings are counted apart.
+pub fn summary(all: &[TargetStatus]) -> String {
+    let targets: Vec<&TargetStatus> = all.iter().filter(|t| t.role.is_target()).collect();
     let ok = targets.iter().filter(|t| t.phase == TargetPhase::Succeeded).count();
     let mut parts = vec![format!("{ok}/{} pods collected", targets.len())];
+    let siblings = all.len() - targets.len();
+    if siblings > 0 {
+        let ok = all.iter().filter(|t| !t.role.is_target() && t.phase == TargetPhase::Succeeded).count();
+        parts[0].push_str(&format!(" (and {ok}/{siblings} siblings)"));
+    }
     if let Some(s) = targets.iter().find_map(|t| t.summary.as_ref()) {
         parts.push(godiag_analyze::one_line(&s.clone().into()));
     }
@@ -153,6 +163,8 @@ mod tests {
         };
         TargetStatus {
             pod: pod.into(),
+            role: Default::default(),
+            owner: None,
             container: None,
             phase,
             reason: reason.map(Into::into),
@@ -179,6 +191,18 @@ mod tests {
         assert_eq!(phase_of(&[t("a", Failed, 1, Some("CpuProfilingInUse"))]), Phase::PartiallySucceeded);
         assert_eq!(phase_of(&[t("a", Failed, 0, Some("NoPprofEndpoint"))]), Phase::Failed);
         assert_eq!(phase_of(&[]), Phase::Failed);
+    }
+
+    #[test]
+    fn siblings_must_finish_but_their_failures_only_thin_the_baseline() {
+        use TargetPhase::*;
+        let sibling = |pod, phase, n, reason| TargetStatus { role: crate::api::TargetRole::Sibling, ..t(pod, phase, n, reason) };
+        let target = t("bad", Succeeded, 3, None);
+        assert_eq!(phase_of(&[target.clone(), sibling("s1", Collecting, 0, None)]), Phase::Running);
+        let done = [target, sibling("s1", Failed, 0, Some("PodDeleted")), sibling("s2", Succeeded, 3, None)];
+        assert_eq!(phase_of(&done), Phase::Succeeded);
+        assert_eq!(summary(&done), "1/1 pods collected (and 1/2 siblings)");
+        assert_eq!(phase_of(&[sibling("s1", Succeeded, 3, None)]), Phase::Failed, "siblings alone diagnose nothing");
     }
 
     #[test]

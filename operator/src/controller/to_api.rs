@@ -66,6 +66,7 @@ impl From<analyze::Rule> for api::FindingRule {
             analyze::Rule::SyscallTime => api::FindingRule::SyscallTime,
             analyze::Rule::GcAssist => api::FindingRule::GcAssist,
             analyze::Rule::GoroutineLeak => api::FindingRule::GoroutineLeak,
+            analyze::Rule::DiffersFromSiblings => api::FindingRule::DiffersFromSiblings,
             analyze::Rule::LockContention => api::FindingRule::LockContention,
             analyze::Rule::GcPressure => api::FindingRule::GcPressure,
             analyze::Rule::CpuDominantFunction => api::FindingRule::CpuDominantFunction,
@@ -117,6 +118,7 @@ impl From<analyze::summary::TargetSummary> for api::TargetSummary {
             }),
             findings: s.findings.into_iter().map(Into::into).collect(),
             notes: s.notes,
+            baseline: None,
             delve: None,
         }
     }
@@ -179,6 +181,7 @@ impl From<api::FindingRule> for analyze::Rule {
             api::FindingRule::SyscallTime => analyze::Rule::SyscallTime,
             api::FindingRule::GcAssist => analyze::Rule::GcAssist,
             api::FindingRule::GoroutineLeak => analyze::Rule::GoroutineLeak,
+            api::FindingRule::DiffersFromSiblings => analyze::Rule::DiffersFromSiblings,
             api::FindingRule::LockContention => analyze::Rule::LockContention,
             api::FindingRule::GcPressure => analyze::Rule::GcPressure,
             api::FindingRule::CpuDominantFunction => analyze::Rule::CpuDominantFunction,

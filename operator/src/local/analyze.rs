@@ -3,7 +3,8 @@
 use crate::cli::{AnalyzeArgs, OutputFormat};
 use anyhow::Context;
 use godiag_analyze::{
-    Analysis, AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, analyze_bytes, analyze_diff, flame_graph, render,
+    Analysis, AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, analyze_against, analyze_bytes, flame_graph,
+    render,
 };
 use std::path::Path;
 
@@ -49,14 +50,19 @@ pub fn run_analyze(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
         resources: args.resources.resources(),
         ..AnalyzeOptions::default()
     };
-    let analysis = match &args.base {
-        Some(base) => {
-            let b = read_input(base)?;
-            analyze_diff(&b, &data, &opts)
+    let (analysis, comparison) = if args.base.is_empty() {
+        (analyze_bytes(&data, &opts), None)
+    } else {
+        let mut bases = Vec::new();
+        for b in &args.base {
+            bases.push((b.display().to_string(), read_input(b)?));
         }
-        None => analyze_bytes(&data, &opts),
-    }
-    .with_context(|| format!("analysing {}", args.file.display()))?;
+        match analyze_against(&data, &bases, opts.kind, &opts) {
+            Ok((a, c)) => (Ok(a), Some(c)),
+            Err(e) => (Err(e), None),
+        }
+    };
+    let analysis = analysis.with_context(|| format!("analysing {}", args.file.display()))?;
 
     let mut flame_note = None;
     if let Some(svg_path) = &args.svg {
@@ -81,7 +87,13 @@ pub fn run_analyze(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
 
     match args.format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &analysis)?;
+            match &comparison {
+                Some(c) => serde_json::to_writer_pretty(
+                    &mut *out,
+                    &serde_json::json!({ "analysis": &analysis, "comparison": c }),
+                )?,
+                None => serde_json::to_writer_pretty(&mut *out, &analysis)?,
+            }
             writeln!(out)?;
             if let Some(n) = flame_note {
                 eprintln!("{n}");
@@ -89,6 +101,9 @@ pub fn run_analyze(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
         }
         OutputFormat::Text => {
             write!(out, "{}", render::text(&analysis))?;
+            if let Some(c) = &comparison {
+                write!(out, "{}", render::comparison(c))?;
+            }
             if let Some(n) = flame_note {
                 writeln!(out, "\n{n}")?;
             }

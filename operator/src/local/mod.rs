@@ -4,3 +4,4 @@
 pub mod analyze;
 pub mod collect;
 pub mod delve;
+pub mod report;

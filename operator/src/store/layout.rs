@@ -2,7 +2,13 @@
 //!
 //! ```text
 //! <prefix>/<namespace>/<request>/manifest.json
-//! <prefix>/<namespace>/<request>/<pod>/<kind>.<ext>
+//! <prefix>/<namespace>/<request>/report.html            the report a person opens
+//! <prefix>/<namespace>/<request>/<pod>/<kind>.<ext>      the artifacts
+//! <prefix>/<namespace>/<request>/<pod>/summary.json      their analysis
+//! <prefix>/<namespace>/<request>/<pod>/<kind>.svg        flame graphs
+//! <prefix>/<namespace>/<request>/<pod>/digests.json      what a sibling comparison reads
+//! <prefix>/<namespace>/<request>/<pod>/comparison.json   the pod against its siblings
+//! <prefix>/<namespace>/<request>/<pod>/<kind>.diff.svg   differential flame graphs
 //! ```
 //!
 //! The `<prefix>` belongs to the store (it is part of the storage URL); every path here is
@@ -12,6 +18,14 @@ use godiag_analyze::ArtifactKind;
 
 /// The file name of a request's manifest.
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// The request's report.
+pub const REPORT_FILE: &str = "report.html";
+/// A pod's analysis.
+pub const SUMMARY: &str = "summary.json";
+/// A pod's digests for a comparison with its siblings.
+pub const DIGESTS: &str = "digests.json";
+/// A pod compared with its siblings.
+pub const COMPARISON: &str = "comparison.json";
 
 /// Makes one path segment safe: characters outside `[A-Za-z0-9._-]` become `_`, and the
 /// empty string, `.` and `..` become `_` so a segment can never climb out of its directory.

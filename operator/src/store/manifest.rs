@@ -37,6 +37,12 @@ pub struct TargetEntry {
     pub name: String,
     /// How it was reached, e.g. `127.0.0.1:6060` or `port-forward to pod port 6060`.
     pub source: String,
+    /// A healthy sibling collected to compare the targets with (`spec.baseline`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sibling: bool,
+    /// The pod's owner, `Kind/name`, with `spec.baseline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Stored artifacts.
     pub artifacts: Vec<ArtifactEntry>,
     /// Kinds that could not be collected.
@@ -134,6 +140,8 @@ mod tests {
         m.targets.push(TargetEntry {
             name: "pod-a".into(),
             source: "127.0.0.1:6060".into(),
+            sibling: false,
+            owner: None,
             artifacts: vec![ArtifactEntry::new(
                 ArtifactKind::Block,
                 StoredObject {

@@ -142,6 +142,7 @@ pub fn build_request(trigger: &DiagnosisTrigger, alert: &Alert, target: &AlertTa
         pprof: tpl.pprof.clone(),
         delve: tpl.delve.clone(),
         last_crash: tpl.last_crash,
+        baseline: tpl.baseline.clone(),
         ttl_seconds_after_finished: tpl.ttl_seconds_after_finished,
     };
     let mut req = DiagnosisRequest::new(name, spec);

@@ -4,7 +4,9 @@
 
 use super::protocol::{WorkerError, WorkerReport};
 use crate::cli::AnalyzeWorkerArgs;
-use godiag_analyze::{AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, Resources, analyze_bytes, flame_graph};
+use godiag_analyze::{
+    AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, Resources, analyze_with_digest, flame_graph,
+};
 use nix::sys::resource::{Resource, setrlimit};
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -37,9 +39,13 @@ fn peak_rss_bytes() -> u64 {
 /// controller's in-process analysis for tests runs this same function).
 pub fn analyse_artifact(kind: ArtifactKind, resources: Resources, data: &[u8]) -> (WorkerReport, Option<String>) {
     let opts = AnalyzeOptions { kind: Some(kind), resources, ..AnalyzeOptions::default() };
-    let mut report = WorkerReport { analysis: None, error: None, svg_bytes: 0, flame_note: None, peak_rss_bytes: 0 };
-    match analyze_bytes(data, &opts) {
-        Ok(a) => report.analysis = Some(a),
+    let mut report =
+        WorkerReport { analysis: None, error: None, svg_bytes: 0, digest: None, flame_note: None, peak_rss_bytes: 0 };
+    match analyze_with_digest(data, Some(kind), &opts) {
+        Ok((a, digest)) => {
+            report.analysis = Some(a);
+            report.digest = digest;
+        }
         Err(e) => {
             report.error = Some(WorkerError { reason: e.reason().into(), message: e.to_string() });
             return (report, None);
@@ -66,7 +72,7 @@ pub fn run_worker(args: &AnalyzeWorkerArgs) -> ExitCode {
     let read = std::io::stdin().lock().take(MAX_INPUT_BYTES + 1).read_to_end(&mut data);
     let refused = |reason: &str, message: String| {
         let error = Some(WorkerError { reason: reason.into(), message });
-        (WorkerReport { analysis: None, error, svg_bytes: 0, flame_note: None, peak_rss_bytes: 0 }, None)
+        (WorkerReport { analysis: None, error, svg_bytes: 0, digest: None, flame_note: None, peak_rss_bytes: 0 }, None)
     };
     let (mut report, svg) = match read {
         Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {

@@ -39,6 +39,8 @@ pub struct WorkerOutput {
     pub svg: Option<StoredObject>,
     /// Why there is no flame graph, for a kind that has one.
     pub flame_note: Option<String>,
+    /// What a comparison with the pod's siblings needs.
+    pub digest: Option<godiag_analyze::compare::Digest>,
     pub peak_rss_bytes: u64,
 }
 
@@ -123,9 +125,13 @@ impl AnalysisWorker {
         fed.map_err(unavailable)?;
         let (report, svg) = read.map_err(unavailable)?;
         match (report.analysis, report.error) {
-            (Some(analysis), _) => {
-                Ok(WorkerOutput { analysis, svg, flame_note: report.flame_note, peak_rss_bytes: report.peak_rss_bytes })
-            }
+            (Some(analysis), _) => Ok(WorkerOutput {
+                analysis,
+                svg,
+                flame_note: report.flame_note,
+                digest: report.digest,
+                peak_rss_bytes: report.peak_rss_bytes,
+            }),
             (None, Some(e)) if e.reason == "OutOfMemory" => {
                 Err(AnalysisFailure::OutOfMemory { kind: kind.to_string(), limit_mib })
             }

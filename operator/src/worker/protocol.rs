@@ -20,6 +20,9 @@ pub struct WorkerReport {
     /// Length of the SVG that follows the JSON line (0: none).
     #[serde(default)]
     pub svg_bytes: u64,
+    /// What a comparison with the pod's siblings needs of this artifact, bounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<godiag_analyze::compare::Digest>,
     /// Why there is no flame graph for a kind that has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flame_note: Option<String>,

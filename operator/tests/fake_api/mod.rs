@@ -8,7 +8,7 @@ use godiag::api::{
     ArtifactFormat, ArtifactKind, ArtifactStatus, DiagnosisRequest, DiagnosisRequestStatus, TargetPhase,
 };
 use godiag::controller::Context;
-use godiag::controller::diagnoser::{Diagnoser, DiagnoserError, RequestRecord, TargetResult, TargetTask};
+use godiag::controller::diagnoser::{Diagnoser, DiagnoserError, Finished, RequestRecord, TargetResult, TargetTask};
 use godiag::controller::target_failure::TargetFailure;
 use godiag::metrics::Metrics;
 use http::{Method, Request, Response, StatusCode};
@@ -236,7 +236,7 @@ impl Diagnoser for ScriptedDiagnoser {
         }
         Box::pin(async move { result })
     }
-    fn write_manifest(&self, record: RequestRecord) -> BoxFuture<'static, Result<String, DiagnoserError>> {
+    fn finish(&self, record: RequestRecord) -> BoxFuture<'static, Result<Finished, DiagnoserError>> {
         let fail = *self.fail_manifest.lock().unwrap();
         if !fail {
             self.manifests.lock().unwrap().push(record);
@@ -248,7 +248,11 @@ impl Diagnoser for ScriptedDiagnoser {
                     message: "connection reset".into(),
                 })
             } else {
-                Ok("memory:///shop/slow/manifest.json".into())
+                Ok(Finished {
+                    manifest: "memory:///shop/slow/manifest.json".into(),
+                    report: Some("memory:///shop/slow/report.html".into()),
+                    ..Finished::default()
+                })
             }
         })
     }

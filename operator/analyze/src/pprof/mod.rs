@@ -2,7 +2,6 @@
 
 pub mod attribute;
 pub mod decode;
-pub mod diff;
 pub mod filter;
 pub mod folded;
 pub mod proto;
@@ -16,7 +15,6 @@ use crate::units;
 use crate::{AnalyzeError, AnalyzeOptions};
 pub use attribute::{Attribution, Leaf, OwnCode};
 pub use decode::{Profile, ProfileType, ValueKind};
-pub use diff::{Diff, FunctionDelta};
 pub use filter::Filter;
 use serde::{Deserialize, Serialize};
 pub use top::FunctionValue;
@@ -65,9 +63,6 @@ pub struct PprofReport {
     #[serde(default)]
     pub profiling: i64,
     pub findings: Vec<Finding>,
-    /// Present when a base profile was given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub diff: Option<Diff>,
 }
 
 /// Analyses a decoded profile.
@@ -116,7 +111,6 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> Result<PprofReport
         profiling: own.profiling,
         own_code: own.sites.into_iter().take(opts.top).collect(),
         findings,
-        diff: None,
     })
 }
 
@@ -344,19 +338,6 @@ fn funcs_named(p: &Profile, col: usize, cf: &filter::CompiledFilter, names: &[&s
     }
     let (all, _) = top::function_values(p, col, cf);
     all.into_iter().filter(|f| names.contains(&f.name.as_str())).collect()
-}
-
-/// Adds the comparison against `base` to a report.
-pub fn add_diff(
-    report: &mut PprofReport,
-    base: &Profile,
-    new: &Profile,
-    opts: &AnalyzeOptions,
-) -> Result<(), AnalyzeError> {
-    let filter = Filter::new(opts.focus.as_deref(), opts.ignore.as_deref())?;
-    let d = diff::diff(base, new, &report.sample_type, &filter.compile_for(base), &filter.compile_for(new), opts.top)?;
-    report.diff = Some(d);
-    Ok(())
 }
 
 #[cfg(test)]

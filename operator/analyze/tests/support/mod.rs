@@ -8,8 +8,8 @@ pub use godiag_analyze::goroutine::GoroutineSource;
 pub use godiag_analyze::pprof::ProfileType;
 pub use godiag_analyze::resources::Resources;
 pub use godiag_analyze::{
-    Analysis, AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, Rule, analyze_bytes, analyze_diff, flame_graph,
-    flamegraph_svg, one_line, summarize_target, summary_json,
+    Analysis, AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, Rule, analyze_against, analyze_bytes,
+    flame_graph, flamegraph_svg, one_line, summarize_target, summary_json,
 };
 use std::path::PathBuf;
 use std::process::Command;
