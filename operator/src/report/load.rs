@@ -13,9 +13,10 @@ use std::collections::BTreeMap;
 /// Largest `summary.json` or `comparison.json` read.
 const MAX_JSON_BYTES: usize = 16 << 20;
 /// Largest flame graph drawn inline; a larger one is linked.
-pub const MAX_INLINE_SVG: usize = 8 << 20;
-/// Flame graph bytes one report inlines in all; past it, they are linked.
-pub const MAX_INLINE_TOTAL: usize = 48 << 20;
+pub const MAX_INLINE_SVG: usize = 4 << 20;
+/// Flame graph bytes one report inlines in all; past it, they are linked (the report is built in
+/// the operator: this bounds its memory, and a browser opens the page quickly).
+pub const MAX_INLINE_TOTAL: usize = 16 << 20;
 
 /// A pod's `summary.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -126,4 +127,42 @@ pub async fn load(store: &dyn ArtifactStore, request_dir: &str) -> Result<Report
         pods.push(PodReport { entry: entry.clone(), dir: rel, summary, comparison, flames, diffs, notes });
     }
     Ok(ReportData { manifest, pods })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::manifest::TargetEntry;
+    use bytes::Bytes;
+
+    fn entry(name: &str) -> TargetEntry {
+        TargetEntry {
+            name: name.into(),
+            source: format!("pod shop/{name}"),
+            sibling: false,
+            owner: None,
+            artifacts: vec![],
+            failures: vec![],
+            error: None,
+            window_start: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_or_missing_analysis_is_a_note_and_the_report_still_renders() {
+        let store = crate::store::open("memory://").unwrap();
+        let s = store.as_ref();
+        let mut m = Manifest::new(Some("shop".into()), Some("slow".into()), jiff::Timestamp::now());
+        m.targets = vec![entry("broken"), entry("bare")];
+        m.write(s, "shop/slow/manifest.json").await.unwrap();
+        s.put_bytes("shop/slow/broken/summary.json", Bytes::from_static(b"{\"oneLine\": 42")).await.unwrap();
+        let d = load(s, "shop/slow").await.unwrap();
+        assert!(d.pods[0].summary.is_none());
+        assert!(d.pods[0].notes[0].starts_with("shop/slow/broken/summary.json is not valid"), "{:?}", d.pods[0].notes);
+        assert!(d.pods[1].notes.is_empty(), "a missing file is not an error");
+        let html = super::super::html::render(&d, jiff::Timestamp::now());
+        assert!(html.contains("Pod broken") && html.contains("no analysis stored for this pod"));
+        // The manifest itself is what a report cannot do without.
+        assert!(load(s, "shop/none").await.is_err());
+    }
 }
