@@ -27,6 +27,12 @@ teardown() {
 }
 trap teardown EXIT
 
+# The report's browser check needs Debian's Chromium and playwright-core: downloaded while the
+# cluster builds (apt waits for dpkg's lock if up.sh installs packages at the same moment).
+browser_log=${TMPDIR:-/tmp}/godiag-browser-setup.log
+"$here/browser/setup.sh" > "$browser_log" 2>&1 &
+browser_setup=$!
+
 "$here/cluster/up.sh"
 
 # The operator image: the binary GODIAG_BIN names (CI passes the one `make test` built, so the
@@ -41,8 +47,7 @@ fi
 # alertmanager, prometheus: the alert e2e's real senders; helm installs godiag in that test.
 GODIAG_BIN=$GODIAG_BIN "$here/images/build.sh" godiag s3 goapp-stripped alertmanager prometheus
 "$here/cluster/build-binaries.sh" helm
-# The report's browser check: Debian's Chromium, driven by playwright-core (no browser download).
-"$here/browser/setup.sh"
+wait "$browser_setup" || { cat "$browser_log"; die "installing the browser for the report check failed"; }
 
 # Compile the tests first (needs the network for crates), then run them in the netns,
 # where the API server is, with no network access beyond the cluster. Selecting the whole

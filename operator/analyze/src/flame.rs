@@ -82,6 +82,9 @@ pub fn flame_graph_from_profile(p: &Profile, opts: &FlameOptions) -> Result<Flam
     o.subtitle = Some("blue: Go runtime · yellow: standard library · orange: program code".to_string());
     o.count_name = if vk.unit.is_empty() { "samples".to_string() } else { vk.unit.clone() };
     o.deterministic = true;
+    // A fixed width: a fluid graph measures its container from a timer, which inside a report's
+    // frame can run before layout and draw nothing.
+    o.image_width = Some(FLAME_WIDTH);
     o.palette_map = Some(&mut palette);
     let lines: Vec<String> = stacks.iter().map(|(s, v)| format!("{s} {v}")).collect();
     drop(stacks);
@@ -121,6 +124,9 @@ pub fn differential_flame_graph(
     o.subtitle = Some("red: a larger share than in the siblings · blue: a smaller one · width: this pod".to_string());
     o.count_name = if unit.is_empty() { "samples".to_string() } else { unit.to_string() };
     o.deterministic = true;
+    // A fixed width: a fluid graph measures its container from a timer, which inside a report's
+    // frame can run before layout and draw nothing.
+    o.image_width = Some(FLAME_WIDTH);
     let mut svg = CappedWriter { out: Vec::new(), cap: MAX_SVG_BYTES, overflowed: false };
     flamegraph::from_reader(&mut o, &diff[..], &mut svg).map_err(|e| {
         if svg.overflowed {
@@ -131,6 +137,9 @@ pub fn differential_flame_graph(
     })?;
     String::from_utf8(svg.out).map(FlameGraph::Svg).map_err(|e| AnalyzeError::Flame(e.to_string()))
 }
+
+/// Width of a flame graph, in pixels (inferno's default, fixed).
+pub const FLAME_WIDTH: usize = 1200;
 
 /// Largest flame graph SVG drawn: a browser struggles long before this.
 pub const MAX_SVG_BYTES: usize = 32 << 20;

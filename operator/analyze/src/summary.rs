@@ -262,6 +262,15 @@ fn shrink(s: &mut TargetSummary) {
 /// `cpu: main.hashLoop → sha256.blockSHANI 99%; 481 goroutines blocked in chan send at main.leakOne (leak suspect)`.
 pub fn one_line(summary: &TargetSummary) -> String {
     let mut parts: Vec<String> = Vec::new();
+    // Compared with its siblings, what differs is the headline: it names the top function already.
+    let differs: Vec<&Finding> = summary.findings.iter().filter(|f| f.rule == Rule::DiffersFromSiblings).collect();
+    if !differs.is_empty() {
+        parts.extend(differs.iter().take(2).map(|f| f.message.clone()));
+        let other =
+            summary.findings.iter().find(|f| !matches!(f.rule, Rule::DiffersFromSiblings | Rule::CpuDominantFunction));
+        parts.extend(other.map(|f| f.message.clone()));
+        return clip(&parts.join("; "), 240);
+    }
     if let Some(t) = summary.top.iter().find(|t| t.profile == ArtifactKind::Cpu).or(summary.top.first()) {
         let who = match &t.leaf {
             Some(l) => format!("{} → {l}", t.name),
@@ -331,6 +340,28 @@ mod tests {
             "cpu: main.spin → sha256.blockSHANI 61%; 200 goroutines blocked in chan send at main.leak (leak suspect)"
         );
         assert_eq!(one_line(&TargetSummary::default()), "nothing notable");
+    }
+
+    #[test]
+    fn compared_with_siblings_the_difference_is_the_headline() {
+        let s = TargetSummary {
+            top: vec![TopFunction {
+                profile: ArtifactKind::Cpu,
+                name: "main.rebuild".into(),
+                leaf: None,
+                percent: 96.0,
+            }],
+            findings: vec![
+                finding(Rule::DiffersFromSiblings, "main.rebuild: 96% of CPU here vs 0% in 3 healthy siblings"),
+                finding(Rule::CpuDominantFunction, "main.rebuild uses 96% of CPU on its own"),
+                finding(Rule::GoroutineLeak, "300 goroutines blocked in chan receive at main.wait"),
+            ],
+            ..TargetSummary::default()
+        };
+        assert_eq!(
+            one_line(&s),
+            "main.rebuild: 96% of CPU here vs 0% in 3 healthy siblings; 300 goroutines blocked in chan receive at main.wait"
+        );
     }
 
     #[test]

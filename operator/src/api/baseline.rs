@@ -61,7 +61,8 @@ pub struct BaselineSummary {
     /// How values were made comparable between pods of unequal load.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub compared: String,
-    /// The functions and allocation sites whose share grew most (a few per profile).
+    /// The functions and allocation sites whose share grew most, by 5 points or more (two per
+    /// profile at most).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grew: Vec<BaselineShift>,
     /// Opens the same CPU comparison in Go's own tool, from a copy of `status.artifactRoot`.

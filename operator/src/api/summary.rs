@@ -20,7 +20,8 @@ pub struct TargetSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceFigures>,
     /// What godiag noticed (goroutine leaks, contention, allocation and CPU hot spots, GC
-    /// pressure), most severe first, at most five.
+    /// pressure), most severe first, at most five; with `spec.baseline`, what differs from the
+    /// siblings comes first (at most eight in all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
     /// Remarks about the data itself, such as an empty profile or an artifact that could not be

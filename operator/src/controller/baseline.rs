@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 const MAX_DIGESTS_BYTES: usize = 24 << 20;
 /// Functions per profile the status lists (the rest is in `comparison.json`).
 const GREW_PER_PROFILE: usize = 2;
+/// Percentage points a share must have grown by to be listed in the status.
+const GREW_LISTED: f64 = 5.0;
 
 async fn digests(store: &dyn ArtifactStore, dir: &str) -> Result<Vec<Digest>, String> {
     let bytes = store.get_bytes(&layout::join(dir, layout::DIGESTS)).await.map_err(|e| e.to_string())?;
@@ -157,7 +159,7 @@ fn summary_of(c: &Comparison, pod: &str, targets: &[TargetStatus]) -> BaselineSu
         .profiles
         .iter()
         .flat_map(|p| {
-            p.shifts.iter().filter(|s| s.delta() > 0.0).take(GREW_PER_PROFILE).map(|s| BaselineShift {
+            p.shifts.iter().filter(|s| s.delta() >= GREW_LISTED).take(GREW_PER_PROFILE).map(|s| BaselineShift {
                 profile: p.kind.into(),
                 name: clip(&s.name, 96),
                 percent: (s.target_percent * 10.0).round() / 10.0,

@@ -132,6 +132,10 @@ pub struct Finished {
     pub baselines: std::collections::BTreeMap<String, BaselineOutcome>,
 }
 
+/// Findings a target's status entry holds when it was compared with siblings (the comparison's
+/// three at most, and the pod's own five).
+pub const MAX_FINDINGS_WITH_BASELINE: usize = 8;
+
 /// One target against its siblings: the bounded summary for its status entry, the findings it
 /// adds, and the stored comparison and differential flame graphs.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -143,13 +147,13 @@ pub struct BaselineOutcome {
 
 impl BaselineOutcome {
     /// Records the comparison in a target's status entry: its findings first (they say what is
-    /// different about this pod), within the summary's five.
+    /// different about this pod), then the pod's own five (throttling, leaks, …): at most eight.
     pub fn apply_to(&self, t: &mut TargetStatus) {
         let s = t.summary.get_or_insert_with(Default::default);
         s.baseline = Some(self.summary.clone());
         let mut findings = self.findings.clone();
         findings.append(&mut s.findings);
-        findings.truncate(5);
+        findings.truncate(MAX_FINDINGS_WITH_BASELINE);
         s.findings = findings;
         for r in &self.reports {
             if !t.reports.contains(r) {

@@ -196,7 +196,8 @@ mod tests {
     #[test]
     fn siblings_must_finish_but_their_failures_only_thin_the_baseline() {
         use TargetPhase::*;
-        let sibling = |pod, phase, n, reason| TargetStatus { role: crate::api::TargetRole::Sibling, ..t(pod, phase, n, reason) };
+        let sibling =
+            |pod, phase, n, reason| TargetStatus { role: crate::api::TargetRole::Sibling, ..t(pod, phase, n, reason) };
         let target = t("bad", Succeeded, 3, None);
         assert_eq!(phase_of(&[target.clone(), sibling("s1", Collecting, 0, None)]), Phase::Running);
         let done = [target, sibling("s1", Failed, 0, Some("PodDeleted")), sibling("s2", Succeeded, 3, None)];

@@ -31,7 +31,7 @@ td.name { word-break: break-all; font-family: ui-monospace, SFMono-Regular, Menl
 .finding .evidence { color: var(--muted); font-size: .85rem; margin: .25rem 0 0; padding-left: 1.25rem; }
 .sev { font-weight: 700; text-transform: uppercase; font-size: .75rem; margin-right: .4rem; }
 .badge { display: inline-block; font-size: .75rem; border: 1px solid var(--line); border-radius: 1rem; padding: 0 .5rem; margin-left: .5rem; vertical-align: middle; }
-iframe.flame { width: 100%; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+figure { margin: 1rem 0; } iframe.flame { width: 100%; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
 nav ul { columns: 2; } a { color: var(--info); } a:focus, iframe:focus { outline: 3px solid var(--info); outline-offset: 2px; }
 @media print { iframe.flame { display: none; } .print-only { display: block; } nav { display: none; } h2 { break-before: page; } body { max-width: none; } }
 .print-only { display: none; }
@@ -110,7 +110,7 @@ fn flame(f: &Flame, pod: &str, what: &str) -> Markup {
             let title = format!("{what} of the {kind} profile of pod {pod}");
             // The frame's own document, escaped once more as the attribute's value.
             let doc = format!(
-                "<!doctype html><meta charset=\"utf-8\"><title>{}</title><style>body{{margin:0}} svg{{display:block;width:100%}}</style>{FLAME_SHIM}{svg}",
+                "<!doctype html><meta charset=\"utf-8\"><title>{}</title><style>body{{margin:0}} svg{{display:block}}</style>{FLAME_SHIM}{svg}",
                 maud::html! { (title) }.into_string()
             );
             html! {

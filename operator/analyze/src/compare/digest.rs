@@ -39,6 +39,7 @@ pub struct ProfileDigest {
     /// The profile's window (CPU), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ns: Option<i64>,
+    /// Sampled events (a CPU profile's `samples` total; else the number of samples).
     pub samples: u64,
     /// The program's own functions by attributed value, largest first.
     pub functions: Vec<Valued>,
@@ -138,7 +139,12 @@ pub fn digest(kind: ArtifactKind, analysis: &Analysis, stacks: Vec<(String, i64)
                 unit: r.unit.clone(),
                 total: r.own_total,
                 duration_ns: r.duration_ns,
-                samples: r.samples as u64,
+                // The sampled events (CPU: 100 a second), not the distinct stacks that hold them.
+                samples: r
+                    .sample_types
+                    .iter()
+                    .find(|t| t.name == "samples")
+                    .map_or(r.samples as u64, |t| u64::try_from(t.total).unwrap_or(0)),
                 functions: r
                     .own_code
                     .iter()

@@ -136,6 +136,8 @@ pub fn own_label(site: &OwnCode) -> String {
 /// Fewest CPU samples (10 ms each at Go's default rate) behind a finding about one function:
 /// below this the shares are noise.
 const MIN_CPU_SAMPLES: i64 = 20;
+/// Least CPU a dominant function must use to be a finding, in cores.
+const MIN_DOMINANT_CORES: f64 = 0.1;
 
 fn profile_findings(c: &Context, own: &Attribution) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -159,7 +161,11 @@ fn cpu_findings(c: &Context, own: &Attribution, out: &mut Vec<Finding>) {
     let samples = p.sample_types.iter().position(|v| v.name == "samples").map_or(i64::MAX, |i| p.column_total(i));
     if let Some(site) = own.sites.first().filter(|_| own.total > 0 && samples >= MIN_CPU_SAMPLES) {
         let pct = percent(site.value, own.total);
-        if pct >= th.cpu_dominant_percent {
+        // An idle program's CPU is the scheduler's own (runtime.park_m …), and a function of an
+        // almost idle one dominates nothing worth an incident: neither is a finding.
+        let runtime_own = crate::frames::origin(&site.name) == crate::frames::FrameOrigin::Runtime;
+        let site_cores = used.map(|u| u * pct / 100.0);
+        if pct >= th.cpu_dominant_percent && !runtime_own && site_cores.is_none_or(|c| c >= MIN_DOMINANT_CORES) {
             let share = match used {
                 Some(u) => format!(" ({} cores over {secs:.0}s)", cores(u * pct / 100.0)),
                 None => String::new(),
@@ -393,5 +399,22 @@ mod tests {
         );
         let r = report(&raw, None);
         assert!(r.findings.iter().all(|f| f.rule != Rule::CpuDominantFunction), "34% is under 40%: {:?}", r.findings);
+    }
+
+    #[test]
+    fn an_idle_programs_scheduler_is_not_a_dominant_function() {
+        let cpu = |hot: &str| {
+            profile_bytes(
+                &["", "samples", "count", "cpu", "nanoseconds", hot, "main.b"],
+                &[(1, 2), (3, 4)],
+                &[(1, 5), (2, 6)],
+                &[(1, &[1]), (2, &[2])],
+                &[(&[1], &[90, 900]), (&[2], &[10, 100])],
+            )
+        };
+        let idle = report(&cpu("runtime.park_m"), None);
+        assert!(idle.findings.iter().all(|f| f.rule != Rule::CpuDominantFunction), "{:?}", idle.findings);
+        let busy = report(&cpu("main.a"), None);
+        assert!(busy.findings.iter().any(|f| f.rule == Rule::CpuDominantFunction), "{:?}", busy.findings);
     }
 }
