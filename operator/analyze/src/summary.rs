@@ -266,8 +266,12 @@ pub fn one_line(summary: &TargetSummary) -> String {
     let differs: Vec<&Finding> = summary.findings.iter().filter(|f| f.rule == Rule::DiffersFromSiblings).collect();
     if !differs.is_empty() {
         parts.extend(differs.iter().take(2).map(|f| f.message.clone()));
-        let other =
-            summary.findings.iter().find(|f| !matches!(f.rule, Rule::DiffersFromSiblings | Rule::CpuDominantFunction));
+        // Then one more, about something else (not the same function in other words).
+        let subject = |f: &Finding| f.message.split_whitespace().next().unwrap_or("").trim_end_matches(':').to_string();
+        let named: Vec<String> = differs.iter().map(|f| subject(f)).collect();
+        let other = summary.findings.iter().find(|f| {
+            !matches!(f.rule, Rule::DiffersFromSiblings | Rule::CpuDominantFunction) && !named.contains(&subject(f))
+        });
         parts.extend(other.map(|f| f.message.clone()));
         return clip(&parts.join("; "), 240);
     }

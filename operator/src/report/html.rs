@@ -345,8 +345,8 @@ pub fn render(d: &ReportData, generated: jiff::Timestamp) -> String {
                             h3 { a href={ "#" (anchor(&p.entry.name)) } { (p.entry.name) } }
                             @match &p.summary {
                                 Some(s) => {
-                                    p { (s.one_line) }
                                     @let all = summary_findings(p, s);
+                                    p { (godiag_analyze::one_line(&godiag_analyze::TargetSummary { findings: all.clone(), ..s.summary.clone() })) }
                                     @if all.is_empty() { p class="muted" { "Nothing godiag's rules would flag." } } @else { (findings(&all)) }
                                 }
                                 None => { p class="muted" { (p.entry.error.as_deref().unwrap_or("no analysis stored for this pod")) } }
