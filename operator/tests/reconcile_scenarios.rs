@@ -3,10 +3,10 @@
 mod fake_api;
 
 use fake_api::*;
-use godiag::api::{ArtifactKind, Phase, TargetPhase};
+use godiag::api::{ArtifactKind, Phase, TargetPhase, TargetRole};
 use godiag::controller::diagnoser::TargetResult;
 use godiag::controller::reconcile::reconcile;
-use godiag::controller::status::{COND_COMPLETE, COND_TARGETS_RESOLVED};
+use godiag::controller::status::{COND_BASELINE_SELECTED, COND_COMPLETE, COND_TARGETS_RESOLVED};
 use godiag::controller::target_failure::TargetFailure;
 use kube::runtime::controller::Action;
 use serde_json::json;
@@ -246,4 +246,83 @@ async fn a_stale_object_without_targets_is_not_resolved_again() {
     assert_eq!(resolved, 1, "{:?}", h.api.event_reasons());
     assert_eq!(h.diagnoser.jobs.lock().unwrap().len(), 1);
     assert_eq!(h.api.last_status().targets[0].phase, TargetPhase::Collecting);
+}
+
+/// A replica of ReplicaSet `rs`.
+fn replica(name: &str, rs: &str) -> serde_json::Value {
+    let mut p = pod(name, "Running");
+    p["metadata"]["ownerReferences"] = json!([{
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": format!("uid-{rs}"), "controller": true,
+    }]);
+    p
+}
+
+#[tokio::test]
+async fn a_baseline_collects_siblings_in_the_same_window_and_their_failure_fails_nothing() {
+    let script = ScriptedDiagnoser::default();
+    for p in ["bad", "s1"] {
+        script.results.lock().unwrap().insert(p.into(), collected(p, &[ArtifactKind::Cpu]));
+    }
+    script
+        .results
+        .lock()
+        .unwrap()
+        .insert("s2".into(), TargetResult::failed(&TargetFailure::PodDeleted { pod: "s2".into(), gone: true }));
+    let pods = vec![replica("bad", "web-1"), replica("s1", "web-1"), replica("s2", "web-1"), replica("other", "api-1")];
+    let mut h = harness(pods, script);
+    let req = request(json!({
+        "targets": {"pods": ["bad"]},
+        "baseline": {"siblings": 2},
+        "pprof": {"profiles": ["cpu"], "duration": "10s"},
+        "delve": {"mode": "Snapshot"},
+    }));
+    reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
+    let running = h.api.last_status();
+    let roles: Vec<(&str, TargetRole, Option<&str>)> =
+        running.targets.iter().map(|t| (t.pod.as_str(), t.role, t.owner.as_deref())).collect();
+    assert_eq!(
+        roles,
+        [
+            ("bad", TargetRole::Target, Some("ReplicaSet/web-1")),
+            ("s1", TargetRole::Sibling, Some("ReplicaSet/web-1")),
+            ("s2", TargetRole::Sibling, Some("ReplicaSet/web-1")),
+        ],
+        "another owner's pod is no sibling"
+    );
+    let selected = running.conditions.iter().find(|c| c.type_ == COND_BASELINE_SELECTED).unwrap();
+    assert_eq!((selected.status.as_str(), selected.reason.as_str()), ("True", "SiblingsSelected"));
+
+    h.finished_collections(3).await;
+    let jobs = h.diagnoser.jobs.lock().unwrap().clone();
+    assert!(jobs.windows(2).all(|w| w[0].window.same_as(&w[1].window)), "target and siblings share one window");
+    let sibling_jobs: Vec<_> = jobs.iter().filter(|j| j.pod != "bad").collect();
+    assert!(
+        sibling_jobs.iter().all(|j| j.delve.is_none() && j.pprof.is_some()),
+        "a sibling is profiled, never debugged"
+    );
+    assert!(jobs.iter().any(|j| j.pod == "bad" && j.delve.is_some()));
+
+    reconcile(Arc::new(h.api.as_written(req, running)), h.ctx.clone()).await.expect("second pass");
+    let done = h.api.last_status();
+    assert_eq!(done.phase, Some(Phase::Succeeded), "a failed sibling only thins the baseline");
+    assert_eq!(done.summary.as_deref(), Some("1/1 pods collected (and 1/2 siblings)"));
+    assert_eq!(done.report.as_deref(), Some("memory:///shop/slow/report.html"));
+    assert_eq!(h.api.event_reasons(), ["TargetsResolved", "SiblingsSelected", "PodDeleted", "Succeeded"]);
+}
+
+#[tokio::test]
+async fn a_baseline_without_siblings_runs_anyway_and_says_why() {
+    let script = ScriptedDiagnoser::default();
+    script.results.lock().unwrap().insert("solo".into(), collected("solo", &[ArtifactKind::Cpu]));
+    let mut h = harness(vec![pod("solo", "Running")], script);
+    let req = request(json!({"targets": {"pods": ["solo"]}, "baseline": {}, "pprof": {"profiles": ["cpu"]}}));
+    reconcile(Arc::new(req.clone()), h.ctx.clone()).await.expect("first pass");
+    let running = h.api.last_status();
+    assert_eq!(running.targets.len(), 1);
+    let selected = running.conditions.iter().find(|c| c.type_ == COND_BASELINE_SELECTED).unwrap();
+    assert_eq!((selected.status.as_str(), selected.reason.as_str()), ("False", "NoOwner"));
+    h.finished_collections(1).await;
+    reconcile(Arc::new(h.api.as_written(req, running)), h.ctx.clone()).await.expect("second pass");
+    assert_eq!(h.api.last_status().phase, Some(Phase::Succeeded));
+    assert_eq!(h.api.event_reasons(), ["TargetsResolved", "NoOwner", "Succeeded"]);
 }

@@ -61,6 +61,7 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
     if status.targets.is_empty() {
         match resolve(&ctx, &req, &ns).await? {
             Ok((mut targets, baseline)) => {
+                let mut baseline_event = None;
                 let names: Vec<&str> = targets.iter().map(|t| t.pod.as_str()).collect();
                 let msg = format!("selected {} pod(s): {}", targets.len(), names.join(", "));
                 st::set_condition(
@@ -81,12 +82,13 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
                         ),
                     );
                     let type_ = if selected { EventType::Normal } else { EventType::Warning };
-                    resolved.push((type_, b.reason.reason().to_owned(), b.message.clone()));
+                    baseline_event = Some((type_, b.reason.reason().to_owned(), b.message.clone()));
                     targets.extend(b.siblings);
                 }
                 status.artifact_root = Some(ctx.diagnoser.artifact_root(&ns, &name));
                 // Published once the status that records them is written.
                 resolved.push((EventType::Normal, COND_TARGETS_RESOLVED.to_owned(), msg));
+                resolved.extend(baseline_event);
                 for t in targets.iter().filter(|t| t.phase == TargetPhase::Failed) {
                     let reason = t.reason.clone().unwrap_or_else(|| "TargetFailed".into());
                     resolved.push((EventType::Warning, reason, t.message.clone().unwrap_or_default()));
