@@ -155,7 +155,10 @@ impl ClusterDiagnoser {
         }
         // Something failed: if the pod went away meanwhile, that is the story to tell, with what
         // was stored before it went (with nothing stored, `diagnose_pod` counts the failure).
-        let deleted = if outcome.failures.is_empty() { None } else { deleted_meanwhile(&pods, &task.pod).await };
+        let (deleted, now) =
+            if outcome.failures.is_empty() { (None, None) } else { deleted_meanwhile(&pods, &task.pod).await };
+        // Or if the container died meanwhile (OOMKilled, a crash): the failures are its doing.
+        let restarted = now.as_ref().and_then(|now| super::pod_check::restarted_meanwhile(&pod, now, &container));
         if let Some(failure) = &deleted
             && outcome.artifacts.is_empty()
         {
@@ -184,6 +187,15 @@ impl ClusterDiagnoser {
         let unavailable = outcome.unavailable.clone();
         if let Some(d) = &delve {
             add_delve(&mut result, d);
+        }
+        if let Some(ended) = &restarted {
+            result.message = clip(
+                &format!(
+                    "container {container} restarted during collection ({ended}), which cut it short; {}",
+                    result.message
+                ),
+                TARGET_MESSAGE_MAX,
+            );
         }
         if let Some(failure) = deleted {
             result.reason = Some(failure.reason().as_str().into());
@@ -273,14 +285,15 @@ impl ClusterDiagnoser {
     }
 }
 
-/// `PodDeleted` when the pod is gone or being deleted now.
-async fn deleted_meanwhile(pods: &Api<Pod>, pod: &str) -> Option<TargetFailure> {
+/// `PodDeleted` when the pod is gone or being deleted now; and the pod as it is now.
+async fn deleted_meanwhile(pods: &Api<Pod>, pod: &str) -> (Option<TargetFailure>, Option<Pod>) {
     match pods.get_opt(pod).await {
-        Ok(None) => Some(TargetFailure::PodDeleted { pod: pod.to_string(), gone: true }),
+        Ok(None) => (Some(TargetFailure::PodDeleted { pod: pod.to_string(), gone: true }), None),
         Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
-            Some(TargetFailure::PodDeleted { pod: pod.to_string(), gone: false })
+            (Some(TargetFailure::PodDeleted { pod: pod.to_string(), gone: false }), Some(p))
         }
-        _ => None,
+        Ok(Some(p)) => (None, Some(p)),
+        Err(_) => (None, None),
     }
 }
 

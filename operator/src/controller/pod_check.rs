@@ -240,6 +240,21 @@ fn resolve_port(
     valid(name, port)
 }
 
+/// How the container ended when it restarted between `before` and `after` (it died during
+/// collection: `OOMKilled, exit code 137`); `None` when it did not restart.
+pub fn restarted_meanwhile(before: &Pod, after: &Pod, container: &str) -> Option<String> {
+    let status = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|v| v.iter().find(|c| c.name == container))
+            .cloned()
+    };
+    let (b, a) = (status(before)?, status(after)?);
+    (a.restart_count > b.restart_count)
+        .then(|| super::last_crash::ended(a.last_state.as_ref().and_then(|s| s.terminated.as_ref())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +263,39 @@ mod tests {
     use k8s_openapi::api::core::v1::{ContainerState, ContainerStateWaiting, ContainerStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn a_container_that_died_during_collection_says_how() {
+        use k8s_openapi::api::core::v1::ContainerStateTerminated;
+        let with = |restarts: i32, reason: Option<&str>| {
+            let mut p = pod("a", "Running", 1);
+            p.status.as_mut().unwrap().container_statuses = Some(vec![ContainerStatus {
+                name: "app".into(),
+                restart_count: restarts,
+                last_state: reason.map(|r| ContainerState {
+                    terminated: Some(ContainerStateTerminated {
+                        reason: Some(r.into()),
+                        exit_code: 137,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]);
+            p
+        };
+        let before = with(0, None);
+        assert_eq!(
+            restarted_meanwhile(&before, &with(1, Some("OOMKilled")), "app").as_deref(),
+            Some("OOMKilled, exit code 137")
+        );
+        assert_eq!(restarted_meanwhile(&before, &with(0, None), "app"), None);
+        assert_eq!(
+            restarted_meanwhile(&with(2, Some("OOMKilled")), &with(2, Some("OOMKilled")), "app"),
+            None,
+            "an old restart"
+        );
+    }
 
     fn task(pprof: PprofSpec) -> TargetTask {
         TargetTask {
