@@ -79,3 +79,40 @@ fn endless_inputs_are_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/dev/zero is not a regular file"), "{err}");
 }
+
+#[test]
+fn analyze_with_bases_names_what_differs_from_the_healthy_siblings() {
+    let bin = env!("CARGO_BIN_EXE_godiag");
+    let args = [
+        "analyze".to_string(),
+        "--base".into(),
+        fixture_path("sibling-light-cpu.pb.gz"),
+        "--base".into(),
+        fixture_path("sibling-heavy-cpu.pb.gz"),
+        fixture_path("sibling-hot-cpu.pb.gz"),
+    ];
+    let out = Command::new(bin).args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Compared with 2 base(s): "), "{text}");
+    assert!(text.contains("differs-from-siblings: main.(*Index).Rebuild: "), "{text}");
+    assert!(text.contains("compared: each function's share of its pod's CPU time"), "{text}");
+
+    let json = Command::new(bin).args(&args).args(["--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["analysis"]["kind"], "pprof");
+    assert_eq!(v["comparison"]["profiles"][0]["normalization"], "cpuShare");
+    assert_eq!(v["comparison"]["findings"][0]["rule"], "differs-from-siblings");
+
+    // A base of another kind is refused with a message, not compared.
+    let bad = Command::new(bin)
+        .args(["analyze", "--base", &fixture_path("goroutine.txt"), &fixture_path("sibling-hot-cpu.pb.gz")])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("is not the same kind of file"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
