@@ -88,3 +88,19 @@ fn unknown_profile_kind_is_refused_by_the_schema_enum() {
     let crd = serde_json::to_string(&godiag::api::crds()).expect("json");
     assert!(crd.contains(r#""enum":["cpu","heap","allocs","goroutine","block","mutex","threadcreate","trace"]"#));
 }
+
+#[test]
+fn a_baseline_needs_pprof() {
+    let pods = json!({"pods": ["checkout-abc"]});
+    let default_pprof = request(json!({"targets": pods, "baseline": {}}));
+    assert_eq!(errors(&default_pprof), "", "no pprof, delve nor lastCrash: the default pprof");
+    let with_pprof = request(json!({"targets": pods, "baseline": {"siblings": 2}, "pprof": {}, "delve": {}}));
+    assert_eq!(errors(&with_pprof), "");
+    for spec in [
+        json!({"targets": pods, "baseline": {}, "delve": {}}),
+        json!({"targets": pods, "baseline": {}, "lastCrash": true}),
+    ] {
+        let r = request(spec);
+        assert!(errors(&r).contains("baseline compares pprof collections"), "{}", errors(&r));
+    }
+}

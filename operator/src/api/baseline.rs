@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// Also collect, in the same window and with the same `pprof` settings, from up to `siblings`
 /// healthy siblings of each target: pods of the same owner (ReplicaSet, StatefulSet, DaemonSet,
-/// Job) that are Running and are not targets themselves. Each target is then compared with its
+/// Job) that are Running and are not targets themselves (20 siblings at most in all). Each
+/// target is then compared with its
 /// siblings: the functions whose share of CPU, heap or allocations grew most, the goroutine
 /// groups found only or mostly in the target, and the trace figures side by side. Shares are of
 /// each pod's own total, so a busier sibling does not look like a regression. Siblings are

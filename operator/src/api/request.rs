@@ -59,8 +59,14 @@ pub struct DiagnosisRequestSpec {
     /// be waiting in CrashLoopBackOff.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub last_crash: bool,
-    /// Also collect from healthy siblings of each target in the same window and compare each
-    /// target with them (pprof only).
+    /// Also profile, in the same window and with the same `pprof` settings, up to
+    /// `baseline.siblings` healthy siblings of each target — Running pods of the same owner
+    /// (ReplicaSet, StatefulSet, …) that are not targets, 20 at most in all — and compare each
+    /// target with them: the functions whose share of CPU, heap or allocations grew most, the
+    /// goroutine groups only or mostly in the target, the trace figures side by side. Shares are
+    /// of each pod's own total, so a busier sibling is no regression. Siblings are listed in
+    /// `status.targets` with role Sibling; their failures do not fail the request. With no
+    /// sibling, the request runs anyway and condition BaselineSelected says why. pprof only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineSpec>,
     /// Delete this request (its artifacts stay in storage) this many seconds after it finished.

@@ -27,6 +27,10 @@ impl BaselineReason {
     }
 }
 
+/// Most siblings one request collects in all, whatever the number of owners: with the targets'
+/// 20 that bounds the status (each pod has an entry) and the pods profiled at once.
+pub const MAX_SIBLINGS: usize = 20;
+
 /// The siblings to collect and what to tell the user.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Baseline {
@@ -91,8 +95,8 @@ pub fn select_siblings(
             let tb = b.metadata.creation_timestamp.as_ref().map(|t| t.0);
             ta.cmp(&tb).then_with(|| a.metadata.name.cmp(&b.metadata.name))
         });
-        let chosen: Vec<&Pod> =
-            mine.into_iter().filter(|p| check_pod(p, "", container).is_ok()).take(per_owner).collect();
+        let room = MAX_SIBLINGS.saturating_sub(siblings.len()).min(per_owner);
+        let chosen: Vec<&Pod> = mine.into_iter().filter(|p| check_pod(p, "", container).is_ok()).take(room).collect();
         if chosen.is_empty() {
             without.push(owner.clone());
         }
@@ -190,6 +194,21 @@ mod tests {
             (b.reason, b.message.as_str()),
             (BaselineReason::SiblingsSelected, "selected 2 sibling(s): web-c, web-b")
         );
+    }
+
+    #[test]
+    fn a_request_collects_at_most_twenty_siblings_whatever_its_owners() {
+        let mut pods = Vec::new();
+        let mut targets = Vec::new();
+        for rs in 0..20 {
+            pods.push(owned(&format!("t{rs}"), "Running", 100, &format!("rs{rs}")));
+            targets.push(target(&format!("t{rs}")));
+            for i in 0..5 {
+                pods.push(owned(&format!("s{rs}-{i}"), "Running", 50, &format!("rs{rs}")));
+            }
+        }
+        let b = select_siblings(&mut targets, &pods, &pods, &BaselineSpec { siblings: 5, selector: None }, None);
+        assert_eq!(b.siblings.len(), MAX_SIBLINGS);
     }
 
     #[test]
