@@ -88,15 +88,7 @@ pub fn flame_graph_from_profile(p: &Profile, opts: &FlameOptions) -> Result<Flam
     o.palette_map = Some(&mut palette);
     let lines: Vec<String> = stacks.iter().map(|(s, v)| format!("{s} {v}")).collect();
     drop(stacks);
-    let mut svg = CappedWriter { out: Vec::new(), cap: MAX_SVG_BYTES, overflowed: false };
-    flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), &mut svg).map_err(|e| {
-        if svg.overflowed {
-            AnalyzeError::TooLarge(format!("the flame graph SVG would be larger than {} MiB", MAX_SVG_BYTES >> 20))
-        } else {
-            AnalyzeError::Flame(e.to_string())
-        }
-    })?;
-    String::from_utf8(svg.out).map(FlameGraph::Svg).map_err(|e| AnalyzeError::Flame(e.to_string()))
+    capped_svg(|svg| flamegraph::from_lines(&mut o, lines.iter().map(String::as_str), svg))
 }
 
 /// A differential flame graph (inferno's, as Brendan Gregg drew them): the frames at the target's
@@ -127,8 +119,14 @@ pub fn differential_flame_graph(
     // A fixed width: a fluid graph measures its container from a timer, which inside a report's
     // frame can run before layout and draw nothing.
     o.image_width = Some(FLAME_WIDTH);
+    capped_svg(|svg| flamegraph::from_reader(&mut o, &diff[..], svg))
+}
+
+/// Runs an inferno drawing into a writer capped at [`MAX_SVG_BYTES`]; past the cap the drawing
+/// is refused as too large.
+fn capped_svg(draw: impl FnOnce(&mut CappedWriter) -> std::io::Result<()>) -> Result<FlameGraph, AnalyzeError> {
     let mut svg = CappedWriter { out: Vec::new(), cap: MAX_SVG_BYTES, overflowed: false };
-    flamegraph::from_reader(&mut o, &diff[..], &mut svg).map_err(|e| {
+    draw(&mut svg).map_err(|e| {
         if svg.overflowed {
             AnalyzeError::TooLarge(format!("the flame graph SVG would be larger than {} MiB", MAX_SVG_BYTES >> 20))
         } else {

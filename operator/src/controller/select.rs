@@ -24,7 +24,7 @@ impl SelectionError {
     }
 }
 
-fn is_collectable(pod: &Pod) -> bool {
+pub(super) fn is_collectable(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none() && pod_phase(pod) == "Running"
 }
 
@@ -43,7 +43,14 @@ pub fn selector_string(targets: &Targets) -> String {
     if parts.is_empty() { "{} (every pod)".into() } else { parts.join(",") }
 }
 
-fn target(
+/// Pods ordered oldest first, then by name.
+pub(super) fn oldest_first(a: &Pod, b: &Pod) -> std::cmp::Ordering {
+    let ta = a.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let tb = b.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    ta.cmp(&tb).then_with(|| a.metadata.name.cmp(&b.metadata.name))
+}
+
+pub(super) fn target(
     pod: String,
     container: Option<String>,
     phase: TargetPhase,
@@ -105,11 +112,7 @@ pub fn select_targets(targets: &Targets, namespace: &str, pods: &[Pod]) -> Resul
                 SelectionError::NoRunningPods { selector, namespace: namespace.into(), count: pods.len(), states }
             });
         }
-        running.sort_by(|a, b| {
-            let ta = a.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            let tb = b.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            ta.cmp(&tb).then_with(|| a.metadata.name.cmp(&b.metadata.name))
-        });
+        running.sort_by(|a, b| oldest_first(a, b));
         running
             .into_iter()
             .take(max)

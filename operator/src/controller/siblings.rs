@@ -1,7 +1,8 @@
 //! Sibling selection for `spec.baseline` (pure): the healthy pods of each target's owner that the
 //! targets are compared with, decided once, with the targets.
 
-use super::pod_check::{check_pod, pod_phase};
+use super::pod_check::check_pod;
+use super::select::{is_collectable, oldest_first, target};
 use crate::api::{BaselineSpec, TargetPhase, TargetRole, TargetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::BTreeMap;
@@ -49,10 +50,6 @@ pub fn owner_of(pod: &Pod) -> Option<(String, String)> {
         .map(|o| (o.uid.clone(), format!("{}/{}", o.kind, o.name)))
 }
 
-fn is_healthy(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_none() && pod_phase(pod) == "Running"
-}
-
 /// Marks each target with its owner and picks, per owner, up to `spec.siblings` Running pods of
 /// that owner that are not targets (oldest first). `pods` are the candidates (the namespace's
 /// pods, or those matching `spec.selector`); `all` are the pods the targets were found among.
@@ -88,37 +85,27 @@ pub fn select_siblings(
         let mut mine: Vec<&Pod> = candidates
             .iter()
             .filter(|p| owner_of(p).is_some_and(|(u, _)| u == *uid))
-            .filter(|p| is_healthy(p) && !is_target(p.metadata.name.as_deref().unwrap_or_default()))
+            .filter(|p| is_collectable(p) && !is_target(p.metadata.name.as_deref().unwrap_or_default()))
             .collect();
-        mine.sort_by(|a, b| {
-            let ta = a.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            let tb = b.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            ta.cmp(&tb).then_with(|| a.metadata.name.cmp(&b.metadata.name))
-        });
+        mine.sort_by(|a, b| oldest_first(a, b));
         let room = MAX_SIBLINGS.saturating_sub(siblings.len()).min(per_owner);
-        let chosen: Vec<&Pod> = mine.into_iter().filter(|p| check_pod(p, "", container).is_ok()).take(room).collect();
+        // A sibling must pass the same pod check as a target (its container runs, its pprof port is declared).
+        let chosen: Vec<TargetStatus> = mine
+            .into_iter()
+            .filter_map(|p| {
+                let name = p.metadata.name.clone().unwrap_or_default();
+                let c = check_pod(p, &name, container).ok()?;
+                let mut s = target(name, Some(c), TargetPhase::Pending, None, "waiting to collect (sibling)".into());
+                s.role = TargetRole::Sibling;
+                s.owner = Some(owner.clone());
+                Some(s)
+            })
+            .take(room)
+            .collect();
         if chosen.is_empty() {
             without.push(owner.clone());
         }
-        for p in chosen {
-            let name = p.metadata.name.clone().unwrap_or_default();
-            let container = check_pod(p, &name, container).ok();
-            siblings.push(TargetStatus {
-                pod: name,
-                role: TargetRole::Sibling,
-                owner: Some(owner.clone()),
-                container,
-                phase: TargetPhase::Pending,
-                reason: None,
-                message: Some("waiting to collect (sibling)".into()),
-                attempts: 0,
-                artifacts: vec![],
-                failures: vec![],
-                summary: None,
-                reports: vec![],
-                window_start: None,
-            });
-        }
+        siblings.extend(chosen);
     }
     let names: Vec<&str> = siblings.iter().map(|s| s.pod.as_str()).collect();
     let (reason, mut message) = if siblings.is_empty() {
