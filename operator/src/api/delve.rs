@@ -28,11 +28,25 @@ pub const MAX_SESSION_TTL_SECS: u64 = 2 * 3600;
 /// terminated container (named in the pod's status) behind.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.mode != 'Trace' || (has(self.tracepoints) && size(self.tracepoints) > 0)").message("mode Trace needs at least one entry in tracepoints"))]
+#[x_kube(validation = Rule::new("self.mode == 'Trace' || !has(self.tracepoints) || size(self.tracepoints) == 0").message("tracepoints are only used with mode: Trace"))]
 pub struct DelveSpec {
-    /// What Delve does: Snapshot (attach, read every goroutine, detach) or Session (keep a
-    /// headless dlv attached, the program running, for `session.ttl`, for you to `dlv connect`).
+    /// What Delve does: Snapshot (attach, read every goroutine, detach), Session (keep a
+    /// headless dlv attached, the program running, for `session.ttl`, for you to `dlv connect`)
+    /// or Trace (record what goes through `tracepoints` for `trace.window`, then detach).
     #[serde(default)]
     pub mode: DelveMode,
+    /// Where the program is traced (mode Trace), 1–10 places. Every hit stops the whole program
+    /// while Delve reads what the tracepoint captures: trace functions called a few times a
+    /// second, not a hot loop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    #[x_kube(validation = Rule::new("self.all(t, !has(t.name) || self.exists_one(u, has(u.name) && u.name == t.name))").message("tracepoint names must be unique"))]
+    pub tracepoints: Vec<Tracepoint>,
+    /// The bounds of a trace (mode Trace): its window, its hits, and how long the program may
+    /// be stopped in all.
+    #[serde(default)]
+    pub trace: TraceOptions,
     /// What the snapshot reads and how long the program may be stopped (mode Snapshot).
     #[serde(default)]
     pub snapshot: SnapshotOptions,
@@ -64,6 +78,113 @@ pub enum DelveMode {
     /// deletion, then detach. The status shows the `kubectl port-forward` and `dlv connect`
     /// commands. Whoever can port-forward to the pod can run code in the program meanwhile.
     Session,
+    /// Set `tracepoints`, let the program run, and record each hit (the captured values, the
+    /// goroutine, a stack) until a bound in `trace` is reached; then clear them and detach.
+    Trace,
+}
+
+/// The hard cap on `trace.window`.
+pub const MAX_TRACE_WINDOW_SECS: u64 = 60;
+/// The hard cap on `trace.maxHits`.
+pub const MAX_TRACE_HITS: i32 = 1000;
+/// The hard cap on `trace.stopBudget`, in milliseconds.
+pub const MAX_STOP_BUDGET_MS: u64 = 5000;
+
+/// One place to trace, like a `dlv` script's `trace` line with `on … print`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Tracepoint {
+    /// A name for this tracepoint in the status (letters and digits, starting with a letter).
+    /// Unset: tp1, tp2, … by position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9]{0,31}$"))]
+    pub name: Option<String>,
+    /// Where: a function (`main.handle`, `github.com/acme/shop/cart.(*Cart).Add`) or a line
+    /// (`cart.go:42`), as Delve's `break` takes it. It is checked before the trace starts: an
+    /// unknown function or a line without code fails the request and leaves nothing attached.
+    #[schemars(length(min = 1, max = 256))]
+    pub location: String,
+    /// Record only hits where this Go expression is true (e.g. `len(data) > 1000`), evaluated
+    /// by Delve in the hit's scope. The program still stops at every call while Delve evaluates
+    /// it. An expression Delve cannot evaluate at a hit ends the trace with DelveConditionFailed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub condition: Option<String>,
+    /// Go expressions to read at each hit (e.g. `r.URL.Path`, `len(buf)`), within `trace.loadLimits`;
+    /// the status counts their distinct values. At most 8.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub capture: Vec<TraceExpression>,
+    /// Also read the function's arguments at each hit.
+    #[serde(default)]
+    pub arguments: bool,
+    /// Also read the local variables in scope at each hit.
+    #[serde(default)]
+    pub locals: bool,
+    /// Frames of the hit goroutine's stack to read (0–50, default 10).
+    #[serde(default = "default_trace_stack")]
+    #[schemars(range(min = 0, max = 50))]
+    pub stack_depth: i32,
+    /// Stop recording this tracepoint after this many hits (1–1000); it is cleared, so it no
+    /// longer stops the program. Unset: only `trace.maxHits` bounds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_hits: Option<i32>,
+}
+
+/// A Go expression Delve evaluates (1–256 characters).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct TraceExpression(#[schemars(length(min = 1, max = 256))] pub String);
+
+/// The bounds of a trace. The first one reached ends it: godiag clears every tracepoint and
+/// detaches, and the program runs on.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceOptions {
+    /// How long the program runs with the tracepoints set (1s–60s, default 30s).
+    #[serde(default = "default_trace_window")]
+    #[schemars(regex(pattern = r"^([0-9]{1,6}(ms|s|m|h))+$"))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('1s') && duration(self) <= duration('60s')").message("trace.window must be between 1s and 60s"))]
+    pub window: String,
+    /// Hits recorded in all, over every tracepoint (1–1000, default 100).
+    #[serde(default = "default_trace_hits")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_hits: i32,
+    /// The total time the program may spend stopped at hits (10ms–5s, default 500ms). godiag
+    /// measures each stop from Delve's answer to its next continue, plus one round trip through
+    /// the port-forward, and ends the trace before the next hit could pass the budget.
+    #[serde(default = "default_stop_budget")]
+    #[schemars(regex(pattern = r"^([0-9]{1,6}(ms|s|m|h))+$"))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('10ms') && duration(self) <= duration('5s')").message("trace.stopBudget must be between 10ms and 5s"))]
+    pub stop_budget: String,
+    /// How much of each captured value, argument and local is read.
+    #[serde(default)]
+    pub load_limits: LoadLimits,
+}
+
+fn default_trace_stack() -> i32 {
+    10
+}
+fn default_trace_window() -> String {
+    "30s".into()
+}
+fn default_trace_hits() -> i32 {
+    100
+}
+fn default_stop_budget() -> String {
+    "500ms".into()
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            window: default_trace_window(),
+            max_hits: default_trace_hits(),
+            stop_budget: default_stop_budget(),
+            load_limits: LoadLimits::default(),
+        }
+    }
 }
 
 /// A live debugging session.

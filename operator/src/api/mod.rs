@@ -10,13 +10,16 @@ pub mod summary;
 pub mod trigger;
 
 pub use baseline::{BaselineShift, BaselineSpec, BaselineSummary, TargetRole};
-pub use delve::{DelveMode, DelvePrivilege, DelveSpec, LoadLimits, SessionOptions, SnapshotOptions};
+pub use delve::{
+    DelveMode, DelvePrivilege, DelveSpec, LoadLimits, SessionOptions, SnapshotOptions, TraceExpression, TraceOptions,
+    Tracepoint,
+};
 pub use kind::{ArtifactFormat, ArtifactKind, ProfileKind};
 pub use request::{Access, DiagnosisRequest, DiagnosisRequestSpec, PprofSpec, Targets};
 pub use status::{ArtifactStatus, DiagnosisRequestStatus, KindFailureStatus, Phase, TargetPhase, TargetStatus};
 pub use summary::{
-    DelveSession, DelveSummary, Finding, FindingRule, GoroutineCounts, Severity, TargetSummary, TopFunction,
-    TraceFigures,
+    CapturedValues, DelveSession, DelveSummary, DelveTraceSummary, Finding, FindingRule, GoroutineCounts, Severity,
+    TargetSummary, TopFunction, TraceFigures, TracepointSummary,
 };
 pub use trigger::{
     Cooldown, DiagnosisTrigger, DiagnosisTriggerSpec, DiagnosisTriggerStatus, LabelMatcher, MatchOperator,

@@ -73,6 +73,71 @@ pub struct DelveSummary {
     /// The live session (mode Session): how to connect, and until when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<DelveSession>,
+    /// What the trace recorded (mode Trace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<DelveTraceSummary>,
+}
+
+/// What a trace recorded and what the program paid for it. Every hit is in the
+/// `delveTrace` artifact (JSON) and `delveTraceText` (one line per hit).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DelveTraceSummary {
+    /// When the tracepoints were set and the program let run (RFC 3339).
+    pub started: String,
+    /// How long the program ran with the tracepoints set, in milliseconds.
+    pub window_ms: u64,
+    /// Hits recorded, over every tracepoint.
+    pub hits: u64,
+    /// Why the trace ended: WindowEnded, MaxHits, TracepointHits or StopBudget (a bound of
+    /// `trace`), or ConditionFailed, TargetExited, ProgramStopped, MaxBytes or Cancelled.
+    pub ended_by: String,
+    /// What ended it, in words.
+    pub ended: String,
+    /// The hit that reached the bound, if a hit did, on one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaking_hit: Option<String>,
+    /// The time the program spent stopped at hits and for the end, in milliseconds: each stop
+    /// from Delve's answer to godiag's next continue (or detach), plus one round trip through
+    /// the port-forward.
+    pub stopped_ms: f64,
+    /// The longest single stop, in milliseconds.
+    pub longest_stop_ms: f64,
+    /// Stopped before the window, in milliseconds: checking the locations and setting the
+    /// tracepoints (the attach itself is in `dlvRanMs`).
+    pub setup_ms: u64,
+    /// One call to Delve through the port-forward, in milliseconds.
+    pub round_trip_ms: f64,
+    /// Each tracepoint's hits and the values it captured.
+    pub tracepoints: Vec<TracepointSummary>,
+}
+
+/// One tracepoint's part of a trace.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TracepointSummary {
+    pub name: String,
+    /// Where Delve set it: `main.(*Shop).Price at shop/main.go:220`.
+    pub location: String,
+    pub hits: u64,
+    /// Time stopped at this tracepoint's hits, in milliseconds.
+    pub stopped_ms: f64,
+    /// The slowest stop at one of its hits, in milliseconds.
+    pub slowest_stop_ms: f64,
+    /// Per captured expression: its most frequent values with their counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<CapturedValues>,
+}
+
+/// The values one captured expression had.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CapturedValues {
+    pub expression: String,
+    /// Distinct values seen (counted up to 1000).
+    pub distinct: u64,
+    /// The most frequent values, most frequent first, as `count× value`.
+    pub top: Vec<String>,
 }
 
 /// How to reach a Delve session.

@@ -521,6 +521,8 @@ mod tests {
             mode: Default::default(),
             snapshot: Default::default(),
             session: Default::default(),
+            tracepoints: vec![],
+            trace: Default::default(),
             privilege: Default::default(),
             image: None,
             process: None,

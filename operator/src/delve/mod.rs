@@ -15,3 +15,4 @@ pub mod summary;
 pub mod types;
 
 pub use failure::{DelveFailure, DelveReason};
+pub mod trace;

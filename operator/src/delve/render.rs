@@ -145,6 +145,13 @@ fn one_line(s: &str) -> String {
 }
 
 /// `name = value` of a variable in one bounded line, as Delve's `locals` prints it briefly.
+/// A value alone, on one line, without its name (a captured expression's value).
+pub fn value_line(v: &Variable, max: usize) -> String {
+    let mut s = String::new();
+    value(&mut s, v, 0);
+    godiag_analyze::text::clip(&s, max)
+}
+
 pub fn variable_line(v: &Variable, max: usize) -> String {
     let mut s = format!("{} = ", one_line(&v.name));
     value(&mut s, v, 0);

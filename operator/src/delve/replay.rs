@@ -12,6 +12,20 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
 /// error reply), Detach.
 pub const RECORDED: &str = include_str!("testdata/goapp-replies.jsonl");
 
+/// Replies recorded from a real Delve 1.27.2 tracing goapp's `(*Shop).Price` (a hit, a
+/// condition error, a halt during a continue, refusals), one `{"label", "reply"}` per line.
+pub const TRACE_RECORDED: &str = include_str!("testdata/trace-replies.jsonl");
+
+/// The recorded trace reply with this label.
+pub fn trace_reply(label: &str) -> Answer {
+    TRACE_RECORDED
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["label"] == label)
+        .map(|v| Answer::Reply(v["reply"].clone()))
+        .unwrap_or_else(|| panic!("no recorded reply {label}"))
+}
+
 /// How the stand-in answers one method.
 #[derive(Clone)]
 pub enum Answer {
@@ -19,6 +33,9 @@ pub enum Answer {
     Reply(Value),
     /// Read the request and never answer.
     Never,
+    /// Answer only when the next `Command` request (a halt) arrives, before that one's answer:
+    /// a continue that runs until it is halted.
+    UntilNextCommand(Value),
 }
 
 pub struct Replay {
@@ -50,6 +67,7 @@ impl Replay {
             let (r, mut w) = tokio::io::split(server);
             let mut lines = BufReader::new(r).lines();
             let mut used: HashMap<String, usize> = HashMap::new();
+            let mut held: Option<Value> = None;
             while let Ok(Some(line)) = lines.next_line().await {
                 let req: Value = serde_json::from_str(&line).unwrap();
                 requests.lock().unwrap().push(req.clone());
@@ -59,11 +77,20 @@ impl Replay {
                     w.write_all(format!("{reply}\n").as_bytes()).await.unwrap();
                     continue;
                 };
+                if method == "Command"
+                    && let Some(v) = held.take()
+                {
+                    w.write_all(format!("{v}\n").as_bytes()).await.unwrap();
+                }
                 let n = used.entry(method.clone()).or_default();
                 let answer = list[(*n).min(list.len() - 1)].clone();
                 *n += 1;
                 match answer {
                     Answer::Never => {}
+                    Answer::UntilNextCommand(mut v) => {
+                        v["id"] = req["id"].clone();
+                        held = Some(v);
+                    }
                     Answer::Reply(mut v) => {
                         v["id"] = req["id"].clone();
                         w.write_all(format!("{v}\n").as_bytes()).await.unwrap();

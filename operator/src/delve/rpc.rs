@@ -8,8 +8,9 @@
 //! makes dlv halt-if-running and detach without killing: the fail-safe.
 
 use super::types::{
-    CommandIn, DetachIn, Empty, ListGoroutinesIn, ListGoroutinesOut, StacktraceIn, StacktraceOut, StateIn, StateOut,
-    Version,
+    Breakpoint, ClearBreakpointIn, CommandIn, ContinueIn, CreateBreakpointIn, CreateBreakpointOut, DetachIn, Empty,
+    FindLocationIn, FindLocationOut, ListGoroutinesIn, ListGoroutinesOut, StacktraceIn, StacktraceOut, StateIn,
+    StateOut, Version,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -61,6 +62,9 @@ pub struct DelveClient<S> {
     pub timeout: Duration,
     /// Bytes of replies read so far.
     read: u64,
+    /// The reply being read: kept across a cancelled read (a deadline), so the next read goes on
+    /// where it stopped instead of starting mid-line.
+    partial: Vec<u8>,
     /// Most reply bytes this client reads in all; past it every call fails with
     /// [`RpcError::BudgetExceeded`] and the caller drops the connection.
     pub budget: u64,
@@ -69,7 +73,15 @@ pub struct DelveClient<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> DelveClient<S> {
     pub fn new(stream: S, timeout: Duration) -> Self {
         let (r, w) = tokio::io::split(stream);
-        DelveClient { reader: BufReader::new(r), writer: w, next_id: 1, timeout, read: 0, budget: u64::MAX }
+        DelveClient {
+            reader: BufReader::new(r),
+            writer: w,
+            next_id: 1,
+            timeout,
+            read: 0,
+            partial: Vec::new(),
+            budget: u64::MAX,
+        }
     }
 
     pub async fn get_version(&mut self) -> Result<Version, RpcError> {
@@ -104,6 +116,94 @@ impl<S: AsyncRead + AsyncWrite + Unpin> DelveClient<S> {
     /// Lets the target run on (`Kill: false`, the only detach there is).
     pub async fn detach(&mut self) -> Result<(), RpcError> {
         self.call::<_, serde_json::Value>("Detach", &DetachIn::KEEP_RUNNING).await.map(|_| ())
+    }
+
+    /// Where a location expression resolves; Delve's refusal names what it could not find.
+    pub async fn find_location(&mut self, req: &FindLocationIn) -> Result<FindLocationOut, RpcError> {
+        self.call("FindLocation", req).await
+    }
+
+    pub async fn create_breakpoint(&mut self, req: &CreateBreakpointIn) -> Result<Breakpoint, RpcError> {
+        self.call::<_, CreateBreakpointOut>("CreateBreakpoint", req).await.map(|o| o.breakpoint)
+    }
+
+    /// Clears breakpoints by id, in one round trip; one result per id.
+    pub async fn clear_breakpoints(&mut self, ids: &[i64]) -> Result<Vec<Result<(), RpcError>>, RpcError> {
+        let reqs: Vec<ClearBreakpointIn> =
+            ids.iter().map(|&id| ClearBreakpointIn { id, name: String::new() }).collect();
+        let deadline = self.timeout;
+        let out: Vec<Result<serde_json::Value, RpcError>> = self.call_many("ClearBreakpoint", &reqs, deadline).await?;
+        Ok(out.into_iter().map(|r| r.map(|_| ())).collect())
+    }
+
+    /// Lets the target run until it stops by itself or `until` comes. At `until` godiag asks
+    /// Delve whether the target still runs (State is answered while a continue is in flight)
+    /// and sends `halt` only if it does; a target that stopped meanwhile is never halted.
+    /// `cancel` ends the wait early, like `until`.
+    pub async fn continue_until(
+        &mut self,
+        until: tokio::time::Instant,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<Continued, RpcError> {
+        const M: &str = "Command";
+        let c = self.send(M, &ContinueIn::CONTINUE).await?;
+        let early = async {
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                () = cancel.cancelled() => {}
+            }
+        };
+        let only = [c];
+        tokio::select! {
+            reply = self.reply_to(&only, M) => return continued(reply?.1),
+            () = early => {}
+        }
+        let s = self.send("State", &StateIn { non_blocking: true }).await?;
+        let (id, reply) = self.reply_within(&[c, s], M).await?;
+        if id == c {
+            return continued(reply);
+        }
+        let running = decode::<StateOut>("State", reply)?.state.is_some_and(|st| st.running);
+        if !running {
+            // It stopped (a hit) just now: the continue's answer is on its way.
+            let (_, reply) = self.reply_within(&[c], M).await?;
+            return continued(reply);
+        }
+        self.send(M, &CommandIn { name: "halt" }).await?;
+        let (_, reply) = self.reply_within(&[c], M).await?;
+        match continued(reply)? {
+            Continued::Stopped(state) => Ok(Continued::Halted(state)),
+            other => Ok(other),
+        }
+    }
+
+    async fn reply_within(&mut self, ids: &[u64], method: &'static str) -> Result<(u64, Reply), RpcError> {
+        let timeout = self.timeout;
+        tokio::time::timeout(timeout, self.reply_to(ids, method))
+            .await
+            .map_err(|_| RpcError::Timeout { method, timeout })?
+    }
+
+    /// Writes one request; returns its id.
+    async fn send<P: Serialize>(&mut self, method: &'static str, params: &P) -> Result<u64, RpcError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let req = Request { method: format!("RPCServer.{method}"), params: [params], id };
+        let mut buf = serde_json::to_vec(&req).map_err(|e| RpcError::Io(e.to_string()))?;
+        buf.push(b'\n');
+        self.writer.write_all(&buf).await.map_err(|e| RpcError::Io(e.to_string()))?;
+        self.writer.flush().await.map_err(|e| RpcError::Io(e.to_string()))?;
+        Ok(id)
+    }
+
+    /// The first reply to one of `ids`; replies to other (earlier, abandoned) calls are skipped.
+    async fn reply_to(&mut self, ids: &[u64], method: &'static str) -> Result<(u64, Reply), RpcError> {
+        loop {
+            let reply = self.read_reply(method).await?;
+            if let Some(id) = reply.id.filter(|id| ids.contains(id)) {
+                return Ok((id, reply));
+            }
+        }
     }
 
     async fn call<P: Serialize, R: DeserializeOwned>(
@@ -154,28 +254,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> DelveClient<S> {
         tokio::time::timeout(deadline, work).await.map_err(|_| RpcError::Timeout { method, timeout: deadline })?
     }
 
+    /// Reads one reply line. Cancel-safe: bytes read before a cancelled call stay in `partial`.
     async fn read_reply(&mut self, method: &'static str) -> Result<Reply, RpcError> {
-        let mut line = Vec::new();
+        let room = (MAX_REPLY_BYTES + 1).saturating_sub(self.partial.len() as u64);
         let n = (&mut self.reader)
-            .take(MAX_REPLY_BYTES + 1)
-            .read_until(b'\n', &mut line)
+            .take(room)
+            .read_until(b'\n', &mut self.partial)
             .await
             .map_err(|e| RpcError::Io(e.to_string()))?;
-        if n == 0 {
+        self.read = self.read.saturating_add(n as u64);
+        let line = std::mem::take(&mut self.partial);
+        if line.is_empty() {
             return Err(RpcError::Closed { method });
         }
-        self.read = self.read.saturating_add(n as u64);
         if self.read > self.budget {
             return Err(RpcError::BudgetExceeded { method, budget: self.budget });
         }
         if line.last() != Some(&b'\n') {
-            return Err(if n as u64 > MAX_REPLY_BYTES {
+            return Err(if line.len() as u64 > MAX_REPLY_BYTES {
                 RpcError::TooLarge { method, limit: MAX_REPLY_BYTES }
             } else {
                 RpcError::Closed { method }
             });
         }
         serde_json::from_slice(&line).map_err(|e| RpcError::Malformed { method, detail: e.to_string() })
+    }
+}
+
+/// How a `continue` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Continued {
+    /// The target stopped by itself (a tracepoint hit, an exit, a panic): Delve's state.
+    Stopped(StateOut),
+    /// Delve's continue failed with this message (e.g. a tracepoint condition it cannot
+    /// evaluate); the target is stopped.
+    Failed(String),
+    /// `until` came while the target ran, and godiag halted it: the continue's own answer.
+    /// When that shows a tracepoint hit, the hit and the halt crossed, and the halt's SIGTRAP
+    /// may still be pending (see [`super::trace`]'s end sequence).
+    Halted(StateOut),
+}
+
+fn continued(reply: Reply) -> Result<Continued, RpcError> {
+    match decode::<StateOut>("Command", reply) {
+        Ok(state) => Ok(Continued::Stopped(state)),
+        Err(RpcError::Remote { message, .. }) => Ok(Continued::Failed(message)),
+        Err(e) => Err(e),
     }
 }
 

@@ -31,6 +31,7 @@ pub fn summarize(s: &Snapshot, container: &str, privilege: &str) -> DelveSummary
         responded: None,
         locals: if s.locals { top_group_locals(s) } else { Vec::new() },
         session: None,
+        trace: None,
     }
 }
 

@@ -2,7 +2,12 @@
 //! are Go field names; result keys are Delve's json tags. Fields godiag does not read are left
 //! out (serde skips them), so a newer Delve that adds fields still decodes.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Go encodes an empty slice as `null`; read it as empty.
+fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
 
 /// `RPCServer.GetVersion`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -34,10 +39,63 @@ pub struct StateOut {
 pub struct DebuggerState {
     #[serde(default, rename = "Running")]
     pub running: bool,
+    /// Every thread of a stopped target, with the breakpoint it sits on, if any (`null` while
+    /// the target runs).
+    #[serde(default, rename = "Threads", deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<Thread>,
     #[serde(default, rename = "exited")]
     pub exited: bool,
     #[serde(default, rename = "exitStatus")]
     pub exit_status: i64,
+}
+
+/// One thread of a stopped target.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Thread {
+    #[serde(default)]
+    pub id: i64,
+    #[serde(default, rename = "goroutineID")]
+    pub goroutine_id: i64,
+    /// The breakpoint (or tracepoint) this thread stopped at.
+    #[serde(default, rename = "breakPoint")]
+    pub breakpoint: Option<Breakpoint>,
+    /// What the breakpoint asked Delve to read when it was hit.
+    #[serde(default, rename = "breakPointInfo")]
+    pub info: Option<BreakpointInfo>,
+}
+
+/// A breakpoint as Delve reports it (only what godiag reads).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Breakpoint {
+    #[serde(default)]
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    /// Where it is set: empty for a breakpoint Delve could not place.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub addrs: Vec<u64>,
+    #[serde(default)]
+    pub file: String,
+    #[serde(default)]
+    pub line: i64,
+    #[serde(default, rename = "functionName")]
+    pub function_name: String,
+}
+
+/// What Delve read at a tracepoint hit: `Breakpoint.stacktrace` frames, the goroutine,
+/// `Breakpoint.variables`, and the arguments and locals when `LoadArgs`/`LoadLocals` were set.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BreakpointInfo {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub stacktrace: Vec<Stackframe>,
+    #[serde(default)]
+    pub goroutine: Option<Goroutine>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub variables: Vec<Variable>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub arguments: Vec<Variable>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub locals: Vec<Variable>,
 }
 
 /// A function as Delve names it.
@@ -96,7 +154,7 @@ pub struct Goroutine {
 /// `RPCServer.ListGoroutines`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ListGoroutinesOut {
-    #[serde(default, rename = "Goroutines")]
+    #[serde(default, deserialize_with = "null_as_empty", rename = "Goroutines")]
     pub goroutines: Vec<Goroutine>,
     /// Where the next page starts; negative when this was the last.
     #[serde(default = "last_page", rename = "Nextg")]
@@ -122,7 +180,7 @@ pub struct Variable {
     pub len: i64,
     #[serde(default)]
     pub cap: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub children: Vec<Variable>,
     #[serde(default)]
     pub unreadable: String,
@@ -133,9 +191,9 @@ pub struct Variable {
 pub struct Stackframe {
     #[serde(flatten)]
     pub location: Location,
-    #[serde(default, rename = "Locals")]
+    #[serde(default, deserialize_with = "null_as_empty", rename = "Locals")]
     pub locals: Vec<Variable>,
-    #[serde(default, rename = "Arguments")]
+    #[serde(default, deserialize_with = "null_as_empty", rename = "Arguments")]
     pub arguments: Vec<Variable>,
     #[serde(default, rename = "Err")]
     pub err: String,
@@ -143,7 +201,7 @@ pub struct Stackframe {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct StacktraceOut {
-    #[serde(default, rename = "Locations")]
+    #[serde(default, deserialize_with = "null_as_empty", rename = "Locations")]
     pub locations: Vec<Stackframe>,
 }
 
@@ -201,4 +259,78 @@ pub struct Empty {}
 #[derive(Debug, Clone, Serialize)]
 pub struct CommandIn {
     pub name: &'static str,
+}
+
+/// `RPCServer.Command` with `continue`: runs the target until a breakpoint, exit, or `halt`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContinueIn {
+    pub name: &'static str,
+}
+
+impl ContinueIn {
+    pub const CONTINUE: ContinueIn = ContinueIn { name: "continue" };
+}
+
+/// Delve's `EvalScope`: `GoroutineID: -1` is the current goroutine.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalScope {
+    #[serde(rename = "GoroutineID")]
+    pub goroutine_id: i64,
+    #[serde(rename = "Frame")]
+    pub frame: i64,
+    #[serde(rename = "DeferredCall")]
+    pub deferred_call: i64,
+}
+
+/// `RPCServer.FindLocation`: where a location expression (`pkg.Func`, `file.go:42`) resolves.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FindLocationIn {
+    pub scope: EvalScope,
+    pub loc: String,
+    pub include_non_executable_lines: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FindLocationOut {
+    #[serde(default, rename = "Locations", deserialize_with = "null_as_empty")]
+    pub locations: Vec<Location>,
+}
+
+/// The breakpoint godiag creates: always a tracepoint (`"continue": true`), so Delve records the
+/// hit and godiag continues at once.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewTracepoint {
+    pub name: String,
+    #[serde(rename = "continue")]
+    pub tracepoint: bool,
+    #[serde(rename = "Cond")]
+    pub cond: String,
+    pub variables: Vec<String>,
+    #[serde(rename = "LoadArgs")]
+    pub load_args: Option<LoadConfig>,
+    #[serde(rename = "LoadLocals")]
+    pub load_locals: Option<LoadConfig>,
+    pub stacktrace: i64,
+    pub goroutine: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateBreakpointIn {
+    pub breakpoint: NewTracepoint,
+    pub loc_expr: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreateBreakpointOut {
+    #[serde(rename = "Breakpoint")]
+    pub breakpoint: Breakpoint,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClearBreakpointIn {
+    pub id: i64,
+    pub name: String,
 }
