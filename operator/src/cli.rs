@@ -356,6 +356,50 @@ pub enum DelveCommand {
     /// on), store the snapshot and print the summary the operator writes into status. Start dlv
     /// without --continue: godiag never halts a program.
     Snapshot(DelveSnapshotArgs),
+    /// Set tracepoints, let the program run, and record each hit (the captured values, the
+    /// goroutine, a stack) until the window, a hit limit or the stop budget ends it; then clear
+    /// them and detach. Start dlv without --continue. Each hit stops the whole program.
+    Trace(DelveTraceArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DelveTraceArgs {
+    /// Address of the headless dlv, e.g. 127.0.0.1:2345.
+    pub addr: String,
+    /// Where to trace: a function (`main.handle`) or a line (`server.go:42`); repeat for several
+    /// tracepoints (tp1, tp2, …).
+    #[arg(long = "at", required = true)]
+    pub at: Vec<String>,
+    /// A Go expression to read at each hit (e.g. `r.URL.Path`); repeatable, for every tracepoint.
+    #[arg(long)]
+    pub capture: Vec<String>,
+    /// Record only hits where this Go expression is true (for every tracepoint).
+    #[arg(long = "if")]
+    pub condition: Option<String>,
+    /// Also read the function's arguments at each hit.
+    #[arg(long)]
+    pub arguments: bool,
+    /// Frames of the hit goroutine's stack to read.
+    #[arg(long, default_value_t = 10)]
+    pub stack_depth: i64,
+    /// How long the program runs with the tracepoints set (at most 60s).
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub window: Duration,
+    /// Hits recorded in all (at most 1000).
+    #[arg(long, default_value_t = 100)]
+    pub max_hits: usize,
+    /// Hits recorded per tracepoint; it is cleared when they are reached.
+    #[arg(long)]
+    pub hits_per_tracepoint: Option<usize>,
+    /// The total time the program may spend stopped at hits (at most 5s).
+    #[arg(long, value_parser = parse_duration, default_value = "500ms")]
+    pub stop_budget: Duration,
+    /// Where to write the artifacts, as a storage URL (file://./out, s3://bucket/prefix, …).
+    #[arg(long, default_value = "file://./out")]
+    pub out: String,
+    /// Name of the directory for this trace under --out (default: delve_host_port).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -38,6 +38,9 @@ fn main() -> ExitCode {
         Command::Delve(godiag::cli::DelveCommand::Snapshot(args)) => {
             runtime().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(godiag::local::delve::run_snapshot(args)))
         }
+        Command::Delve(godiag::cli::DelveCommand::Trace(args)) => {
+            runtime().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(godiag::local::delve::run_trace(args)))
+        }
         Command::AnalyzeWorker(args) => Ok(godiag::worker::child::run_worker(args)),
     };
     result.unwrap_or_else(|e| {

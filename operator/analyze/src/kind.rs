@@ -35,13 +35,17 @@ pub enum ArtifactKind {
     DelveGoroutines,
     /// Delve's own answers (goroutines, stacks, locals) as JSON.
     DelveSnapshot,
+    /// A Delve trace's hits (captured values, goroutines, stacks) and stops, as JSON.
+    DelveTrace,
+    /// A Delve trace for people: one block per hit.
+    DelveTraceText,
     /// The Go crash output (panic or fatal error and the goroutines) from the previous
     /// container's log.
     Crash,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 13] = [
+    pub const ALL: [ArtifactKind; 15] = [
         ArtifactKind::Cpu,
         ArtifactKind::Heap,
         ArtifactKind::Allocs,
@@ -54,11 +58,13 @@ impl ArtifactKind {
         ArtifactKind::Trace,
         ArtifactKind::DelveGoroutines,
         ArtifactKind::DelveSnapshot,
+        ArtifactKind::DelveTrace,
+        ArtifactKind::DelveTraceText,
         ArtifactKind::Crash,
     ];
 
     /// The stable name: `cpu`, `heap`, `allocs`, `goroutine`, `goroutineText`, `goroutineleak`, `block`, `mutex`,
-    /// `threadcreate`, `trace`, `delveGoroutines`, `delveSnapshot`, `crash`.
+    /// `threadcreate`, `trace`, `delveGoroutines`, `delveSnapshot`, `delveTrace`, `delveTraceText`, `crash`.
     pub fn as_str(self) -> &'static str {
         match self {
             ArtifactKind::Cpu => "cpu",
@@ -73,6 +79,8 @@ impl ArtifactKind {
             ArtifactKind::Trace => "trace",
             ArtifactKind::DelveGoroutines => "delveGoroutines",
             ArtifactKind::DelveSnapshot => "delveSnapshot",
+            ArtifactKind::DelveTrace => "delveTrace",
+            ArtifactKind::DelveTraceText => "delveTraceText",
             ArtifactKind::Crash => "crash",
         }
     }
@@ -84,7 +92,8 @@ impl ArtifactKind {
                 ArtifactFormat::GoroutineText
             }
             ArtifactKind::Trace => ArtifactFormat::Trace,
-            ArtifactKind::DelveSnapshot => ArtifactFormat::DelveJson,
+            ArtifactKind::DelveSnapshot | ArtifactKind::DelveTrace => ArtifactFormat::DelveJson,
+            ArtifactKind::DelveTraceText => ArtifactFormat::Text,
             _ => ArtifactFormat::Pprof,
         }
     }
@@ -104,6 +113,8 @@ impl ArtifactKind {
             ArtifactKind::Trace => "trace.out",
             ArtifactKind::DelveGoroutines => "delve-goroutines.txt",
             ArtifactKind::DelveSnapshot => "delve-snapshot.json",
+            ArtifactKind::DelveTrace => "delve-trace.json",
+            ArtifactKind::DelveTraceText => "delve-trace.txt",
             ArtifactKind::Crash => "crash.txt",
         }
     }
@@ -132,7 +143,7 @@ impl fmt::Display for ArtifactKind {
 /// An artifact kind name that is not one of [`ArtifactKind::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown artifact kind {0:?}; expected one of cpu, heap, allocs, goroutine, goroutineText, block, mutex, threadcreate, trace, delveGoroutines, delveSnapshot"
+    "unknown artifact kind {0:?}; expected one of cpu, heap, allocs, goroutine, goroutineText, block, mutex, threadcreate, trace, delveGoroutines, delveSnapshot, delveTrace, delveTraceText, crash"
 )]
 pub struct UnknownArtifactKind(pub String);
 
@@ -155,19 +166,27 @@ pub enum ArtifactFormat {
     Trace,
     /// Delve's JSON-RPC answers, as JSON (not analysed; the rendered dump is).
     DelveJson,
+    /// Plain text for people (not analysed).
+    Text,
 }
 
 impl ArtifactFormat {
-    pub const ALL: [ArtifactFormat; 4] =
-        [ArtifactFormat::Pprof, ArtifactFormat::GoroutineText, ArtifactFormat::Trace, ArtifactFormat::DelveJson];
+    pub const ALL: [ArtifactFormat; 5] = [
+        ArtifactFormat::Pprof,
+        ArtifactFormat::GoroutineText,
+        ArtifactFormat::Trace,
+        ArtifactFormat::DelveJson,
+        ArtifactFormat::Text,
+    ];
 
-    /// The stable name: `pprof`, `goroutineText`, `trace`, `delveJson`.
+    /// The stable name: `pprof`, `goroutineText`, `trace`, `delveJson`, `text`.
     pub fn as_str(self) -> &'static str {
         match self {
             ArtifactFormat::Pprof => "pprof",
             ArtifactFormat::GoroutineText => "goroutineText",
             ArtifactFormat::Trace => "trace",
             ArtifactFormat::DelveJson => "delveJson",
+            ArtifactFormat::Text => "text",
         }
     }
 }

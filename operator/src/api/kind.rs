@@ -112,6 +112,11 @@ pub enum ArtifactKind {
     DelveGoroutines,
     /// Delve's answers (goroutines, stacks, locals and arguments) as JSON (`delve-snapshot.json`).
     DelveSnapshot,
+    /// Every hit of a Delve trace (captured values, goroutine, stack) and every stop, as JSON
+    /// (`delve-trace.json`).
+    DelveTrace,
+    /// A Delve trace for reading: one block per hit (`delve-trace.txt`).
+    DelveTraceText,
     /// The Go crash output (the panic or fatal error and the goroutines) found in the previous
     /// container's log (`crash.txt`).
     Crash,
@@ -129,10 +134,12 @@ pub enum ArtifactFormat {
     Trace,
     /// JSON: Delve's JSON-RPC answers.
     DelveJson,
+    /// Plain text for reading.
+    Text,
 }
 
 impl ArtifactKind {
-    pub const ALL: [ArtifactKind; 13] = [
+    pub const ALL: [ArtifactKind; 15] = [
         ArtifactKind::Cpu,
         ArtifactKind::Heap,
         ArtifactKind::Allocs,
@@ -145,13 +152,20 @@ impl ArtifactKind {
         ArtifactKind::Trace,
         ArtifactKind::DelveGoroutines,
         ArtifactKind::DelveSnapshot,
+        ArtifactKind::DelveTrace,
+        ArtifactKind::DelveTraceText,
         ArtifactKind::Crash,
     ];
 }
 
 impl ArtifactFormat {
-    pub const ALL: [ArtifactFormat; 4] =
-        [ArtifactFormat::Pprof, ArtifactFormat::GoroutineText, ArtifactFormat::Trace, ArtifactFormat::DelveJson];
+    pub const ALL: [ArtifactFormat; 5] = [
+        ArtifactFormat::Pprof,
+        ArtifactFormat::GoroutineText,
+        ArtifactFormat::Trace,
+        ArtifactFormat::DelveJson,
+        ArtifactFormat::Text,
+    ];
 }
 
 #[cfg(test)]

@@ -97,12 +97,16 @@ pub struct DelveTraceSummary {
     /// The hit that reached the bound, if a hit did, on one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaking_hit: Option<String>,
-    /// The time the program spent stopped at hits and for the end, in milliseconds: each stop
-    /// from Delve's answer to godiag's next continue (or detach), plus one round trip through
-    /// the port-forward.
+    /// The time the program spent stopped at hits, in milliseconds (what `trace.stopBudget`
+    /// bounds): each stop from Delve's answer to godiag's next continue, plus one round trip
+    /// through the port-forward. Delve's own work before it answers (reading the values, and
+    /// evaluating a condition at calls it does not record) is not in it.
     pub stopped_ms: f64,
-    /// The longest single stop, in milliseconds.
+    /// The longest stop at one hit, in milliseconds.
     pub longest_stop_ms: f64,
+    /// Stopped for the end, in milliseconds: the halt if the window ended while the program
+    /// ran, clearing the tracepoints, and Delve's detach.
+    pub end_ms: f64,
     /// Stopped before the window, in milliseconds: checking the locations and setting the
     /// tracepoints (the attach itself is in `dlvRanMs`).
     pub setup_ms: u64,

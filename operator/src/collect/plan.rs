@@ -44,7 +44,10 @@ impl ByteCaps {
     pub fn for_kind(&self, kind: ArtifactKind) -> u64 {
         match kind.format() {
             ArtifactFormat::Trace => self.trace,
-            ArtifactFormat::Pprof | ArtifactFormat::GoroutineText | ArtifactFormat::DelveJson => self.profile,
+            ArtifactFormat::Pprof
+            | ArtifactFormat::GoroutineText
+            | ArtifactFormat::DelveJson
+            | ArtifactFormat::Text => self.profile,
         }
     }
 }

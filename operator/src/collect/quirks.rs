@@ -63,6 +63,7 @@ pub fn check_body_start(format: ArtifactFormat, prefix: &[u8]) -> Result<(), &'s
         }
         // Written by godiag's own Delve client, never fetched over HTTP.
         ArtifactFormat::DelveJson => (prefix.starts_with(b"{"), "a JSON object"),
+        ArtifactFormat::Text => (true, "text"),
     };
     if ok { Ok(()) } else { Err(expected) }
 }

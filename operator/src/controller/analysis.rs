@@ -55,9 +55,10 @@ pub enum ArtifactAnalysis {
     Failed(AnalysisFailure),
 }
 
-/// Delve's raw JSON is kept for people and tools; its rendered dump is what is analysed.
+/// Delve's raw JSON and the trace's text are kept for people and tools; the snapshot's rendered
+/// dump is what is analysed.
 pub fn is_analysed(kind: ArtifactKind) -> bool {
-    kind.format() != analyze::ArtifactFormat::DelveJson
+    !matches!(kind.format(), analyze::ArtifactFormat::DelveJson | analyze::ArtifactFormat::Text)
 }
 
 /// One artifact through the analyzer; its flame graph is stored next to it.

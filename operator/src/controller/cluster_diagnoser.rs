@@ -326,13 +326,34 @@ pub fn add_delve(result: &mut TargetResult, delve: &DelveOutcome) {
     result.artifacts.extend(delve.artifacts.iter().map(artifact_status));
     if let Some(f) = &delve.failure {
         result.failures.push(KindFailureStatus {
-            kind: crate::api::ArtifactKind::DelveSnapshot,
+            kind: if delve.trace {
+                crate::api::ArtifactKind::DelveTrace
+            } else {
+                crate::api::ArtifactKind::DelveSnapshot
+            },
             reason: f.reason().as_str().into(),
             message: clip(&f.to_string(), FAILURE_MESSAGE_MAX),
         });
     }
     settle(result);
-    if let Some(d) = &delve.summary
+    if let Some(tr) = delve.summary.as_ref().and_then(|d| d.trace.as_ref()) {
+        let resumed = match delve.summary.as_ref().and_then(|d| d.resumed) {
+            Some(true) => ", and runs again",
+            Some(false) => ", and was found still stopped",
+            None => "",
+        };
+        result.message = clip(
+            &format!(
+                "{}; Delve traced {} hits in {:.1}s (ended by {}); the program was stopped {:.1} ms in all at hits{resumed}",
+                result.message,
+                tr.hits,
+                tr.window_ms as f64 / 1000.0,
+                tr.ended_by,
+                tr.stopped_ms
+            ),
+            TARGET_MESSAGE_MAX,
+        );
+    } else if let Some(d) = &delve.summary
         && d.goroutines_read > 0
     {
         let resumed = match d.resumed {
@@ -457,6 +478,7 @@ mod tests {
             unavailable: vec![],
         });
         let taken = DelveOutcome {
+            trace: false,
             artifacts: vec![
                 artifact(ArtifactKind::DelveSnapshot, 4096, None),
                 artifact(ArtifactKind::DelveGoroutines, 1024, None),

@@ -19,6 +19,8 @@ impl From<analyze::ArtifactKind> for api::ArtifactKind {
             analyze::ArtifactKind::Trace => api::ArtifactKind::Trace,
             analyze::ArtifactKind::DelveGoroutines => api::ArtifactKind::DelveGoroutines,
             analyze::ArtifactKind::DelveSnapshot => api::ArtifactKind::DelveSnapshot,
+            analyze::ArtifactKind::DelveTrace => api::ArtifactKind::DelveTrace,
+            analyze::ArtifactKind::DelveTraceText => api::ArtifactKind::DelveTraceText,
             analyze::ArtifactKind::Crash => api::ArtifactKind::Crash,
         }
     }
@@ -39,6 +41,8 @@ impl From<api::ArtifactKind> for analyze::ArtifactKind {
             api::ArtifactKind::Trace => analyze::ArtifactKind::Trace,
             api::ArtifactKind::DelveGoroutines => analyze::ArtifactKind::DelveGoroutines,
             api::ArtifactKind::DelveSnapshot => analyze::ArtifactKind::DelveSnapshot,
+            api::ArtifactKind::DelveTrace => analyze::ArtifactKind::DelveTrace,
+            api::ArtifactKind::DelveTraceText => analyze::ArtifactKind::DelveTraceText,
             api::ArtifactKind::Crash => analyze::ArtifactKind::Crash,
         }
     }
@@ -51,6 +55,7 @@ impl From<analyze::ArtifactFormat> for api::ArtifactFormat {
             analyze::ArtifactFormat::GoroutineText => api::ArtifactFormat::GoroutineText,
             analyze::ArtifactFormat::Trace => api::ArtifactFormat::Trace,
             analyze::ArtifactFormat::DelveJson => api::ArtifactFormat::DelveJson,
+            analyze::ArtifactFormat::Text => api::ArtifactFormat::Text,
         }
     }
 }

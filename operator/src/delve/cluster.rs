@@ -9,9 +9,14 @@ use super::container::{
 use super::failure::DelveFailure;
 use super::rpc::DelveClient;
 use super::snapshot::{self, Partial, Snapshot, SnapshotError, SnapshotPlan};
+use super::trace::bounds::EndReason;
+use super::trace::{self, TraceError, TracePlan, TraceRecord, TracepointPlan};
 use super::types::LoadConfig;
 use super::{psa, render, session, summary};
-use crate::api::delve::{DELVE_OPT_IN_LABEL, DELVE_OPT_IN_VALUE, MAX_PAUSE_CAP_SECS, MAX_SESSION_TTL_SECS};
+use crate::api::delve::{
+    DELVE_OPT_IN_LABEL, DELVE_OPT_IN_VALUE, MAX_PAUSE_CAP_SECS, MAX_SESSION_TTL_SECS, MAX_STOP_BUDGET_MS,
+    MAX_TRACE_HITS, MAX_TRACE_WINDOW_SECS,
+};
 use crate::api::{DelveMode, DelveSession, DelveSpec, DelveSummary, TargetPhase, TargetSummary};
 use crate::collect::portforward::PortForwardConnector;
 use crate::collect::{BoxedIo, CollectError, CollectedArtifact, Connector};
@@ -51,6 +56,8 @@ pub struct DelveRunner {
 /// any (artifacts can be stored and still a failure reported, e.g. a partial snapshot).
 #[derive(Debug, Default)]
 pub struct DelveOutcome {
+    /// The request traced (mode Trace) rather than snapshotted.
+    pub trace: bool,
     pub artifacts: Vec<CollectedArtifact>,
     pub summary: Option<DelveSummary>,
     pub failure: Option<DelveFailure>,
@@ -106,6 +113,42 @@ pub fn plan_of(spec: &DelveSpec) -> Result<SnapshotPlan, String> {
     })
 }
 
+/// The request's tracepoints and trace bounds as the loop's plan.
+pub fn trace_plan_of(spec: &DelveSpec) -> Result<TracePlan, String> {
+    let t = &spec.trace;
+    let window = crate::api::duration::parse(&t.window)?.min(Duration::from_secs(MAX_TRACE_WINDOW_SECS));
+    let stop_budget = crate::api::duration::parse(&t.stop_budget)?.min(Duration::from_millis(MAX_STOP_BUDGET_MS));
+    let l = &t.load_limits;
+    Ok(TracePlan {
+        tracepoints: spec
+            .tracepoints
+            .iter()
+            .enumerate()
+            .map(|(i, tp)| TracepointPlan {
+                name: tp.name.clone().unwrap_or_else(|| format!("tp{}", i + 1)),
+                location: tp.location.clone(),
+                condition: tp.condition.clone(),
+                capture: tp.capture.iter().map(|e| e.0.clone()).collect(),
+                arguments: tp.arguments,
+                locals: tp.locals,
+                stack_depth: i64::from(tp.stack_depth.clamp(0, 50)),
+                max_hits: tp.max_hits.map(|m| usize::try_from(m.clamp(1, MAX_TRACE_HITS)).unwrap_or(1)),
+            })
+            .collect(),
+        window,
+        max_hits: usize::try_from(t.max_hits.clamp(1, MAX_TRACE_HITS)).unwrap_or(1),
+        stop_budget,
+        load: LoadConfig {
+            follow_pointers: true,
+            max_variable_recurse: i64::from(l.max_variable_recurse.clamp(0, 5)),
+            max_string_len: i64::from(l.max_string_len.clamp(0, 4096)),
+            max_array_values: i64::from(l.max_array_values.clamp(0, 256)),
+            max_struct_fields: i64::from(l.max_struct_fields.clamp(0, 256)),
+        },
+        max_bytes: trace::MAX_TRACE_BYTES,
+    })
+}
+
 /// The pod-side facts the runner needs.
 pub struct DelveTarget<'a> {
     pub namespace: &'a str,
@@ -123,7 +166,7 @@ pub struct DelveTarget<'a> {
 
 impl DelveRunner {
     pub async fn run(&self, t: &DelveTarget<'_>, spec: &DelveSpec) -> DelveOutcome {
-        let mut out = DelveOutcome::default();
+        let mut out = DelveOutcome { trace: spec.mode == DelveMode::Trace, ..DelveOutcome::default() };
         if let Err(f) = self.run_inner(t, spec, &mut out).await {
             tracing::info!(pod = %t.pod_name, reason = f.reason().as_str(), error = %f, "delve snapshot failed");
             out.failure = Some(f);
@@ -151,8 +194,16 @@ impl DelveRunner {
         let ttl = crate::api::duration::parse(&spec.session.ttl)
             .map_err(|e| DelveFailure::ProtocolError { detail: e })?
             .min(Duration::from_secs(MAX_SESSION_TTL_SECS));
+        let traced = match spec.mode {
+            DelveMode::Trace => Some(trace_plan_of(spec).map_err(|e| DelveFailure::ProtocolError { detail: e })?),
+            _ => None,
+        };
         // The backstop: whatever godiag does, dlv is stopped (and detaches) after this.
-        let attached_for = if session { ttl } else { plan.max_pause };
+        let attached_for = match &traced {
+            _ if session => ttl,
+            Some(p) => p.window + p.stop_budget + Duration::from_secs(10),
+            None => plan.max_pause,
+        };
         let deadline = self.attach_timeout + attached_for + Duration::from_secs(15);
         if existing(t.pod, &name).is_some() {
             return Err(self.interrupted(&pods, t.pod_name, name, session, deadline).await);
@@ -182,6 +233,9 @@ impl DelveRunner {
         let mut client = DelveClient::new(io, RPC_TIMEOUT);
         if session {
             return self.hold_session(t, &pods, client, ttl, summary, out).await;
+        }
+        if let Some(p) = &traced {
+            return self.run_trace(t, &pods, client, p, summary, out).await;
         }
         let taken = snapshot::take(&mut client, &plan).await;
         // Closing the only connection makes dlv (not multiclient) exit: it detaches without
@@ -276,6 +330,59 @@ impl DelveRunner {
                 detail: format!("{e}; the debugger container's deadline detaches dlv"),
             }),
             _ => Ok(()),
+        }
+    }
+
+    /// Runs the trace, stores its hits, and reads how dlv let go.
+    async fn run_trace(
+        &self,
+        t: &DelveTarget<'_>,
+        pods: &Api<Pod>,
+        mut client: DelveClient<BoxedIo>,
+        plan: &TracePlan,
+        mut summary: DelveSummary,
+        out: &mut DelveOutcome,
+    ) -> Result<(), DelveFailure> {
+        let traced = trace::run::trace(&mut client, plan, t.cancel).await;
+        // Closing the only connection makes dlv (not multiclient) exit: it detaches without
+        // killing if the detach did not already happen.
+        drop(client);
+        if let Ok(rec) = &traced {
+            summary.versions = summary::versions(&rec.version);
+            summary.paused_ms = rec.setup_ms.saturating_add(rec.stopped_ms.ceil() as u64);
+            summary.trace = Some(trace::summary::summarize(rec));
+            self.store_trace(t.dir, rec, out).await;
+        }
+        let_go(pods, t, summary, out).await?;
+        let rec = traced.map_err(|e| match e {
+            TraceError::GoVersionUnsupported { .. } => DelveFailure::GoVersionUnsupported(e.to_string()),
+            TraceError::TargetExited { .. } => DelveFailure::TargetExited { detail: e.to_string() },
+            TraceError::NoDebugInfo => DelveFailure::NoDebugInfo { message: e.to_string() },
+            TraceError::LocationNotFound { .. } => DelveFailure::LocationNotFound(e.to_string()),
+            TraceError::ConditionInvalid { .. } => DelveFailure::ConditionInvalid(e.to_string()),
+            TraceError::TracepointRefused { .. } => DelveFailure::TracepointRefused(e.to_string()),
+            TraceError::TargetRunning | TraceError::Rpc(_) => DelveFailure::ProtocolError { detail: e.to_string() },
+        })?;
+        match rec.ended_by {
+            EndReason::ConditionFailed => {
+                Err(DelveFailure::ConditionFailed { hits: rec.hits.len(), detail: rec.ended.clone() })
+            }
+            EndReason::TargetExited => Err(DelveFailure::TargetExited { detail: rec.ended.clone() }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Stores the hits as JSON and as text.
+    async fn store_trace(&self, dir: &str, rec: &TraceRecord, out: &mut DelveOutcome) {
+        let json = serde_json::to_vec(rec).unwrap_or_default();
+        let text = trace::render::text(rec).into_bytes();
+        for (kind, bytes) in [(ArtifactKind::DelveTrace, json), (ArtifactKind::DelveTraceText, text)] {
+            match self.store.put_bytes(&layout::artifact_path(dir, kind), Bytes::from(bytes)).await {
+                Ok(object) => out.artifacts.push(CollectedArtifact { kind, object, note: None }),
+                Err(e) => {
+                    out.failure.get_or_insert(DelveFailure::StorageFailed { detail: e.to_string() });
+                }
+            }
         }
     }
 

@@ -47,6 +47,16 @@ pub enum DelveFailure {
     ProtocolError { detail: String },
     #[error("the target process was left stopped after Delve detached: {detail}")]
     TargetNotResumed { detail: String },
+    #[error("{0}")]
+    LocationNotFound(String),
+    #[error("{0}")]
+    ConditionInvalid(String),
+    #[error("{0}")]
+    TracepointRefused(String),
+    #[error(
+        "the trace ended early after {hits} hits: {detail}; the hits so far are stored, the tracepoints cleared and the program detached"
+    )]
+    ConditionFailed { hits: usize, detail: String },
     #[error("cannot store the snapshot: {detail}")]
     StorageFailed { detail: String },
     #[error("cannot read the pod or namespace: {detail}")]
@@ -67,6 +77,10 @@ pub enum DelveReason {
     GoVersionUnsupported,
     TargetExited,
     MaxPauseReached,
+    DelveLocationNotFound,
+    DelveConditionInvalid,
+    DelveTracepointRefused,
+    DelveConditionFailed,
     DelveInterrupted,
     DelveTimedOut,
     DelveProtocolError,
@@ -95,6 +109,10 @@ impl DelveFailure {
             DelveFailure::GoVersionUnsupported(_) => DelveReason::GoVersionUnsupported,
             DelveFailure::TargetExited { .. } => DelveReason::TargetExited,
             DelveFailure::MaxPauseReached { .. } => DelveReason::MaxPauseReached,
+            DelveFailure::LocationNotFound(_) => DelveReason::DelveLocationNotFound,
+            DelveFailure::ConditionInvalid(_) => DelveReason::DelveConditionInvalid,
+            DelveFailure::TracepointRefused(_) => DelveReason::DelveTracepointRefused,
+            DelveFailure::ConditionFailed { .. } => DelveReason::DelveConditionFailed,
             DelveFailure::Interrupted { .. } => DelveReason::DelveInterrupted,
             DelveFailure::TimedOut { .. } => DelveReason::DelveTimedOut,
             DelveFailure::ProtocolError { .. } => DelveReason::DelveProtocolError,

@@ -2,7 +2,7 @@
 //! started, with the same artifacts (`delve-snapshot.json`, `delve-goroutines.txt`) and the same
 //! analysis of the goroutines.
 
-use crate::cli::DelveSnapshotArgs;
+use crate::cli::{DelveSnapshotArgs, DelveTraceArgs};
 use crate::collect::Connector;
 use crate::collect::TcpConnector;
 use crate::delve::rpc::DelveClient;
@@ -68,6 +68,95 @@ pub async fn run_snapshot(args: &DelveSnapshotArgs) -> anyhow::Result<ExitCode> 
     print!("{}", godiag_analyze::render::text(&godiag_analyze::Analysis::Goroutines(analysis)));
     for l in &s.locals {
         println!("  {l}");
+    }
+    for uri in stored {
+        println!("stored {uri}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `godiag delve trace ADDR --at LOC`: the operator's trace against a headless dlv a user
+/// started, with the same artifacts (`delve-trace.json`, `delve-trace.txt`) and summary.
+pub async fn run_trace(args: &DelveTraceArgs) -> anyhow::Result<ExitCode> {
+    use crate::api::delve::{MAX_STOP_BUDGET_MS, MAX_TRACE_HITS, MAX_TRACE_WINDOW_SECS};
+    use crate::delve::trace::{self, TracePlan, TracepointPlan};
+    let addr: std::net::SocketAddr = args
+        .addr
+        .parse()
+        .with_context(|| format!("{}: expected HOST:PORT of a headless dlv, e.g. 127.0.0.1:2345", args.addr))?;
+    let out = store::open(&args.out)?;
+    let name = args
+        .name
+        .as_deref()
+        .map(layout::segment)
+        .unwrap_or_else(|| layout::segment(&format!("delve_{}_{}", addr.ip(), addr.port())));
+    let defaults = crate::api::LoadLimits::default();
+    let plan = TracePlan {
+        tracepoints: args
+            .at
+            .iter()
+            .enumerate()
+            .map(|(i, at)| TracepointPlan {
+                name: format!("tp{}", i + 1),
+                location: at.clone(),
+                condition: args.condition.clone(),
+                capture: args.capture.clone(),
+                arguments: args.arguments,
+                locals: false,
+                stack_depth: args.stack_depth.clamp(0, 50),
+                max_hits: args.hits_per_tracepoint.map(|h| h.max(1)),
+            })
+            .collect(),
+        window: args.window.min(Duration::from_secs(MAX_TRACE_WINDOW_SECS)),
+        max_hits: args.max_hits.clamp(1, MAX_TRACE_HITS as usize),
+        stop_budget: args.stop_budget.min(Duration::from_millis(MAX_STOP_BUDGET_MS)),
+        load: LoadConfig {
+            follow_pointers: true,
+            max_variable_recurse: i64::from(defaults.max_variable_recurse),
+            max_string_len: i64::from(defaults.max_string_len),
+            max_array_values: i64::from(defaults.max_array_values),
+            max_struct_fields: i64::from(defaults.max_struct_fields),
+        },
+        max_bytes: trace::MAX_TRACE_BYTES,
+    };
+    let conn = TcpConnector::from(addr);
+    let io = conn.connect().await.with_context(|| format!("connecting to dlv at {addr}"))?;
+    let mut client = DelveClient::new(io, Duration::from_secs(10));
+    // Ctrl-C ends the trace the safe way (halt only while running, clear, detach).
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+    let rec =
+        trace::run::trace(&mut client, &plan, &cancel).await.with_context(|| format!("trace through dlv at {addr}"))?;
+    drop(client);
+    let text = trace::render::text(&rec);
+    let mut stored = Vec::new();
+    for (kind, bytes) in
+        [(ArtifactKind::DelveTrace, serde_json::to_vec(&rec)?), (ArtifactKind::DelveTraceText, text.into_bytes())]
+    {
+        let obj = out.put_bytes(&layout::artifact_path(&name, kind), Bytes::from(bytes)).await?;
+        stored.push(obj.uri);
+    }
+    let s = trace::summary::summarize(&rec);
+    println!(
+        "{} hits in {:.1}s, ended by {}: {}; the program was stopped {:.1} ms in all at hits (longest {:.1} ms), and {:.1} ms for the end (clear, detach)",
+        s.hits,
+        s.window_ms as f64 / 1000.0,
+        s.ended_by,
+        s.ended,
+        s.stopped_ms,
+        s.longest_stop_ms,
+        s.end_ms
+    );
+    for t in &s.tracepoints {
+        println!("{}: {} ({} hits)", t.name, t.location, t.hits);
+        for v in &t.values {
+            println!("  {} ({} distinct): {}", v.expression, v.distinct, v.top.join(", "));
+        }
     }
     for uri in stored {
         println!("stored {uri}");

@@ -120,8 +120,12 @@ pub struct TraceRecord {
     pub window_ms: u64,
     /// One call through the port-forward, measured before the window.
     pub round_trip_ms: f64,
+    /// Stopped at hits in all (what the stop budget bounds).
     pub stopped_ms: f64,
     pub longest_stop_ms: f64,
+    /// Stopped for the end: the halt when the window ended while it ran, clearing the
+    /// tracepoints, and Delve's detach.
+    pub end_ms: f64,
     pub ended_by: EndReason,
     /// What ended it, in words.
     pub ended: String,
@@ -141,6 +145,8 @@ pub enum TraceError {
     GoVersionUnsupported { target: String, delve: String, min: String, max: String },
     #[error("the target process has exited (status {status})")]
     TargetExited { status: i64 },
+    #[error("Delve found no Go version in the program's debug information (a stripped binary?)")]
+    NoDebugInfo,
     #[error(
         "the target is running under this dlv (started with --continue?): godiag sets tracepoints only in a target that dlv holds stopped"
     )]

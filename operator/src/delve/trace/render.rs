@@ -18,12 +18,8 @@ pub fn text(r: &TraceRecord) -> String {
     );
     let _ = writeln!(
         out,
-        "# the program was stopped {:.1} ms in all at {} stops (longest {:.1} ms; one round trip {:.1} ms), and {} ms while the tracepoints were set",
-        r.stopped_ms,
-        r.stops.len(),
-        r.longest_stop_ms,
-        r.round_trip_ms,
-        r.setup_ms
+        "# the program was stopped {:.1} ms in all at hits (longest {:.1} ms; one round trip {:.1} ms), {} ms while the tracepoints were set and {:.1} ms for the end",
+        r.stopped_ms, r.longest_stop_ms, r.round_trip_ms, r.setup_ms, r.end_ms
     );
     for t in &r.tracepoints {
         let cond = t.condition.as_deref().map(|c| format!(" if {c}")).unwrap_or_default();

@@ -40,6 +40,10 @@ pub async fn trace<S: AsyncRead + AsyncWrite + Unpin>(
         client.detach().await?;
         return Err(TraceError::GoVersionUnsupported { target, delve, min, max });
     }
+    if version.target_go_version.is_empty() {
+        client.detach().await?;
+        return Err(TraceError::NoDebugInfo);
+    }
     let t0 = Instant::now();
     let state = client.state().await?;
     let round_trip = t0.elapsed();
@@ -72,6 +76,7 @@ pub async fn trace<S: AsyncRead + AsyncWrite + Unpin>(
         round_trip_ms: ms(round_trip),
         stopped_ms: 0.0,
         longest_stop_ms: 0.0,
+        end_ms: 0.0,
         ended_by: EndReason::WindowEnded,
         ended: String::new(),
         breaking_hit: None,
@@ -94,6 +99,14 @@ pub async fn trace<S: AsyncRead + AsyncWrite + Unpin>(
             rec.breaking_hit = (stopped_at.is_some() && end != EndReason::WindowEnded)
                 .then(|| rec.hits.len().checked_sub(1))
                 .flatten();
+            if stopped_at.is_some() {
+                // This hit's stop ends here; the rest is the end's (clear and detach).
+                tally.stop(current);
+                if let Some(s) = rec.stops.last_mut() {
+                    s.stopped_ms = ms(current);
+                }
+                stopped_at = Some(Instant::now());
+            }
             break Ok((end, bound_text(end, plan, &tally)));
         }
         if stopped_at.take().is_some() {
@@ -136,7 +149,6 @@ pub async fn trace<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Continued::Failed(message) => {
                 stopped_at = Some(at);
-                rec.stops.push(Stop { at_ms, stopped_ms: 0.0, cause: "condition error".into() });
                 let which = match client.state().await {
                     Ok(s) => s.state.map(|s| s.threads).unwrap_or_default(),
                     Err(e) => break Err(e),
@@ -161,8 +173,9 @@ pub async fn trace<S: AsyncRead + AsyncWrite + Unpin>(
                 // A hit that crossed the halt is recorded, and the halt's signal may be pending.
                 crossed_halt = record_hits(&mut rec, &mut tally, &bounds, plan, &ids, &threads, at_ms) > 0
                     || threads.iter().any(|t| t.breakpoint.is_some());
-                if !crossed_halt {
-                    rec.stops.push(Stop { at_ms, stopped_ms: 0.0, cause: "end of the window".into() });
+                // Its hits belong to the end's stop.
+                if crossed_halt {
+                    rec.stops.pop();
                 }
                 let end = if cancel.is_cancelled() { EndReason::Cancelled } else { EndReason::WindowEnded };
                 break Ok((end, bound_text(end, plan, &tally)));
@@ -203,14 +216,30 @@ pub async fn trace<S: AsyncRead + AsyncWrite + Unpin>(
         rec.detached = true;
     }
     if let Some(at) = stopped_at {
-        let last = at.elapsed() + round_trip;
-        tally.stop(last);
-        if let Some(s) = rec.stops.last_mut() {
-            s.stopped_ms = ms(last);
-        }
+        let end = at.elapsed() + round_trip;
+        rec.end_ms = ms(end);
+        let at_ms = u64::try_from(at.duration_since(window_start).as_millis()).unwrap_or(u64::MAX);
+        rec.stops.push(Stop {
+            at_ms,
+            stopped_ms: ms(end),
+            cause: format!("the end ({})", end_steps(end_with_halt(&rec), crossed_halt)),
+        });
     }
     finish_tally(&mut rec, &tally);
     Ok(rec)
+}
+
+/// True when the window ended while the program ran (godiag halted it).
+fn end_with_halt(rec: &TraceRecord) -> bool {
+    matches!(rec.ended_by, EndReason::WindowEnded | EndReason::Cancelled)
+}
+
+fn end_steps(halted: bool, drained: bool) -> &'static str {
+    match (halted, drained) {
+        (true, true) => "halt, clear, one more run to take the crossed halt, detach",
+        (true, false) => "halt, clear, detach",
+        _ => "clear, detach",
+    }
 }
 
 fn finish_tally(rec: &mut TraceRecord, tally: &Tally) {
@@ -331,7 +360,8 @@ fn record_hits(
             at_ms,
             goroutine: th.goroutine_id,
             captured,
-            arguments: info.arguments.iter().take(16).map(line).collect(),
+            // `~r0`, … are the results, not set yet at a function's entry.
+            arguments: info.arguments.iter().filter(|a| !a.name.starts_with("~r")).take(16).map(line).collect(),
             locals: info.locals.iter().take(16).map(line).collect(),
             stack: info
                 .stacktrace
@@ -473,8 +503,10 @@ mod tests {
         assert_eq!(b["LoadLocals"], Value::Null);
         assert_eq!(bp["params"][0]["LocExpr"], "main.(*Shop).Price");
         // Each stop is measured and in the total.
-        assert_eq!(rec.stops.len(), 5);
+        assert_eq!(rec.stops.len(), 6, "five hits and the end");
+        assert_eq!(rec.stops[5].cause, "the end (clear, detach)");
         assert!(rec.stopped_ms >= rec.longest_stop_ms && rec.longest_stop_ms > 0.0);
+        assert!(rec.end_ms > 0.0);
     }
 
     #[tokio::test]

@@ -40,6 +40,7 @@ pub fn summarize(r: &TraceRecord) -> DelveTraceSummary {
         breaking_hit: r.breaking_hit.and_then(|i| r.hits.get(i)).map(|h| godiag_analyze::text::clip(&hit_line(h), 300)),
         stopped_ms: r.stopped_ms,
         longest_stop_ms: r.longest_stop_ms,
+        end_ms: r.end_ms,
         setup_ms: r.setup_ms,
         round_trip_ms: r.round_trip_ms,
         tracepoints,
