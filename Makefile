@@ -48,7 +48,7 @@ images: build ## Build the OCI images (pause, goapp, goapp:stripped, busybox, dl
 E2E_WRAP ?=
 # The e2e crate's test files; built with the whole workspace selected so dependencies keep the
 # features `make test` compiled them with.
-E2E_TESTS ?= --test cluster_smoke --test core_flow --test faults --test findings --test scale --test siblings --test storage_outage --test delve --test alerts
+E2E_TESTS ?= --test cluster_smoke --test core_flow --test faults --test findings --test scale --test siblings --test storage_outage --test delve --test delve_trace --test alerts
 e2e: ## End-to-end tests against the cluster KUBECONFIG names (local cluster: source e2e/cluster/env.sh first; installs Chromium for the report check)
 	@test -n "$$KUBECONFIG" || { echo "set KUBECONFIG (for the local cluster: source e2e/cluster/env.sh)"; exit 1; }
 	e2e/browser/setup.sh

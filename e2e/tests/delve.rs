@@ -9,47 +9,20 @@ mod common;
 
 use anyhow::{Context, Result, ensure};
 use common::godiag::{
-    HOST_ARTIFACTS, POD_ARTIFACTS, REQUEST_TIMEOUT, apply_request, complete, create_request, deploy_goapp,
-    deploy_goapp_image, install_godiag, kill_leader,
+    HOST_ARTIFACTS, POD_ARTIFACTS, REQUEST_TIMEOUT, apply_request, complete, create_request, delve_spec, deploy_goapp,
+    deploy_goapp_image, ephemeral_count, install_godiag, kill_leader, label_namespace, restarts, the_pod,
 };
 use common::{TIMEOUT, wait_for, with_temp_ns};
 use godiag::api::{ArtifactKind, DiagnosisRequest, Phase, TargetStatus};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use kube::{Client, ResourceExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams};
+use kube::ResourceExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn label_namespace(client: &Client, ns: &str, labels: serde_json::Value) -> Result<()> {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let patch = serde_json::json!({"metadata": {"labels": labels}});
-    namespaces.patch(ns, &PatchParams::default(), &Patch::Merge(&patch)).await.context("labelling the namespace")?;
-    Ok(())
-}
-
-async fn the_pod(client: &Client, ns: &str, app: &str) -> Result<Pod> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let lp = ListParams::default().labels(&format!("app={app}"));
-    pods.list(&lp).await?.items.into_iter().next().with_context(|| format!("a pod of {app}"))
-}
-
-fn restarts(p: &Pod) -> i32 {
-    p.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .map_or(0, |cs| cs.iter().map(|c| c.restart_count).sum())
-}
-
-fn ephemeral_count(p: &Pod) -> usize {
-    p.spec.as_ref().and_then(|s| s.ephemeral_containers.as_ref()).map_or(0, Vec::len)
-}
-
-fn delve_spec(app: &str, delve: serde_json::Value) -> serde_json::Value {
-    serde_json::json!({"targets": {"selector": {"matchLabels": {"app": app}}}, "delve": delve})
-}
 
 /// One GET /healthz through a fresh port-forward; true on any HTTP answer.
 async fn healthz(pods: &Api<Pod>, pod: &str) -> bool {

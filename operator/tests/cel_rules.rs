@@ -104,3 +104,40 @@ fn a_baseline_needs_pprof() {
         assert!(errors(&r).contains("baseline compares pprof collections"), "{}", errors(&r));
     }
 }
+
+#[test]
+fn mode_trace_needs_tracepoints_and_tracepoints_need_mode_trace() {
+    let none = request(json!({"targets": {"pods": ["a"]}, "delve": {"mode": "Trace"}}));
+    assert!(errors(&none).contains("mode Trace needs at least one entry in tracepoints"), "{}", errors(&none));
+    let stray =
+        request(json!({"targets": {"pods": ["a"]}, "delve": {"tracepoints": [{"location": "main.handle"}]}}));
+    assert!(errors(&stray).contains("tracepoints are only used with mode: Trace"), "{}", errors(&stray));
+    let ok = request(json!({"targets": {"pods": ["a"]}, "delve": {"mode": "Trace", "tracepoints": [
+        {"name": "handle", "location": "main.handle", "capture": ["r.URL.Path"]},
+        {"location": "server.go:42"}
+    ]}}));
+    assert_eq!(errors(&ok), "");
+}
+
+#[test]
+fn tracepoint_names_are_unique() {
+    let r = request(json!({"targets": {"pods": ["a"]}, "delve": {"mode": "Trace", "tracepoints": [
+        {"name": "h", "location": "main.a"}, {"name": "h", "location": "main.b"}
+    ]}}));
+    assert!(errors(&r).contains("tracepoint names must be unique"), "{}", errors(&r));
+}
+
+#[test]
+fn the_trace_window_and_stop_budget_are_bounded() {
+    for (window, budget, ok) in [
+        ("60s", "5s", true),
+        ("1s", "10ms", true),
+        ("61s", "500ms", false),
+        ("30s", "6s", false),
+        ("30s", "5ms", false),
+    ] {
+        let r = request(json!({"targets": {"pods": ["a"]}, "delve": {"mode": "Trace",
+            "tracepoints": [{"location": "main.handle"}], "trace": {"window": window, "stopBudget": budget}}}));
+        assert_eq!(errors(&r).is_empty(), ok, "window {window}, stopBudget {budget}: {}", errors(&r));
+    }
+}

@@ -182,3 +182,39 @@ pub fn pod_memory(uid: &str, file: &str) -> Option<u64> {
     let dir = find(Path::new("/sys/fs/cgroup/memory/godiag/kubepods"), &format!("pod{uid}"), 2)?;
     std::fs::read_to_string(dir.join(file)).ok()?.trim().parse().ok()
 }
+
+/// Adds labels to a namespace (e.g. the Delve opt-in).
+pub async fn label_namespace(client: &kube::Client, ns: &str, labels: serde_json::Value) -> Result<()> {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let patch = serde_json::json!({"metadata": {"labels": labels}});
+    namespaces
+        .patch(ns, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+        .await
+        .context("labelling the namespace")?;
+    Ok(())
+}
+
+/// The (first) pod of app `app`.
+pub async fn the_pod(client: &kube::Client, ns: &str, app: &str) -> Result<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let lp = kube::api::ListParams::default().labels(&format!("app={app}"));
+    pods.list(&lp).await?.items.into_iter().next().with_context(|| format!("a pod of {app}"))
+}
+
+/// Restarts of all the pod's containers.
+pub fn restarts(p: &Pod) -> i32 {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .map_or(0, |cs| cs.iter().map(|c| c.restart_count).sum())
+}
+
+/// Ephemeral containers in the pod's spec (each Delve request adds one).
+pub fn ephemeral_count(p: &Pod) -> usize {
+    p.spec.as_ref().and_then(|s| s.ephemeral_containers.as_ref()).map_or(0, Vec::len)
+}
+
+/// A request spec for the pods of `app` with this `delve`.
+pub fn delve_spec(app: &str, delve: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"targets": {"selector": {"matchLabels": {"app": app}}}, "delve": delve})
+}

@@ -97,7 +97,7 @@ pub struct Tracepoint {
     /// A name for this tracepoint in the status (letters and digits, starting with a letter).
     /// Unset: tp1, tp2, … by position.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9]{0,31}$"))]
+    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9]{0,31}$"), length(min = 1, max = 32))]
     pub name: Option<String>,
     /// Where: a function (`main.handle`, `github.com/acme/shop/cart.(*Cart).Add`) or a line
     /// (`cart.go:42`), as Delve's `break` takes it. It is checked before the trace starts: an
