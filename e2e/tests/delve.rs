@@ -15,14 +15,13 @@ use common::godiag::{
 use common::{TIMEOUT, wait_for, with_temp_ns};
 use godiag::api::{ArtifactKind, DiagnosisRequest, Phase, TargetStatus};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
 
 /// One GET /healthz through a fresh port-forward; true on any HTTP answer.
 async fn healthz(pods: &Api<Pod>, pod: &str) -> bool {

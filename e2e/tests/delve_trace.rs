@@ -35,12 +35,7 @@ impl Load {
     /// The longest time between two answers, of the gaps that start within `[from, to)`
     /// (offsets from the start).
     fn longest_gap(&self, from: Duration, to: Duration) -> Duration {
-        self.answers
-            .windows(2)
-            .filter(|w| w[0] >= from && w[0] < to)
-            .map(|w| w[1] - w[0])
-            .max()
-            .unwrap_or_default()
+        self.answers.windows(2).filter(|w| w[0] >= from && w[0] < to).map(|w| w[1] - w[0]).max().unwrap_or_default()
     }
 
     fn median_gap(&self, from: Duration, to: Duration) -> Duration {
@@ -67,11 +62,7 @@ async fn order_load(pods: Api<Pod>, pod: String, stop: Arc<AtomicBool>) -> Load 
         let mut io = BufReader::new(io);
         while !stop.load(Ordering::Relaxed) {
             i += 1;
-            let req = format!(
-                "GET /order?customer=c{}&qty={} HTTP/1.1\r\nHost: goapp\r\n\r\n",
-                i % 5,
-                i % 12
-            );
+            let req = format!("GET /order?customer=c{}&qty={} HTTP/1.1\r\nHost: goapp\r\n\r\n", i % 5, i % 12);
             let answered = tokio::time::timeout(Duration::from_secs(10), async {
                 io.get_mut().write_all(req.as_bytes()).await.ok()?;
                 let mut len = 0usize;

@@ -65,7 +65,8 @@ async fn a_target_is_compared_with_its_siblings_and_the_report_shows_it() {
         replica(s, "shop-light", "light", TargetRole::Sibling).await,
         replica(s, "shop-heavy", "heavy", TargetRole::Sibling).await,
     ];
-    let record = RequestRecord { namespace: "shop".into(), request: "slow".into(), targets: targets.clone() };
+    let record =
+        RequestRecord { namespace: "shop".into(), request: "slow".into(), targets: targets.clone(), baseline: true };
     let finished = finish_request(s, record).await.unwrap();
 
     // The target's status: the comparison's findings first, a bounded summary, the stored files.

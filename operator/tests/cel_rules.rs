@@ -109,8 +109,7 @@ fn a_baseline_needs_pprof() {
 fn mode_trace_needs_tracepoints_and_tracepoints_need_mode_trace() {
     let none = request(json!({"targets": {"pods": ["a"]}, "delve": {"mode": "Trace"}}));
     assert!(errors(&none).contains("mode Trace needs at least one entry in tracepoints"), "{}", errors(&none));
-    let stray =
-        request(json!({"targets": {"pods": ["a"]}, "delve": {"tracepoints": [{"location": "main.handle"}]}}));
+    let stray = request(json!({"targets": {"pods": ["a"]}, "delve": {"tracepoints": [{"location": "main.handle"}]}}));
     assert!(errors(&stray).contains("tracepoints are only used with mode: Trace"), "{}", errors(&stray));
     let ok = request(json!({"targets": {"pods": ["a"]}, "delve": {"mode": "Trace", "tracepoints": [
         {"name": "handle", "location": "main.handle", "capture": ["r.URL.Path"]},

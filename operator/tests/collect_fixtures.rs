@@ -53,7 +53,7 @@ fn all_eight_kinds_are_collected_and_decode() {
     let pprof_kinds: Vec<ArtifactKind> = ArtifactKind::ALL
         .into_iter()
         .filter(|k| {
-            k.format() != godiag_analyze::ArtifactFormat::DelveJson
+            !matches!(k.format(), godiag_analyze::ArtifactFormat::DelveJson | godiag_analyze::ArtifactFormat::Text)
                 && !matches!(k, ArtifactKind::DelveGoroutines | ArtifactKind::Crash | ArtifactKind::Goroutineleak)
         })
         .collect();
@@ -94,7 +94,9 @@ fn all_eight_kinds_are_collected_and_decode() {
                 let text = String::from_utf8_lossy(&bytes);
                 assert!(text.contains("goroutine 1 ["), "{}", &text[..200.min(text.len())]);
             }
-            ArtifactFormat::DelveJson => panic!("godiag collect stored a Delve snapshot: {}", a.object.path),
+            ArtifactFormat::DelveJson | ArtifactFormat::Text => {
+                panic!("godiag collect stored a Delve artifact: {}", a.object.path)
+            }
         }
     }
     let s = stdout(&o);

@@ -36,11 +36,11 @@ pub struct DelveSpec {
     /// or Trace (record what goes through `tracepoints` for `trace.window`, then detach).
     #[serde(default)]
     pub mode: DelveMode,
-    /// Where the program is traced (mode Trace), 1–10 places. Every hit stops the whole program
+    /// Where the program is traced (mode Trace), 1–5 places. Every hit stops the whole program
     /// while Delve reads what the tracepoint captures: trace functions called a few times a
     /// second, not a hot loop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10))]
+    #[schemars(length(max = 5))]
     #[x_kube(validation = Rule::new("self.all(t, !has(t.name) || self.exists_one(u, has(u.name) && u.name == t.name))").message("tracepoint names must be unique"))]
     pub tracepoints: Vec<Tracepoint>,
     /// The bounds of a trace (mode Trace): its window, its hits, and how long the program may
@@ -111,9 +111,9 @@ pub struct Tracepoint {
     #[schemars(length(min = 1, max = 512))]
     pub condition: Option<String>,
     /// Go expressions to read at each hit (e.g. `r.URL.Path`, `len(buf)`), within `trace.loadLimits`;
-    /// the status counts their distinct values. At most 8.
+    /// the status counts their distinct values. At most 6.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 8))]
+    #[schemars(length(max = 6))]
     pub capture: Vec<TraceExpression>,
     /// Also read the function's arguments at each hit.
     #[serde(default)]

@@ -196,10 +196,12 @@ pub struct KindFailureStatus {
     /// UnexpectedBody, Timeout, BodyInterrupted, ArtifactTooLarge, HttpProtocolError,
     /// InvalidTarget, InvalidObjectPath, StorageWriteFailed or StorageQuotaExceeded; for the last
     /// crash (kind crash): NoPreviousContainer, NoGoCrashInLog or LogUnavailable; for the Delve
-    /// snapshot (kind delveSnapshot): DelveNotEnabled, PodSecurityRejected, DelveIdentityUnknown,
-    /// EphemeralContainersUnavailable, DelvePatchFailed, DelveImagePullFailed, DelveAttachRefused,
-    /// NoDebugInfo, GoVersionUnsupported, TargetExited, MaxPauseReached, DelveInterrupted,
-    /// DelveTimedOut, DelveProtocolError, TargetNotResumed, StorageWriteFailed or KubeApiError.
+    /// snapshot (kind delveSnapshot) or trace (kind delveTrace): DelveNotEnabled,
+    /// PodSecurityRejected, DelveIdentityUnknown, EphemeralContainersUnavailable, DelvePatchFailed,
+    /// DelveImagePullFailed, DelveAttachRefused, NoDebugInfo, GoVersionUnsupported, TargetExited,
+    /// MaxPauseReached, DelveLocationNotFound, DelveConditionInvalid, DelveTracepointRefused,
+    /// DelveConditionFailed, DelveInterrupted, DelveTimedOut, DelveProtocolError, TargetNotResumed,
+    /// StorageWriteFailed or KubeApiError.
     #[schemars(length(max = REASON_MAX))]
     pub reason: String,
     /// What happened and what to change.

@@ -47,7 +47,8 @@ pub struct DelveSummary {
     /// Delve's version and the target's Go version, e.g. `1.27.2 / go1.26.8`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub versions: String,
-    /// Goroutines read (with their stacks).
+    /// Goroutines read (with their stacks) by a snapshot.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub goroutines_read: u64,
     /// Set when the snapshot stopped early: MaxPause, MaxGoroutines or MaxBytes (Delve's answers
     /// reached 24 MiB; lower maxGoroutines, stackDepth or the load limits).
@@ -128,7 +129,8 @@ pub struct TracepointSummary {
     pub stopped_ms: f64,
     /// The slowest stop at one of its hits, in milliseconds.
     pub slowest_stop_ms: f64,
-    /// Per captured expression: its most frequent values with their counts.
+    /// Per captured expression: its most frequent values with their counts (for the first 12
+    /// expressions over all tracepoints; the `delveTrace` artifact has every value).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<CapturedValues>,
 }
@@ -140,7 +142,7 @@ pub struct CapturedValues {
     pub expression: String,
     /// Distinct values seen (counted up to 1000).
     pub distinct: u64,
-    /// The most frequent values, most frequent first, as `count× value`.
+    /// The three most frequent values, most frequent first, as `count× value`.
     pub top: Vec<String>,
 }
 

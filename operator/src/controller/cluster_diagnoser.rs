@@ -519,7 +519,7 @@ mod tests {
 
     #[test]
     fn manifest_entry_keeps_paths_and_pod_level_failures() {
-        let record = RequestRecord { namespace: "shop".into(), request: "r".into(), targets: vec![] };
+        let record = RequestRecord { namespace: "shop".into(), request: "r".into(), targets: vec![], baseline: false };
         let mut t = TargetStatus {
             pod: "p".into(),
             role: Default::default(),
@@ -557,6 +557,61 @@ mod tests {
         let e = manifest_entry(&record, &t);
         assert_eq!(e.artifacts[0].object.path, "shop/r/p/goroutine.txt", "the text dump keeps its own file");
         assert_eq!(e.artifacts[0].format, godiag_analyze::ArtifactFormat::GoroutineText);
+    }
+
+    /// The largest trace summary: 5 tracepoints, each with 6 captures of 1000 distinct values
+    /// at the longest a value renders.
+    fn worst_trace() -> crate::api::DelveSummary {
+        use crate::delve::trace::{Captured, Hit, Stop, TraceRecord, TracepointRecord, bounds::EndReason};
+        let long = "v".repeat(crate::delve::trace::MAX_VALUE_CHARS);
+        let tracepoints: Vec<TracepointRecord> = (0..5)
+            .map(|i| TracepointRecord {
+                name: format!("t{i}{}", "x".repeat(29)),
+                location: "l".repeat(256),
+                resolved: "r".repeat(600),
+                condition: None,
+                capture: (0..6).map(|c| format!("{c}{}", "e".repeat(255))).collect(),
+                hits: 0,
+            })
+            .collect();
+        let hits = (0..1000)
+            .map(|h| Hit {
+                tracepoint: tracepoints[h % 5].name.clone(),
+                at_ms: 0,
+                goroutine: 1,
+                captured: tracepoints[h % 5]
+                    .capture
+                    .iter()
+                    .map(|e| Captured { expression: e.clone(), value: format!("{h}{long}") })
+                    .collect(),
+                arguments: vec![],
+                locals: vec![],
+                stack: vec![],
+                stop: 0,
+            })
+            .collect();
+        let rec = TraceRecord {
+            version: Default::default(),
+            tracepoints,
+            hits,
+            stops: vec![Stop { at_ms: 0, stopped_ms: 1.0, cause: String::new() }],
+            started: String::new(),
+            setup_ms: 0,
+            window_ms: 0,
+            round_trip_ms: 0.0,
+            stopped_ms: 0.0,
+            longest_stop_ms: 0.0,
+            end_ms: 0.0,
+            ended_by: EndReason::MaxHits,
+            ended: "e".repeat(2000),
+            breaking_hit: Some(999),
+            dropped_hits: 0,
+            detached: true,
+        };
+        crate::api::DelveSummary {
+            trace: Some(crate::delve::trace::summary::summarize(&rec)),
+            ..crate::api::DelveSummary::default()
+        }
     }
 
     /// The largest status the code can write: 20 pods (the CRD's `maxPods` cap) with names at
@@ -609,7 +664,11 @@ mod tests {
                     unavailable: vec![],
                 };
                 let mut result = result_of(&outcome);
-                result.summary = Some(TargetSummary { notes: vec!["s".repeat(2000)], ..TargetSummary::default() });
+                result.summary = Some(TargetSummary {
+                    notes: vec!["s".repeat(2000)],
+                    delve: Some(worst_trace()),
+                    ..TargetSummary::default()
+                });
                 result.reports = (0..6).map(|_| format!("s3://{}/{}", "b".repeat(63), "r".repeat(600))).collect();
                 let mut t = TargetStatus {
                     pod,
@@ -632,8 +691,10 @@ mod tests {
             .collect();
         let status = DiagnosisRequestStatus { targets, ..DiagnosisRequestStatus::default() };
         let json = serde_json::to_string(&status).unwrap();
-        // 12 artifact kinds, each both stored and failed, on 20 pods: ~530 KiB, a third of etcd's limit.
-        assert!(json.len() < 576 << 10, "worst status is {} bytes", json.len());
+        // 15 artifact kinds, each both stored and failed, and the largest trace summary, on 20
+        // pods: ~780 KiB, half of etcd's limit (a real pod has at most one of a snapshot and a
+        // trace).
+        assert!(json.len() < 800 << 10, "worst status is {} bytes", json.len());
         assert!(!json.contains('\u{1b}'), "no terminal escapes reach the status");
         eprintln!("worst status: {} KiB", json.len() >> 10);
     }

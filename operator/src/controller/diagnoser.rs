@@ -119,6 +119,8 @@ pub struct RequestRecord {
     pub namespace: String,
     pub request: String,
     pub targets: Vec<TargetStatus>,
+    /// The request asked for `spec.baseline`: its targets are compared with their siblings.
+    pub baseline: bool,
 }
 
 /// What finishing a request produced.

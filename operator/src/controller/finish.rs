@@ -10,7 +10,12 @@ use godiag_analyze::ArtifactKind;
 /// Compares, writes the manifest (an error is retried by the controller) and stores the report
 /// (an error is logged: the request still finishes, without `status.report`).
 pub async fn finish_request(store: &dyn ArtifactStore, record: RequestRecord) -> Result<Finished, DiagnoserError> {
-    let baselines = super::baseline::compare_targets(store, &record.namespace, &record.request, &record.targets).await;
+    // Without spec.baseline there are no siblings to compare with, and nothing to say about it.
+    let baselines = if record.baseline {
+        super::baseline::compare_targets(store, &record.namespace, &record.request, &record.targets).await
+    } else {
+        Default::default()
+    };
     let path = layout::manifest_path(&record.namespace, &record.request);
     let uri = store.uri(&path);
     let now = jiff::Timestamp::now();

@@ -141,7 +141,12 @@ pub async fn reconcile(req: Arc<DiagnosisRequest>, ctx: Arc<Context>) -> Result<
     let phase = new.phase.unwrap_or(crate::api::Phase::Running);
 
     if phase.is_terminal() {
-        let record = RequestRecord { namespace: ns.clone(), request: name.clone(), targets: new.targets.clone() };
+        let record = RequestRecord {
+            namespace: ns.clone(),
+            request: name.clone(),
+            targets: new.targets.clone(),
+            baseline: req.spec.baseline.is_some(),
+        };
         let finished = ctx.diagnoser.finish(record).await?;
         let mut targets = plan.targets;
         for t in &mut targets {

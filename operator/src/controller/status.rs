@@ -53,7 +53,11 @@ pub fn summary(all: &[TargetStatus]) -> String {
         parts[0].push_str(&format!(" (and {ok}/{siblings} siblings)"));
     }
     if let Some(s) = targets.iter().find_map(|t| t.summary.as_ref()) {
-        parts.push(godiag_analyze::one_line(&s.clone().into()));
+        match s.delve.as_ref().and_then(|d| d.trace.as_ref()) {
+            // A trace's headline is what went through the tracepoints.
+            Some(tr) => parts.push(crate::delve::trace::summary::one_line(tr)),
+            None => parts.push(godiag_analyze::one_line(&s.clone().into())),
+        }
     }
     for t in targets.iter().filter(|t| t.phase == TargetPhase::Failed) {
         parts.push(format!("{}: {}", t.pod, t.reason.as_deref().unwrap_or("Failed")));

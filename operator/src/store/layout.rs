@@ -92,6 +92,8 @@ mod tests {
                 "d/trace.out",
                 "d/delve-goroutines.txt",
                 "d/delve-snapshot.json",
+                "d/delve-trace.json",
+                "d/delve-trace.txt",
                 "d/crash.txt",
             ]
         );

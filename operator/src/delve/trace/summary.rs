@@ -8,11 +8,14 @@ use std::collections::HashMap;
 /// Distinct values counted per expression; later new values are not counted.
 const MAX_DISTINCT: usize = 1000;
 /// Values shown per expression.
-const TOP_VALUES: usize = 5;
-/// Longest value shown in the status.
-const VALUE_CHARS: usize = 120;
+const TOP_VALUES: usize = 3;
+/// Longest value (and expression) shown in the status.
+const VALUE_CHARS: usize = 80;
+/// Expressions whose values the status lists, over all tracepoints (the artifact has them all).
+const MAX_VALUE_LISTS: usize = 12;
 
 pub fn summarize(r: &TraceRecord) -> DelveTraceSummary {
+    let mut lists = MAX_VALUE_LISTS;
     let tracepoints = r
         .tracepoints
         .iter()
@@ -23,11 +26,17 @@ pub fn summarize(r: &TraceRecord) -> DelveTraceSummary {
             let stop_ms = |i: &usize| r.stops.get(*i).map_or(0.0, |s| s.stopped_ms);
             TracepointSummary {
                 name: t.name.clone(),
-                location: t.resolved.clone(),
+                location: godiag_analyze::text::clip(&t.resolved, 200),
                 hits: hits.len() as u64,
                 stopped_ms: round(stops.iter().map(stop_ms).sum()),
                 slowest_stop_ms: stops.iter().map(stop_ms).fold(0.0, f64::max),
-                values: t.capture.iter().enumerate().map(|(k, expr)| values(expr, &hits, k)).collect(),
+                values: t
+                    .capture
+                    .iter()
+                    .enumerate()
+                    .take_while(|_| lists.checked_sub(1).map(|l| lists = l).is_some())
+                    .map(|(k, expr)| values(expr, &hits, k))
+                    .collect(),
             }
         })
         .collect();
@@ -36,8 +45,8 @@ pub fn summarize(r: &TraceRecord) -> DelveTraceSummary {
         window_ms: r.window_ms,
         hits: r.hits.len() as u64,
         ended_by: r.ended_by.reason().into(),
-        ended: r.ended.clone(),
-        breaking_hit: r.breaking_hit.and_then(|i| r.hits.get(i)).map(|h| godiag_analyze::text::clip(&hit_line(h), 300)),
+        ended: godiag_analyze::text::clip(&r.ended, 400),
+        breaking_hit: r.breaking_hit.and_then(|i| r.hits.get(i)).map(|h| godiag_analyze::text::clip(&hit_line(h), 200)),
         stopped_ms: r.stopped_ms,
         longest_stop_ms: r.longest_stop_ms,
         end_ms: r.end_ms,
@@ -62,7 +71,7 @@ fn values(expr: &str, hits: &[&Hit], k: usize) -> CapturedValues {
     // Most frequent first; ties in the order they were first seen.
     ranked.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.1.1.cmp(&b.1.1)));
     CapturedValues {
-        expression: expr.into(),
+        expression: godiag_analyze::text::clip(expr, VALUE_CHARS),
         distinct,
         top: ranked
             .into_iter()
@@ -70,6 +79,27 @@ fn values(expr: &str, hits: &[&Hit], k: usize) -> CapturedValues {
             .map(|(v, (n, _))| format!("{n}× {}", godiag_analyze::text::clip(v, VALUE_CHARS)))
             .collect(),
     }
+}
+
+/// `traced price: 54 hits (o.Customer 19× "acme-0", 18× "acme-2"; o.Qty 14× 10, 14× 11), ended by StopBudget`.
+pub fn one_line(s: &DelveTraceSummary) -> String {
+    let per: Vec<String> = s
+        .tracepoints
+        .iter()
+        .map(|t| {
+            let values: Vec<String> = t
+                .values
+                .iter()
+                .map(|v| format!("{} {}", v.expression, v.top.iter().take(2).cloned().collect::<Vec<_>>().join(", ")))
+                .collect();
+            if values.is_empty() {
+                format!("{}: {} hits", t.name, t.hits)
+            } else {
+                format!("{}: {} hits ({})", t.name, t.hits, values.join("; "))
+            }
+        })
+        .collect();
+    godiag_analyze::text::clip(&format!("traced {}, ended by {}", per.join(", "), s.ended_by), 200)
 }
 
 /// `price at 1.204s on goroutine 41: o.Customer = "c4", o.Qty = 5`.
@@ -85,4 +115,73 @@ pub fn hit_line(h: &Hit) -> String {
 
 fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delve::trace::bounds::EndReason;
+    use crate::delve::trace::{Captured, Stop, TracepointRecord};
+    use crate::delve::types::Version;
+
+    fn hit(customer: &str, qty: u32, stop: usize) -> Hit {
+        Hit {
+            tracepoint: "price".into(),
+            at_ms: 1204,
+            goroutine: 41,
+            captured: vec![
+                Captured { expression: "o.Customer".into(), value: format!("{customer:?}") },
+                Captured { expression: "o.Qty".into(), value: qty.to_string() },
+            ],
+            arguments: vec![],
+            locals: vec![],
+            stack: vec![],
+            stop,
+        }
+    }
+
+    #[test]
+    fn values_are_counted_most_frequent_first_and_the_headline_names_them() {
+        let hits = vec![hit("acme", 10, 0), hit("zed", 11, 1), hit("acme", 12, 1), hit("acme", 10, 2)];
+        let stops = (0..3).map(|i| Stop { at_ms: i, stopped_ms: 2.0 + i as f64, cause: "hit".into() }).collect();
+        let r = TraceRecord {
+            version: Version::default(),
+            tracepoints: vec![TracepointRecord {
+                name: "price".into(),
+                location: "main.(*Shop).Price".into(),
+                resolved: "main.(*Shop).Price at shop.go:220".into(),
+                condition: None,
+                capture: vec!["o.Customer".into(), "o.Qty".into()],
+                hits: 4,
+            }],
+            hits,
+            stops,
+            started: "2026-12-03T19:16:26Z".into(),
+            setup_ms: 184,
+            window_ms: 18_770,
+            round_trip_ms: 5.2,
+            stopped_ms: 9.0,
+            longest_stop_ms: 4.0,
+            end_ms: 60.0,
+            ended_by: EndReason::StopBudget,
+            ended: "budget".into(),
+            breaking_hit: Some(3),
+            dropped_hits: 0,
+            detached: true,
+        };
+        let s = summarize(&r);
+        let t = &s.tracepoints[0];
+        assert_eq!((t.hits, t.stopped_ms, t.slowest_stop_ms), (4, 9.0, 4.0), "each stop counted once");
+        assert_eq!(t.values[0].top, vec!["3× \"acme\"".to_string(), "1× \"zed\"".into()]);
+        assert_eq!(t.values[1].distinct, 3);
+        assert_eq!(t.values[1].top[0], "2× 10");
+        assert_eq!(
+            s.breaking_hit.as_deref(),
+            Some("price at 1.204s on goroutine 41: o.Customer = \"acme\", o.Qty = 10")
+        );
+        assert_eq!(
+            one_line(&s),
+            "traced price: 4 hits (o.Customer 3× \"acme\", 1× \"zed\"; o.Qty 2× 10, 1× 11), ended by StopBudget"
+        );
+    }
 }
