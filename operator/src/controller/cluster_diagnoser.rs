@@ -594,7 +594,7 @@ mod tests {
             version: Default::default(),
             tracepoints,
             hits,
-            stops: vec![Stop { at_ms: 0, stopped_ms: 1.0, cause: String::new() }],
+            stops: vec![Stop { at_ms: 0, stopped_ms: 1.0, cause: String::new(), end: false }],
             started: String::new(),
             setup_ms: 0,
             window_ms: 0,

@@ -102,6 +102,9 @@ pub struct Stop {
     pub stopped_ms: f64,
     /// What stopped it: hits, or the end.
     pub cause: String,
+    /// The end's stop (halt, clear, detach): not a hit's, and outside the stop budget.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub end: bool,
 }
 
 /// Everything the trace saw: stored as `delve-trace.json`.

@@ -203,26 +203,30 @@ pub async fn trace<S: AsyncRead + AsyncWrite + Unpin>(
     };
     rec.ended_by = end;
     rec.ended = text;
+    let mut ran_meanwhile = Duration::ZERO;
     if end != EndReason::TargetExited {
         let set: Vec<i64> = ids.iter().zip(&tally.cleared).filter(|(_, c)| !**c).map(|(id, _)| *id).collect();
         client.clear_breakpoints(&set).await?;
         if crossed_halt {
             // Take the pending SIGTRAP inside Delve: it stops the program at once, or the
-            // program runs and is halted while it runs.
+            // program runs and is halted while it runs (that time it ran is not a stop).
             let never = CancellationToken::new();
-            client.continue_until(tokio::time::Instant::now() + DRAIN, &never).await?;
+            if let Continued::Halted(_) = client.continue_until(tokio::time::Instant::now() + DRAIN, &never).await? {
+                ran_meanwhile = DRAIN;
+            }
         }
         client.detach().await?;
         rec.detached = true;
     }
     if let Some(at) = stopped_at {
-        let end = at.elapsed() + round_trip;
+        let end = (at.elapsed() + round_trip).saturating_sub(ran_meanwhile);
         rec.end_ms = ms(end);
         let at_ms = u64::try_from(at.duration_since(window_start).as_millis()).unwrap_or(u64::MAX);
         rec.stops.push(Stop {
             at_ms,
             stopped_ms: ms(end),
             cause: format!("the end ({})", end_steps(end_with_halt(&rec), crossed_halt)),
+            end: true,
         });
     }
     finish_tally(&mut rec, &tally);
@@ -378,7 +382,7 @@ fn record_hits(
         });
     }
     if seen > 0 {
-        rec.stops.push(Stop { at_ms, stopped_ms: 0.0, cause: format!("{seen} hit(s)") });
+        rec.stops.push(Stop { at_ms, stopped_ms: 0.0, cause: format!("{seen} hit(s)"), end: false });
     }
     seen
 }

@@ -23,7 +23,8 @@ pub fn summarize(r: &TraceRecord) -> DelveTraceSummary {
             let hits: Vec<&Hit> = r.hits.iter().filter(|h| h.tracepoint == t.name).collect();
             let mut stops: Vec<usize> = hits.iter().map(|h| h.stop).collect();
             stops.dedup();
-            let stop_ms = |i: &usize| r.stops.get(*i).map_or(0.0, |s| s.stopped_ms);
+            // The end's stop is not this tracepoint's (a hit that crossed the halt belongs to it).
+            let stop_ms = |i: &usize| r.stops.get(*i).filter(|s| !s.end).map_or(0.0, |s| s.stopped_ms);
             TracepointSummary {
                 name: t.name.clone(),
                 location: godiag_analyze::text::clip(&t.resolved, 200),
@@ -90,12 +91,13 @@ pub fn one_line(s: &DelveTraceSummary) -> String {
             let values: Vec<String> = t
                 .values
                 .iter()
+                .filter(|v| !v.top.is_empty())
                 .map(|v| format!("{} {}", v.expression, v.top.iter().take(2).cloned().collect::<Vec<_>>().join(", ")))
                 .collect();
-            if values.is_empty() {
-                format!("{}: {} hits", t.name, t.hits)
-            } else {
-                format!("{}: {} hits ({})", t.name, t.hits, values.join("; "))
+            match (t.hits, values.is_empty()) {
+                (0, _) => format!("{}: no hits in {:.1}s", t.name, s.window_ms as f64 / 1000.0),
+                (_, true) => format!("{}: {} hits", t.name, t.hits),
+                _ => format!("{}: {} hits ({})", t.name, t.hits, values.join("; ")),
             }
         })
         .collect();
@@ -142,8 +144,12 @@ mod tests {
 
     #[test]
     fn values_are_counted_most_frequent_first_and_the_headline_names_them() {
-        let hits = vec![hit("acme", 10, 0), hit("zed", 11, 1), hit("acme", 12, 1), hit("acme", 10, 2)];
-        let stops = (0..3).map(|i| Stop { at_ms: i, stopped_ms: 2.0 + i as f64, cause: "hit".into() }).collect();
+        // Two hits at once at stop 1; the last hit crossed the halt and belongs to the end's stop.
+        let hits =
+            vec![hit("acme", 10, 0), hit("zed", 11, 1), hit("acme", 12, 1), hit("acme", 10, 2), hit("acme", 13, 3)];
+        let mut stops: Vec<Stop> =
+            (0..3).map(|i| Stop { at_ms: i, stopped_ms: 2.0 + i as f64, cause: "hit".into(), end: false }).collect();
+        stops.push(Stop { at_ms: 3, stopped_ms: 60.0, cause: "the end".into(), end: true });
         let r = TraceRecord {
             version: Version::default(),
             tracepoints: vec![TracepointRecord {
@@ -171,17 +177,21 @@ mod tests {
         };
         let s = summarize(&r);
         let t = &s.tracepoints[0];
-        assert_eq!((t.hits, t.stopped_ms, t.slowest_stop_ms), (4, 9.0, 4.0), "each stop counted once");
-        assert_eq!(t.values[0].top, vec!["3× \"acme\"".to_string(), "1× \"zed\"".into()]);
-        assert_eq!(t.values[1].distinct, 3);
+        assert_eq!((t.hits, t.stopped_ms, t.slowest_stop_ms), (5, 9.0, 4.0), "each stop counted once, the end's not");
+        assert_eq!(t.values[0].top, vec!["4× \"acme\"".to_string(), "1× \"zed\"".into()]);
+        assert_eq!(t.values[1].distinct, 4);
         assert_eq!(t.values[1].top[0], "2× 10");
         assert_eq!(
             s.breaking_hit.as_deref(),
             Some("price at 1.204s on goroutine 41: o.Customer = \"acme\", o.Qty = 10")
         );
+        let mut none = s.clone();
+        none.tracepoints[0].hits = 0;
+        none.tracepoints[0].values.iter_mut().for_each(|v| v.top.clear());
+        assert_eq!(one_line(&none), "traced price: no hits in 18.8s, ended by StopBudget");
         assert_eq!(
             one_line(&s),
-            "traced price: 4 hits (o.Customer 3× \"acme\", 1× \"zed\"; o.Qty 2× 10, 1× 11), ended by StopBudget"
+            "traced price: 5 hits (o.Customer 4× \"acme\", 1× \"zed\"; o.Qty 2× 10, 1× 11), ended by StopBudget"
         );
     }
 }
