@@ -640,4 +640,34 @@ mod tests {
         assert!(!sent.contains(&"Command halt".to_string()));
         assert_eq!(sent.last().map(String::as_str), Some("Detach"));
     }
+
+    #[tokio::test]
+    async fn a_dlv_that_stops_answering_is_a_timeout_not_a_hang() {
+        let mut r = replay();
+        r.set("Command", vec![Answer::Never]);
+        r.set("State", vec![trace_reply("State stopped"), Answer::Never]);
+        let requests = r.requests.clone();
+        let mut client = DelveClient::new(r.serve(), Duration::from_millis(300));
+        let started = Instant::now();
+        let err = trace(&mut client, &plan(100, None, Duration::from_millis(200)), &CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TraceError::Rpc(RpcError::Timeout { .. })), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        // State went unanswered: no halt was sent blindly.
+        assert!(!sent(&requests).contains(&"Command halt".to_string()), "{:?}", sent(&requests));
+    }
+
+    #[tokio::test]
+    async fn garbage_from_dlv_fails_the_trace_with_the_detail() {
+        let mut r = replay();
+        r.set(
+            "Command",
+            vec![Answer::Reply(serde_json::json!({"result": {"State": {"Threads": "not a list"}}, "error": null}))],
+        );
+        let (err, _, _) = run(r, &plan(100, None, Duration::from_secs(30))).await;
+        let err = err.unwrap_err();
+        assert!(matches!(err, TraceError::Rpc(RpcError::Malformed { .. })), "{err:?}");
+        assert!(err.to_string().contains("not JSON-RPC"), "{err}");
+    }
 }
