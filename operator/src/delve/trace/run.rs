@@ -171,12 +171,12 @@ pub async fn trace<S: AsyncRead + AsyncWrite + Unpin>(
                 stopped_at = Some(at);
                 let threads = state.state.map(|s| s.threads).unwrap_or_default();
                 // A hit that crossed the halt is recorded, and the halt's signal may be pending.
-                crossed_halt = record_hits(&mut rec, &mut tally, &bounds, plan, &ids, &threads, at_ms) > 0
-                    || threads.iter().any(|t| t.breakpoint.is_some());
+                let crossed = record_hits(&mut rec, &mut tally, &bounds, plan, &ids, &threads, at_ms);
                 // Its hits belong to the end's stop.
-                if crossed_halt {
+                if crossed > 0 {
                     rec.stops.pop();
                 }
+                crossed_halt = crossed > 0 || threads.iter().any(|t| t.breakpoint.is_some());
                 let end = if cancel.is_cancelled() { EndReason::Cancelled } else { EndReason::WindowEnded };
                 break Ok((end, bound_text(end, plan, &tally)));
             }
