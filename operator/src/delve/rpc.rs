@@ -106,8 +106,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> DelveClient<S> {
         self.call_many("Stacktrace", requests, deadline).await
     }
 
-    /// Stops a running target. Only [`end_session`](super::session::end_session) sends it, and
-    /// only after `State` said the target runs: a halt sent to a stopped target stays pending and
+    /// Stops a running target. Only [`end_session`](super::session::end_session) sends it (and
+    /// [`continue_until`](Self::continue_until) its own), and only after `State` said the target runs: a halt sent to a stopped target stays pending and
     /// kills it with SIGTRAP when Delve detaches.
     pub(super) async fn halt_running(&mut self) -> Result<StateOut, RpcError> {
         self.call("Command", &CommandIn { name: "halt" }).await
