@@ -43,6 +43,8 @@ async fn request_collects_every_kind_through_port_forward_to_a_loopback_pprof() 
                 k,
                 ArtifactKind::DelveGoroutines
                     | ArtifactKind::DelveSnapshot
+                    | ArtifactKind::DelveTrace
+                    | ArtifactKind::DelveTraceText
                     | ArtifactKind::Crash
                     | ArtifactKind::Goroutineleak
             )
