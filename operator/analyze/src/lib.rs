@@ -138,6 +138,21 @@ pub fn analyze_with_digest(
     kind: Option<ArtifactKind>,
     opts: &AnalyzeOptions,
 ) -> Result<(Analysis, Option<compare::Digest>), AnalyzeError> {
+    analyze_with_flame(data, kind, opts, None).map(|(a, d, _)| (a, d))
+}
+
+/// An analysis, its digest, and the flame graph if one was asked for.
+pub type WithFlame = (Analysis, Option<compare::Digest>, Option<Result<FlameGraph, AnalyzeError>>);
+
+/// [`analyze_with_digest`] and, when `flame` is given and the input is a pprof profile, its
+/// flame graph, from one decode of the profile (the decode is most of the work).
+pub fn analyze_with_flame(
+    data: &[u8],
+    kind: Option<ArtifactKind>,
+    opts: &AnalyzeOptions,
+    flame: Option<&FlameOptions>,
+) -> Result<WithFlame, AnalyzeError> {
+    let mut graph = None;
     let wide = AnalyzeOptions {
         top: opts.top.max(compare::digest::DIGEST_FUNCTIONS).max(compare::digest::DIGEST_GROUPS),
         ..opts.clone()
@@ -158,6 +173,7 @@ pub fn analyze_with_digest(
                 }
                 _ => Vec::new(),
             };
+            graph = flame.map(|f| flame::flame_graph_from_profile(&p, f));
             (a, stacks)
         }
         _ => (analyze_bytes(data, &wide)?, Vec::new()),
@@ -171,7 +187,7 @@ pub fn analyze_with_digest(
         Analysis::Goroutines(r) => r.groups.truncate(opts.top),
         Analysis::Trace(_) => {}
     }
-    Ok((analysis, digest))
+    Ok((analysis, digest, graph))
 }
 
 /// The artifact kind an analysis most likely comes from, when the caller does not know it.

@@ -4,9 +4,7 @@
 
 use super::protocol::{WorkerError, WorkerReport};
 use crate::cli::AnalyzeWorkerArgs;
-use godiag_analyze::{
-    AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, Resources, analyze_with_digest, flame_graph,
-};
+use godiag_analyze::{AnalyzeOptions, ArtifactKind, FlameGraph, FlameOptions, Resources, analyze_with_flame};
 use nix::sys::resource::{Resource, setrlimit};
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -41,24 +39,27 @@ pub fn analyse_artifact(kind: ArtifactKind, resources: Resources, data: &[u8]) -
     let opts = AnalyzeOptions { kind: Some(kind), resources, ..AnalyzeOptions::default() };
     let mut report =
         WorkerReport { analysis: None, error: None, svg_bytes: 0, digest: None, flame_note: None, peak_rss_bytes: 0 };
-    match analyze_with_digest(data, Some(kind), &opts) {
-        Ok((a, digest)) => {
+    let flame = kind
+        .has_flame_graph()
+        .then(|| FlameOptions { title: Some(format!("{kind} flame graph")), ..FlameOptions::default() });
+    // One decode serves the analysis, the digest and the flame graph.
+    let graph = match analyze_with_flame(data, Some(kind), &opts, flame.as_ref()) {
+        Ok((a, digest, graph)) => {
             report.analysis = Some(a);
             report.digest = digest;
+            graph
         }
         Err(e) => {
             report.error = Some(WorkerError { reason: e.reason().into(), message: e.to_string() });
             return (report, None);
         }
-    }
+    };
     let mut svg = None;
-    if kind.has_flame_graph() {
-        let title = Some(format!("{kind} flame graph"));
-        match flame_graph(data, &FlameOptions { title, ..FlameOptions::default() }) {
-            Ok(FlameGraph::Svg(s)) => svg = Some(s),
-            Ok(FlameGraph::Empty { reason }) => report.flame_note = Some(reason),
-            Err(e) => report.flame_note = Some(format!("no flame graph: {e}")),
-        }
+    match graph {
+        Some(Ok(FlameGraph::Svg(s))) => svg = Some(s),
+        Some(Ok(FlameGraph::Empty { reason })) => report.flame_note = Some(reason),
+        Some(Err(e)) => report.flame_note = Some(format!("no flame graph: {e}")),
+        None => {}
     }
     (report, svg)
 }
