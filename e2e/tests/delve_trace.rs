@@ -96,6 +96,20 @@ async fn order_load(pods: Api<Pod>, pod: String, stop: Arc<AtomicBool>) -> Load 
     load
 }
 
+/// goapp as `shop` in a namespace opted in to Delve, with [`order_load`] running against it.
+async fn shop_under_load(
+    client: &kube::Client,
+    ns: &str,
+) -> Result<(Api<Pod>, Pod, Arc<AtomicBool>, tokio::task::JoinHandle<Load>)> {
+    label_namespace(client, ns, serde_json::json!({"godiag.dev/delve": "enabled"})).await?;
+    deploy_goapp(ns, "shop", &["-listen=127.0.0.1:6060", "-workers=0"]).await?;
+    let pod = the_pod(client, ns, "shop").await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(order_load(pods.clone(), pod.name_any(), stop.clone()));
+    Ok((pods, pod, stop, load))
+}
+
 fn trace_of(t: &TargetStatus) -> Result<&DelveTraceSummary> {
     t.summary.as_ref().and_then(|s| s.delve.as_ref()).and_then(|d| d.trace.as_ref()).context("a trace summary")
 }
@@ -104,12 +118,7 @@ fn trace_of(t: &TargetStatus) -> Result<&DelveTraceSummary> {
 async fn a_trace_captures_arguments_under_load_within_its_stop_budget() -> Result<()> {
     install_godiag().await?;
     with_temp_ns("trace", |client, ns| async move {
-        label_namespace(&client, &ns, serde_json::json!({"godiag.dev/delve": "enabled"})).await?;
-        deploy_goapp(&ns, "shop", &["-listen=127.0.0.1:6060", "-workers=0"]).await?;
-        let pod = the_pod(&client, &ns, "shop").await?;
-        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-        let stop = Arc::new(AtomicBool::new(false));
-        let load = tokio::spawn(order_load(pods.clone(), pod.name_any(), stop.clone()));
+        let (pods, pod, stop, load) = shop_under_load(&client, &ns).await?;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let spec = delve_spec(
             "shop",
@@ -197,12 +206,7 @@ async fn a_trace_captures_arguments_under_load_within_its_stop_budget() -> Resul
 async fn a_hit_limit_of_five_ends_after_exactly_five_and_an_unknown_function_stops_nothing() -> Result<()> {
     install_godiag().await?;
     with_temp_ns("trace5", |client, ns| async move {
-        label_namespace(&client, &ns, serde_json::json!({"godiag.dev/delve": "enabled"})).await?;
-        deploy_goapp(&ns, "shop", &["-listen=127.0.0.1:6060", "-workers=0"]).await?;
-        let pod = the_pod(&client, &ns, "shop").await?;
-        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-        let stop = Arc::new(AtomicBool::new(false));
-        let load = tokio::spawn(order_load(pods.clone(), pod.name_any(), stop.clone()));
+        let (pods, pod, stop, load) = shop_under_load(&client, &ns).await?;
         let five = delve_spec(
             "shop",
             serde_json::json!({

@@ -17,7 +17,7 @@ use crate::api::delve::{
     DELVE_OPT_IN_LABEL, DELVE_OPT_IN_VALUE, MAX_PAUSE_CAP_SECS, MAX_SESSION_TTL_SECS, MAX_STOP_BUDGET_MS,
     MAX_TRACE_HITS, MAX_TRACE_WINDOW_SECS,
 };
-use crate::api::{DelveMode, DelveSession, DelveSpec, DelveSummary, TargetPhase, TargetSummary};
+use crate::api::{DelveMode, DelveSession, DelveSpec, DelveSummary, LoadLimits, TargetPhase, TargetSummary};
 use crate::collect::portforward::PortForwardConnector;
 use crate::collect::{BoxedIo, CollectError, CollectedArtifact, Connector};
 use crate::controller::diagnoser::{CollectedSink, TargetResult};
@@ -101,16 +101,21 @@ pub fn plan_of(spec: &DelveSpec) -> Result<SnapshotPlan, String> {
         max_goroutines: usize::try_from(s.max_goroutines.clamp(1, 100_000)).unwrap_or(1),
         stack_depth: i64::from(s.stack_depth.clamp(1, 256)),
         locals: s.locals,
-        load: LoadConfig {
-            follow_pointers: true,
-            max_variable_recurse: i64::from(l.max_variable_recurse.clamp(0, 5)),
-            max_string_len: i64::from(l.max_string_len.clamp(0, 4096)),
-            max_array_values: i64::from(l.max_array_values.clamp(0, 256)),
-            max_struct_fields: i64::from(l.max_struct_fields.clamp(0, 256)),
-        },
+        load: load_config(l),
         max_pause,
         max_bytes: snapshot::MAX_SNAPSHOT_BYTES,
     })
+}
+
+/// A request's `loadLimits` as Delve's `LoadConfig`, clamped to the schema's ranges.
+pub fn load_config(l: &LoadLimits) -> LoadConfig {
+    LoadConfig {
+        follow_pointers: true,
+        max_variable_recurse: i64::from(l.max_variable_recurse.clamp(0, 5)),
+        max_string_len: i64::from(l.max_string_len.clamp(0, 4096)),
+        max_array_values: i64::from(l.max_array_values.clamp(0, 256)),
+        max_struct_fields: i64::from(l.max_struct_fields.clamp(0, 256)),
+    }
 }
 
 /// The request's tracepoints and trace bounds as the loop's plan.
@@ -138,13 +143,7 @@ pub fn trace_plan_of(spec: &DelveSpec) -> Result<TracePlan, String> {
         window,
         max_hits: usize::try_from(t.max_hits.clamp(1, MAX_TRACE_HITS)).unwrap_or(1),
         stop_budget,
-        load: LoadConfig {
-            follow_pointers: true,
-            max_variable_recurse: i64::from(l.max_variable_recurse.clamp(0, 5)),
-            max_string_len: i64::from(l.max_string_len.clamp(0, 4096)),
-            max_array_values: i64::from(l.max_array_values.clamp(0, 256)),
-            max_struct_fields: i64::from(l.max_struct_fields.clamp(0, 256)),
-        },
+        load: load_config(l),
         max_bytes: trace::MAX_TRACE_BYTES,
     })
 }

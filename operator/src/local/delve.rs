@@ -5,9 +5,9 @@
 use crate::cli::{DelveSnapshotArgs, DelveTraceArgs};
 use crate::collect::Connector;
 use crate::collect::TcpConnector;
+use crate::delve::cluster::load_config;
 use crate::delve::rpc::DelveClient;
 use crate::delve::snapshot::{self, SnapshotPlan};
-use crate::delve::types::LoadConfig;
 use crate::delve::{render, summary};
 use crate::store::{self, layout};
 use anyhow::Context;
@@ -16,32 +16,30 @@ use godiag_analyze::{AnalyzeOptions, ArtifactKind};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The dlv to talk to, where to store, and the directory name (default `delve_HOST_PORT`).
+fn destination(
+    addr: &str,
+    out: &str,
+    name: Option<&str>,
+) -> anyhow::Result<(std::net::SocketAddr, std::sync::Arc<dyn store::ArtifactStore>, String)> {
+    let addr: std::net::SocketAddr =
+        addr.parse().with_context(|| format!("{addr}: expected HOST:PORT of a headless dlv, e.g. 127.0.0.1:2345"))?;
+    let out = store::open(out)?;
+    let name =
+        name.map(layout::segment).unwrap_or_else(|| layout::segment(&format!("delve_{}_{}", addr.ip(), addr.port())));
+    Ok((addr, out, name))
+}
+
 pub async fn run_snapshot(args: &DelveSnapshotArgs) -> anyhow::Result<ExitCode> {
-    let addr: std::net::SocketAddr = args
-        .addr
-        .parse()
-        .with_context(|| format!("{}: expected HOST:PORT of a headless dlv, e.g. 127.0.0.1:2345", args.addr))?;
-    let out = store::open(&args.out)?;
-    let name = args
-        .name
-        .as_deref()
-        .map(layout::segment)
-        .unwrap_or_else(|| layout::segment(&format!("delve_{}_{}", addr.ip(), addr.port())));
+    let (addr, out, name) = destination(&args.addr, &args.out, args.name.as_deref())?;
     let conn = TcpConnector::from(addr);
     let io = conn.connect().await.with_context(|| format!("connecting to dlv at {addr}"))?;
     let mut client = DelveClient::new(io, Duration::from_secs(10));
-    let defaults = crate::api::LoadLimits::default();
     let plan = SnapshotPlan {
         max_goroutines: args.max_goroutines.max(1),
         stack_depth: args.stack_depth.clamp(1, 256),
         locals: args.locals,
-        load: LoadConfig {
-            follow_pointers: true,
-            max_variable_recurse: i64::from(defaults.max_variable_recurse),
-            max_string_len: i64::from(defaults.max_string_len),
-            max_array_values: i64::from(defaults.max_array_values),
-            max_struct_fields: i64::from(defaults.max_struct_fields),
-        },
+        load: load_config(&crate::api::LoadLimits::default()),
         max_pause: args.max_pause,
         max_bytes: snapshot::MAX_SNAPSHOT_BYTES,
     };
@@ -80,17 +78,7 @@ pub async fn run_snapshot(args: &DelveSnapshotArgs) -> anyhow::Result<ExitCode> 
 pub async fn run_trace(args: &DelveTraceArgs) -> anyhow::Result<ExitCode> {
     use crate::api::delve::{MAX_STOP_BUDGET_MS, MAX_TRACE_HITS, MAX_TRACE_WINDOW_SECS};
     use crate::delve::trace::{self, TracePlan, TracepointPlan};
-    let addr: std::net::SocketAddr = args
-        .addr
-        .parse()
-        .with_context(|| format!("{}: expected HOST:PORT of a headless dlv, e.g. 127.0.0.1:2345", args.addr))?;
-    let out = store::open(&args.out)?;
-    let name = args
-        .name
-        .as_deref()
-        .map(layout::segment)
-        .unwrap_or_else(|| layout::segment(&format!("delve_{}_{}", addr.ip(), addr.port())));
-    let defaults = crate::api::LoadLimits::default();
+    let (addr, out, name) = destination(&args.addr, &args.out, args.name.as_deref())?;
     let plan = TracePlan {
         tracepoints: args
             .at
@@ -110,13 +98,7 @@ pub async fn run_trace(args: &DelveTraceArgs) -> anyhow::Result<ExitCode> {
         window: args.window.min(Duration::from_secs(MAX_TRACE_WINDOW_SECS)),
         max_hits: args.max_hits.clamp(1, MAX_TRACE_HITS as usize),
         stop_budget: args.stop_budget.min(Duration::from_millis(MAX_STOP_BUDGET_MS)),
-        load: LoadConfig {
-            follow_pointers: true,
-            max_variable_recurse: i64::from(defaults.max_variable_recurse),
-            max_string_len: i64::from(defaults.max_string_len),
-            max_array_values: i64::from(defaults.max_array_values),
-            max_struct_fields: i64::from(defaults.max_struct_fields),
-        },
+        load: load_config(&crate::api::LoadLimits::default()),
         max_bytes: trace::MAX_TRACE_BYTES,
     };
     let conn = TcpConnector::from(addr);

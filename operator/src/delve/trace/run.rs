@@ -101,19 +101,13 @@ pub async fn trace<S: AsyncRead + AsyncWrite + Unpin>(
                 .flatten();
             if stopped_at.is_some() {
                 // This hit's stop ends here; the rest is the end's (clear and detach).
-                tally.stop(current);
-                if let Some(s) = rec.stops.last_mut() {
-                    s.stopped_ms = ms(current);
-                }
+                close_stop(&mut rec, &mut tally, current);
                 stopped_at = Some(Instant::now());
             }
             break Ok((end, bound_text(end, plan, &tally)));
         }
         if stopped_at.take().is_some() {
-            tally.stop(current);
-            if let Some(s) = rec.stops.last_mut() {
-                s.stopped_ms = ms(current);
-            }
+            close_stop(&mut rec, &mut tally, current);
         }
         let reply = match client.continue_until(until, cancel).await {
             Ok(r) => r,
@@ -243,6 +237,14 @@ fn end_steps(halted: bool, drained: bool) -> &'static str {
         (true, true) => "halt, clear, one more run to take the crossed halt, detach",
         (true, false) => "halt, clear, detach",
         _ => "clear, detach",
+    }
+}
+
+/// The hit's stop lasted `d`: counted against the budget and written on its record.
+fn close_stop(rec: &mut TraceRecord, tally: &mut Tally, d: Duration) {
+    tally.stop(d);
+    if let Some(s) = rec.stops.last_mut() {
+        s.stopped_ms = ms(d);
     }
 }
 
