@@ -83,8 +83,12 @@ async fn a_crash_looping_pod_gets_its_panic_site_and_restart_count() -> Result<(
 async fn a_pod_burning_more_than_its_cpu_limit_gets_the_throttling_finding() -> Result<()> {
     install_godiag().await?;
     with_temp_ns("throttle", |client, ns| async move {
-        // Two hash loops want two cores; the limit gives a fifth of one.
-        let mut dep = goapp_deployment("throttled", None, &["-listen=127.0.0.1:6060", "-workers=2"])?;
+        // Four hash loops want four cores; the limit gives a fifth of one. More loops than the
+        // two Ps (GOMAXPROCS follows the node's two CPUs) keep the run queue full, so every 10 ms
+        // preemption makes a goroutine wait, and the waits that span a throttled period make the
+        // p99 the finding needs. With only two loops the waits came from the few other
+        // goroutines and the p99 crossed 10 ms in some runs only.
+        let mut dep = goapp_deployment("throttled", None, &["-listen=127.0.0.1:6060", "-workers=4"])?;
         let spec = dep.spec.as_mut().and_then(|s| s.template.spec.as_mut()).context("pod spec")?;
         spec.containers[0].resources = Some(ResourceRequirements {
             requests: Some([("cpu".to_string(), Quantity("100m".into()))].into()),
