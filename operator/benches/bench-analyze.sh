@@ -5,7 +5,7 @@
 #
 #   operator/benches/bench-analyze.sh [RUNS]
 #
-# Needs: cargo, go (for pprof and to generate the >= 1 MB profile), python3; hyperfine if
+# Needs: cargo, go (for pprof and to generate the two >= 1 MB profiles), python3; hyperfine if
 # installed (Debian: apt-get install -y hyperfine), otherwise a plain timing loop.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -26,7 +26,14 @@ if [[ ! -s "$big" ]]; then
   "$root/operator/analyze/tests/fixtures/gen/regen.sh" big "$work" >/dev/null
 fi
 
-files=("$fx/cpu.pb.gz" "$fx/allocs.pb.gz" "$fx/mutex.pb.gz" "$big")
+# A CPU profile of the shape of google/pprof's large one (1.2 MB gzipped, 23,000 functions):
+# encoded directly, a program with that many functions being too slow to build.
+wide="$work/wide-cpu.pb.gz"
+if [[ ! -s "$wide" ]]; then
+  (cd "$root/operator/benches/widecpu" && go run main.go -out "$wide" >/dev/null)
+fi
+
+files=("$fx/cpu.pb.gz" "$fx/allocs.pb.gz" "$fx/mutex.pb.gz" "$wide" "$big")
 go tool pprof -top "$fx/cpu.pb.gz" >/dev/null 2>&1 # build/cache the pprof tool once
 
 echo "== same numbers? (top 20 by flat, names, flat, cum, total)"

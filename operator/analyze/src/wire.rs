@@ -8,7 +8,7 @@ pub const MAX_VARINT_LEN: usize = 10;
 
 /// Reads one varint at `*pos`, advancing past it. `None` when the bytes end first or the value
 /// overflows 64 bits.
-#[inline]
+#[inline(always)]
 pub fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
     let rest = b.get(*pos..)?;
     // Most varints of a profile (keys, small ids) are one byte.

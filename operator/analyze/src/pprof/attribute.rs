@@ -4,11 +4,11 @@
 //! it. Samples taken inside the profilers themselves (godiag's CPU profile and trace buffers,
 //! net/http/pprof handlers) are left out and counted apart.
 
-use super::decode::Profile;
+use super::decode::{FrameVisitor, Profile};
 use super::filter::CompiledFilter;
 use crate::frames::{FrameOrigin, is_machinery, is_profiler, origin};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// A function of the program and what the samples attributed to it cost.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,17 +74,6 @@ const TRAMPOLINES: &[&str] = &[
     "runtime.asmcgocall",
 ];
 
-/// The frame a stack is attributed to: the innermost of the best rank; for a stack of runtime
-/// frames only (GC workers, the scheduler), its outermost frame, which names the activity.
-fn owner(frames: &[u32], ranks: &[u8]) -> Option<u32> {
-    let best = frames.iter().map(|&f| ranks[f as usize]).min()?;
-    if best < 4 {
-        frames.iter().copied().find(|&f| ranks[f as usize] == best)
-    } else {
-        frames.iter().rev().copied().find(|&f| ranks[f as usize] != 5).or(frames.last().copied())
-    }
-}
-
 /// Attributes column `col` of the samples kept by `filter`.
 pub fn attribute(p: &Profile, col: usize, filter: &CompiledFilter, leaf: Leaf) -> Attribution {
     let mut a = Attributor::new(p, leaf);
@@ -92,47 +81,56 @@ pub fn attribute(p: &Profile, col: usize, filter: &CompiledFilter, leaf: Leaf) -
     a.finish(p)
 }
 
-/// The attribution, fed one kept stack at a time (the analysis walks the stacks once for every
-/// tally it needs).
+/// Per function, what the attribution asks of it, in one byte: its [`rank`] (low bits), whether it
+/// is a profiler's and whether it is skipped as a leaf.
+const RANK_BITS: u8 = 0b111;
+const PROFILER: u8 = 1 << 3;
+const SKIP_LEAF: u8 = 1 << 4;
+/// The rank of [`TRAMPOLINES`].
+const TRAMPOLINE: u8 = 5;
+
+/// The attribution, fed one kept stack at a time or one frame at a time (the analysis walks the
+/// stacks once for every tally it needs).
 pub struct Attributor {
-    ranks: Vec<u8>,
-    profiler: Vec<bool>,
-    skip_leaf: Vec<bool>,
-    by_pair: HashMap<(u32, u32), i64>,
+    flags: Vec<u8>,
+    by_pair: FxHashMap<(u32, u32), i64>,
     profiling: i64,
     total: i64,
+    walk: Walk,
+}
+
+/// What one stack's frames said so far: a profiler's frame anywhere, the innermost frame of the
+/// best rank, the outermost frame that is not a trampoline (the owner of a runtime-only
+/// stack), and the first frame not skipped as a leaf.
+#[derive(Clone, Copy, Default)]
+struct Walk {
+    profiler: bool,
+    best: u8,
+    best_frame: u32,
+    outer: Option<u32>,
+    last: Option<u32>,
+    leaf: Option<u32>,
 }
 
 impl Attributor {
     pub fn new(p: &Profile, leaf: Leaf) -> Self {
-        let ranks = p.names.iter().map(|n| if TRAMPOLINES.contains(&n.as_str()) { 5 } else { rank(n) }).collect();
-        let profiler = p.names.iter().map(|n| is_profiler(n)).collect();
-        let skip_leaf = p
+        let flags = p
             .names
             .iter()
-            .map(|n| match leaf {
-                Leaf::Sampled => n == "runtime.asyncPreempt",
-                Leaf::CallSite => is_machinery(n),
+            .map(|n| {
+                let rank = if TRAMPOLINES.contains(&n.as_str()) { TRAMPOLINE } else { rank(n) };
+                let skip = match leaf {
+                    Leaf::Sampled => n == "runtime.asyncPreempt",
+                    Leaf::CallSite => is_machinery(n),
+                };
+                rank | if is_profiler(n) { PROFILER } else { 0 } | if skip { SKIP_LEAF } else { 0 }
             })
             .collect();
-        Attributor { ranks, profiler, skip_leaf, by_pair: HashMap::new(), profiling: 0, total: 0 }
-    }
-
-    /// One stack (leaf first) and its value.
-    pub fn add(&mut self, frames: &[u32], v: i64) {
-        if frames.iter().any(|&f| self.profiler[f as usize]) {
-            self.profiling = self.profiling.saturating_add(v);
-            return;
-        }
-        self.total = self.total.saturating_add(v);
-        let Some(o) = owner(frames, &self.ranks) else { return };
-        let l = frames.iter().copied().find(|&f| !self.skip_leaf[f as usize]).unwrap_or(o);
-        let e = self.by_pair.entry((o, l)).or_insert(0);
-        *e = e.saturating_add(v);
+        Attributor { flags, by_pair: FxHashMap::default(), profiling: 0, total: 0, walk: Walk::default() }
     }
 
     pub fn finish(self, p: &Profile) -> Attribution {
-        let mut by_owner: HashMap<u32, (i64, u32, i64)> = HashMap::new();
+        let mut by_owner: FxHashMap<u32, (i64, u32, i64)> = FxHashMap::default();
         for ((o, l), v) in self.by_pair {
             let e = by_owner.entry(o).or_insert((0, l, 0));
             e.0 = e.0.saturating_add(v);
@@ -156,6 +154,45 @@ impl Attributor {
             .collect();
         sites.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
         Attribution { sites, total: self.total, profiling: self.profiling }
+    }
+}
+
+impl FrameVisitor for Attributor {
+    #[inline(always)]
+    fn begin(&mut self, _: i64) {
+        self.walk = Walk { best: u8::MAX, ..Walk::default() };
+    }
+
+    #[inline(always)]
+    fn frame(&mut self, f: u32) {
+        let fl = self.flags[f as usize];
+        let w = &mut self.walk;
+        w.profiler |= fl & PROFILER != 0;
+        let r = fl & RANK_BITS;
+        if r < w.best {
+            w.best = r;
+            w.best_frame = f;
+        }
+        if r != TRAMPOLINE {
+            w.outer = Some(f);
+        }
+        w.last = Some(f);
+        if w.leaf.is_none() && fl & SKIP_LEAF == 0 {
+            w.leaf = Some(f);
+        }
+    }
+
+    fn end(&mut self, v: i64) {
+        let w = self.walk;
+        if w.profiler {
+            self.profiling = self.profiling.saturating_add(v);
+            return;
+        }
+        self.total = self.total.saturating_add(v);
+        let Some(last) = w.last else { return };
+        let o = if w.best < 4 { w.best_frame } else { w.outer.unwrap_or(last) };
+        let e = self.by_pair.entry((o, w.leaf.unwrap_or(o))).or_insert(0);
+        *e = e.saturating_add(v);
     }
 }
 

@@ -38,8 +38,10 @@ pub struct ValueKind {
     pub unit: String,
 }
 
-/// A decoded profile. Locations and samples live in flat arrays (offsets + contents) so a
-/// profile with millions of frames costs a handful of allocations.
+/// A decoded profile. Locations live in flat arrays (offsets + contents) so a profile with
+/// millions of frames costs a handful of allocations; the samples' location ids stay in the
+/// decompressed bytes, checked once by [`decode`] and read again by each walk over the stacks
+/// (a large profile's ids take a byte or two each there, four times that as indices).
 #[derive(Clone, Debug, Default)]
 pub struct Profile {
     pub sample_types: Vec<ValueKind>,
@@ -47,20 +49,57 @@ pub struct Profile {
     pub default_index: usize,
     /// Function names, indexed by the numbers in `loc_funcs`.
     pub names: Vec<String>,
-    /// Per location `l`: `loc_funcs[loc_start[l]..loc_start[l + 1]]`, function indices, innermost
-    /// (inlined) first, caller last.
+    /// The locations' function indices, innermost (inlined) first, caller last; `table` says
+    /// where each location's are.
     loc_funcs: Vec<u32>,
-    loc_start: Vec<usize>,
-    /// Per sample `i`: `sample_locs[sample_start[i]..sample_start[i + 1]]`, location indices,
-    /// leaf first.
-    sample_locs: Vec<u32>,
-    sample_start: Vec<usize>,
+    /// The decompressed profile the samples are read from.
+    raw: Vec<u8>,
+    /// Per sample: the range of its message in `raw`; its location ids are leaf first.
+    samples: Vec<(u32, u32)>,
+    /// Location ids to location indices.
+    table: LocTable,
     /// `sample_types.len()` values per sample.
     values: Vec<i64>,
     pub period_type: Option<ValueKind>,
     pub period: i64,
     pub duration_nanos: i64,
     pub time_nanos: i64,
+}
+
+/// A tally fed one frame at a time by [`Profile::visit_frames`]: `begin` with the sample's value,
+/// `frame` for each of its frames (function indices, leaf first), `end` with the value again.
+pub trait FrameVisitor {
+    fn begin(&mut self, value: i64);
+    fn frame(&mut self, func: u32);
+    fn end(&mut self, value: i64);
+
+    /// One whole stack (leaf first) and its value.
+    fn add(&mut self, frames: &[u32], value: i64) {
+        self.begin(value);
+        for &f in frames {
+            self.frame(f);
+        }
+        self.end(value);
+    }
+}
+
+/// Two tallies fed by one walk.
+impl<A: FrameVisitor, B: FrameVisitor> FrameVisitor for (&mut A, &mut B) {
+    #[inline(always)]
+    fn begin(&mut self, value: i64) {
+        self.0.begin(value);
+        self.1.begin(value);
+    }
+    #[inline(always)]
+    fn frame(&mut self, func: u32) {
+        self.0.frame(func);
+        self.1.frame(func);
+    }
+    #[inline(always)]
+    fn end(&mut self, value: i64) {
+        self.0.end(value);
+        self.1.end(value);
+    }
 }
 
 /// True when the bytes start with the gzip magic number.
@@ -115,7 +154,7 @@ fn out_of_memory(bytes: usize) -> AnalyzeError {
 
 /// Decodes gzip or raw profile.proto bytes.
 pub fn decode(data: &[u8]) -> Result<Profile, AnalyzeError> {
-    if is_gzip(data) { decode_raw(&gunzip(data)?) } else { decode_raw(data) }
+    if is_gzip(data) { decode_raw(gunzip(data)?) } else { decode_raw(data.to_vec()) }
 }
 
 fn malformed(what: &str) -> impl Fn(FieldError) -> AnalyzeError + '_ {
@@ -294,7 +333,12 @@ impl<'a> Interner<'a> {
     }
 }
 
-fn decode_raw(data: &[u8]) -> Result<Profile, AnalyzeError> {
+fn decode_raw(raw: Vec<u8>) -> Result<Profile, AnalyzeError> {
+    // The samples are kept as ranges of these bytes (u32 offsets), like a decompressed profile.
+    if raw.len() as u64 > MAX_DECOMPRESSED {
+        return Err(AnalyzeError::TooLarge(format!("profile is larger than {} MiB", MAX_DECOMPRESSED >> 20)));
+    }
+    let data = &raw[..];
     let t = read_tables(data)?;
     if t.sample_types.is_empty() {
         return Err(AnalyzeError::MalformedProfile("no sample types".into()));
@@ -356,36 +400,16 @@ fn decode_raw(data: &[u8]) -> Result<Profile, AnalyzeError> {
     loc_start.push(loc_funcs.len());
     drop(func_index);
 
-    // Go numbers locations 1..=n: a dense table beats hashing millions of ids. Fall back to the
-    // map for sparse ids (the table is bounded by the number of locations, not by the ids).
-    let max_id = t.locations.iter().map(|l| l.0).max().unwrap_or(0);
-    let dense: Option<Vec<u32>> = (max_id <= 2 * nloc as u64 + 1024).then(|| {
-        let mut table = vec![u32::MAX; max_id as usize + 1];
-        for (id, &i) in &loc_index {
-            table[*id as usize] = i;
-        }
-        table
-    });
-    let lookup = |id: u64| -> Option<u32> {
-        match &dense {
-            Some(table) => table.get(usize::try_from(id).ok()?).copied().filter(|&i| i != u32::MAX),
-            None => loc_index.get(&id).copied(),
-        }
-    };
-
+    let table = LocTable::new(loc_index, &loc_start);
+    // Every sample checked once: known locations, one value per sample type, and the frames
+    // its stack expands to (bounded in all). The walks over the stacks read the ids again.
     let mut visits: u64 = 0;
-    // A location id takes 1–3 bytes in real profiles: a third of the samples' bytes is about
-    // their ids, without regrowing; bounded like the samples themselves.
-    let mut sample_locs: Vec<u32> = Vec::with_capacity((t.sample_bytes / 3).min(MAX_SAMPLE_BYTES / size_of::<u32>()));
-    let mut ids: Vec<u64> = Vec::with_capacity(64);
-    let mut sample_start: Vec<usize> = Vec::with_capacity(t.samples + 1);
+    let mut samples: Vec<(u32, u32)> = Vec::with_capacity(t.samples);
     let mut values: Vec<i64> = Vec::with_capacity(t.samples.saturating_mul(ncols));
     for f in Fields::new(data) {
-        let Ok(Field::Bytes(2, raw)) = f else { continue };
-        sample_start.push(sample_locs.len());
+        let Ok(Field::Bytes(2, msg)) = f else { continue };
         let before_vals = values.len();
-        ids.clear();
-        decode_sample(raw, &mut ids, &mut values)?;
+        decode_sample(msg, &table, |_, n| visits += u64::from(n), Some(&mut values))?;
         if values.len() - before_vals != ncols {
             return Err(AnalyzeError::MalformedProfile(format!(
                 "sample has {} values for {} sample types",
@@ -393,38 +417,30 @@ fn decode_raw(data: &[u8]) -> Result<Profile, AnalyzeError> {
                 ncols
             )));
         }
-        for &id in &ids {
-            let Some(li) = lookup(id) else {
-                return Err(AnalyzeError::MalformedProfile(format!("sample references unknown location {id}")));
-            };
-            sample_locs.push(li);
-            visits += (loc_start[li as usize + 1] - loc_start[li as usize]) as u64;
-        }
         if visits > MAX_FRAME_VISITS {
             return Err(AnalyzeError::TooLarge(format!("stacks expand to more than {MAX_FRAME_VISITS} frames")));
         }
-        if sample_locs.len() * size_of::<u32>() + t.samples * per_sample > MAX_SAMPLE_BYTES {
-            return Err(AnalyzeError::TooLarge(format!(
-                "samples reference more than {} locations in all",
-                (MAX_SAMPLE_BYTES - t.samples * per_sample) / size_of::<u32>()
-            )));
-        }
+        // The message lies inside `data`, which is at most MAX_DECOMPRESSED bytes.
+        let start = msg.as_ptr() as usize - data.as_ptr() as usize;
+        samples.push((start as u32, msg.len() as u32));
     }
-    sample_start.push(sample_locs.len());
+    let period_type = t.period_type.map(|(ty, unit)| ValueKind { name: s(ty), unit: s(unit) });
+    let (period, duration_nanos, time_nanos) = (t.period, t.duration_nanos, t.time_nanos);
+    drop(t);
 
     Ok(Profile {
         sample_types,
         default_index,
         names: names.names,
         loc_funcs,
-        loc_start,
-        sample_locs,
-        sample_start,
+        raw,
+        samples,
+        table,
         values,
-        period_type: t.period_type.map(|(ty, unit)| ValueKind { name: s(ty), unit: s(unit) }),
-        period: t.period,
-        duration_nanos: t.duration_nanos,
-        time_nanos: t.time_nanos,
+        period_type,
+        period,
+        duration_nanos,
+        time_nanos,
     })
 }
 
@@ -444,7 +460,7 @@ impl Profile {
 
     /// Number of samples.
     pub fn sample_count(&self) -> usize {
-        self.sample_start.len().saturating_sub(1)
+        self.samples.len()
     }
 
     /// True when no sample has a non-zero value.
@@ -464,32 +480,76 @@ impl Profile {
     /// Calls `f(frames, values)` for every sample with its stack expanded to function indices,
     /// leaf (innermost inlined) first. Reuses one buffer.
     pub fn for_each_stack(&self, mut f: impl FnMut(&[u32], &[i64])) {
+        self.for_each_stack_where(|_| true, |frames, values| f(frames, values));
+    }
+
+    /// [`Self::for_each_stack`] for the samples whose values `keep` accepts; the others' stacks
+    /// are not even read.
+    fn for_each_stack_where(&self, keep: impl Fn(&[i64]) -> bool, mut f: impl FnMut(&[u32], &[i64])) {
         let ncols = self.sample_types.len();
         let mut buf: Vec<u32> = Vec::with_capacity(128);
-        for i in 0..self.sample_count() {
-            buf.clear();
-            for &l in &self.sample_locs[self.sample_start[i]..self.sample_start[i + 1]] {
-                let l = l as usize;
-                let (a, b) = (self.loc_start[l], self.loc_start[l + 1]);
-                // Most locations are one line: a push, not a slice copy per frame.
-                if b == a + 1 {
-                    buf.push(self.loc_funcs[a]);
-                } else {
-                    buf.extend_from_slice(&self.loc_funcs[a..b]);
-                }
+        for (i, &(start, len)) in self.samples.iter().enumerate() {
+            let values = &self.values[i * ncols..(i + 1) * ncols];
+            if !keep(values) {
+                continue;
             }
-            f(&buf, &self.values[i * ncols..(i + 1) * ncols]);
+            buf.clear();
+            let msg = &self.raw[start as usize..(start + len) as usize];
+            // Checked by `decode`: reading it again cannot fail.
+            let _ = decode_sample(
+                msg,
+                &self.table,
+                |a, n| {
+                    // Locations are one line or a few (inlined calls): pushes, not a copy.
+                    for &func in &self.loc_funcs[a as usize..(a + n) as usize] {
+                        buf.push(func);
+                    }
+                },
+                None,
+            );
+            f(&buf, values);
+        }
+    }
+
+    /// Every stack with a value in column `col`, one frame at a time (leaf first, inlined
+    /// frames innermost first) and without copying it: for tallies that need no whole stack,
+    /// when no filter is set. The same stacks and values as [`Self::for_each_kept`] with a
+    /// filter that keeps all.
+    pub fn visit_frames(&self, col: usize, visitor: &mut impl FrameVisitor) {
+        let ncols = self.sample_types.len();
+        for (i, &(start, len)) in self.samples.iter().enumerate() {
+            let v = self.values.get(i * ncols + col).copied().unwrap_or(0);
+            if v == 0 {
+                continue;
+            }
+            visitor.begin(v);
+            let msg = &self.raw[start as usize..(start + len) as usize];
+            // Checked by `decode`: reading it again cannot fail.
+            let _ = decode_sample(
+                msg,
+                &self.table,
+                |a, n| {
+                    for &func in &self.loc_funcs[a as usize..(a + n) as usize] {
+                        visitor.frame(func);
+                    }
+                },
+                None,
+            );
+            visitor.end(v);
         }
     }
 
     /// The stacks `filter` keeps that have a value in column `col`, with that value.
     pub fn for_each_kept(&self, col: usize, filter: &super::filter::CompiledFilter, mut f: impl FnMut(&[u32], i64)) {
-        self.for_each_stack(|frames, values| {
-            let v = values.get(col).copied().unwrap_or(0);
-            if v != 0 && filter.keeps(frames) {
-                f(frames, v);
-            }
-        });
+        self.for_each_stack_where(
+            |values| values.get(col).is_some_and(|&v| v != 0),
+            |frames, values| {
+                let v = values[col];
+                if filter.keeps(frames) {
+                    f(frames, v);
+                }
+            },
+        );
     }
 
     /// Which Go endpoint most likely produced the profile, from its sample types.
@@ -572,7 +632,57 @@ fn bad(what: &str) -> AnalyzeError {
 
 /// Reads one `Sample` message: location ids (field 1) and values (field 2), packed or not;
 /// labels and unknown fields are skipped.
-fn decode_sample(b: &[u8], locs: &mut Vec<u64>, vals: &mut Vec<i64>) -> Result<(), AnalyzeError> {
+/// Location ids to where their frames are in `loc_funcs` (start, count): a table indexed by id where the ids
+/// are dense (Go numbers locations 1..=n; no hashing of millions of references), the map
+/// otherwise (the table is bounded by the number of locations, not by the ids).
+#[derive(Clone, Debug, Default)]
+struct LocTable {
+    dense: Option<Vec<(u32, u32)>>,
+    sparse: HashMap<u64, (u32, u32)>,
+}
+
+impl LocTable {
+    fn new(index: HashMap<u64, u32>, loc_start: &[usize]) -> Self {
+        let frames =
+            |i: u32| (loc_start[i as usize] as u32, (loc_start[i as usize + 1] - loc_start[i as usize]) as u32);
+        let max_id = index.keys().copied().max().unwrap_or(0);
+        if max_id <= 2 * index.len() as u64 + 1024 {
+            let mut table = vec![(u32::MAX, 0); max_id as usize + 1];
+            for (id, i) in index {
+                table[id as usize] = frames(i);
+            }
+            LocTable { dense: Some(table), sparse: HashMap::new() }
+        } else {
+            let sparse = index.into_iter().map(|(id, i)| (id, frames(i))).collect();
+            LocTable { dense: None, sparse }
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, id: u64) -> Result<(u32, u32), AnalyzeError> {
+        let found = match &self.dense {
+            Some(t) => usize::try_from(id).ok().and_then(|i| t.get(i)).copied().filter(|&(a, _)| a != u32::MAX),
+            None => self.sparse.get(&id).copied(),
+        };
+        found.ok_or_else(|| unknown_location(id))
+    }
+}
+
+#[cold]
+fn unknown_location(id: u64) -> AnalyzeError {
+    AnalyzeError::MalformedProfile(format!("sample references unknown location {id}"))
+}
+
+/// Reads one sample message: each location, looked up as it is read (leaf first), goes to `loc`
+/// as where its frames are in `loc_funcs` (start, count), the values to `vals` when given. Inlined into
+/// each caller, so that `loc` is too: it runs for every location reference of a profile.
+#[inline(always)]
+fn decode_sample(
+    b: &[u8],
+    table: &LocTable,
+    mut loc: impl FnMut(u32, u32),
+    mut vals: Option<&mut Vec<i64>>,
+) -> Result<(), AnalyzeError> {
     let mut pos = 0;
     while pos < b.len() {
         let key = read_varint(b, &mut pos).ok_or_else(|| bad("truncated key"))?;
@@ -581,8 +691,15 @@ fn decode_sample(b: &[u8], locs: &mut Vec<u64>, vals: &mut Vec<i64>) -> Result<(
             WireType::Varint => {
                 let v = read_varint(b, &mut pos).ok_or_else(|| bad("truncated varint"))?;
                 match field {
-                    1 => locs.push(v),
-                    2 => vals.push(v as i64),
+                    1 => {
+                        let (i, n) = table.get(v)?;
+                        loc(i, n);
+                    }
+                    2 => {
+                        if let Some(vals) = vals.as_mut() {
+                            vals.push(v as i64);
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -593,14 +710,31 @@ fn decode_sample(b: &[u8], locs: &mut Vec<u64>, vals: &mut Vec<i64>) -> Result<(
                     .and_then(|l| pos.checked_add(l))
                     .filter(|&e| e <= b.len())
                     .ok_or_else(|| bad("length beyond the message"))?;
-                if field == 1 || field == 2 {
+                let packed = &b[..end];
+                if field == 1 {
+                    // Most of a large profile's bytes: one id per byte or two. Eight one-byte
+                    // ids at a time where they come in a row, one varint otherwise.
                     while pos < end {
-                        let v = read_varint(&b[..end], &mut pos).ok_or_else(|| bad("truncated packed varint"))?;
-                        if field == 1 {
-                            locs.push(v);
-                        } else {
-                            vals.push(v as i64);
+                        if let Some(w) = packed.get(pos..pos + 8)
+                            && let Ok(w) = <[u8; 8]>::try_from(w)
+                            && u64::from_le_bytes(w) & 0x8080_8080_8080_8080 == 0
+                        {
+                            for id in w {
+                                let (i, n) = table.get(u64::from(id))?;
+                                loc(i, n);
+                            }
+                            pos += 8;
+                            continue;
                         }
+                        let v = read_varint(packed, &mut pos).ok_or_else(|| bad("truncated packed varint"))?;
+                        let (i, n) = table.get(v)?;
+                        loc(i, n);
+                    }
+                } else if field == 2
+                    && let Some(vals) = vals.as_mut()
+                {
+                    while pos < end {
+                        vals.push(read_varint(packed, &mut pos).ok_or_else(|| bad("truncated packed varint"))? as i64);
                     }
                 }
                 pos = end;

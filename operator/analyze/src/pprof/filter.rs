@@ -45,6 +45,11 @@ impl Filter {
 }
 
 impl CompiledFilter {
+    /// Whether it keeps every sample (no focus, no ignore).
+    pub fn keeps_all(&self) -> bool {
+        self.focus.is_none() && self.ignore.is_none()
+    }
+
     /// Whether a sample with these frames (function indices) is kept.
     pub fn keeps(&self, frames: &[u32]) -> bool {
         if let Some(ign) = &self.ignore

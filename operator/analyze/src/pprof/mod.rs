@@ -14,7 +14,7 @@ use crate::resources::{Resources, cores, mebibytes};
 use crate::units;
 use crate::{AnalyzeError, AnalyzeOptions};
 pub use attribute::{Attribution, Leaf, OwnCode};
-pub use decode::{Profile, ProfileType, ValueKind};
+pub use decode::{FrameVisitor, Profile, ProfileType, ValueKind};
 pub use filter::Filter;
 use serde::{Deserialize, Serialize};
 pub use top::FunctionValue;
@@ -72,13 +72,18 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> Result<PprofReport
     let cf = filter.compile_for(p);
     let kind = p.guess_type().refined_by(opts.kind);
     let leaf = if kind == ProfileType::Cpu { Leaf::Sampled } else { Leaf::CallSite };
-    // One walk over the stacks feeds both tallies.
+    // One walk over the stacks feeds both tallies; frame by frame, without copying a stack,
+    // unless a filter needs to see each whole stack first.
     let mut tally = top::Tally::new(p);
     let mut attributor = attribute::Attributor::new(p, leaf);
-    p.for_each_kept(col, &cf, |frames, v| {
-        tally.add(frames, v);
-        attributor.add(frames, v);
-    });
+    if cf.keeps_all() {
+        p.visit_frames(col, &mut (&mut tally, &mut attributor));
+    } else {
+        p.for_each_kept(col, &cf, |frames, v| {
+            tally.add(frames, v);
+            attributor.add(frames, v);
+        });
+    }
     let (all, total) = tally.finish(p);
     let own = attributor.finish(p);
     let vk = &p.sample_types[col];

@@ -2,7 +2,7 @@
 //! flat goes to the leaf frame (the innermost inlined function), cum goes once to every
 //! distinct function on the stack, and nodes sort by |flat| desc, then name, then |cum| desc.
 
-use super::decode::Profile;
+use super::decode::{FrameVisitor, Profile};
 use super::filter::CompiledFilter;
 use serde::{Deserialize, Serialize};
 
@@ -24,8 +24,8 @@ pub fn function_values(p: &Profile, col: usize, filter: &CompiledFilter) -> (Vec
     tally.finish(p)
 }
 
-/// Flat and cum per function, fed one kept stack at a time (the analysis walks the stacks once
-/// for every tally it needs).
+/// Flat and cum per function, fed one kept stack at a time or one frame at a time (the analysis
+/// walks the stacks once for every tally it needs).
 pub struct Tally {
     flat: Vec<i64>,
     cum: Vec<i64>,
@@ -33,28 +33,15 @@ pub struct Tally {
     stamp: Vec<u32>,
     sample_no: u32,
     total: i64,
+    /// The sample being walked: its value, and whether its leaf is still to come.
+    value: i64,
+    at_leaf: bool,
 }
 
 impl Tally {
     pub fn new(p: &Profile) -> Self {
         let n = p.names.len();
-        Tally { flat: vec![0; n], cum: vec![0; n], stamp: vec![0; n], sample_no: 0, total: 0 }
-    }
-
-    /// One stack (leaf first) and its value.
-    pub fn add(&mut self, frames: &[u32], v: i64) {
-        self.sample_no = self.sample_no.wrapping_add(1).max(1);
-        self.total = self.total.saturating_add(v);
-        if let Some(&leaf) = frames.first() {
-            self.flat[leaf as usize] = self.flat[leaf as usize].saturating_add(v);
-        }
-        for &f in frames {
-            let f = f as usize;
-            if self.stamp[f] != self.sample_no {
-                self.stamp[f] = self.sample_no;
-                self.cum[f] = self.cum[f].saturating_add(v);
-            }
-        }
+        Tally { flat: vec![0; n], cum: vec![0; n], stamp: vec![0; n], sample_no: 0, total: 0, value: 0, at_leaf: false }
     }
 
     /// The functions in pprof's `-top` order, and the total.
@@ -66,6 +53,32 @@ impl Tally {
         sort_pprof(&mut out);
         (out, self.total)
     }
+}
+
+impl FrameVisitor for Tally {
+    #[inline(always)]
+    fn begin(&mut self, v: i64) {
+        self.sample_no = self.sample_no.wrapping_add(1).max(1);
+        self.total = self.total.saturating_add(v);
+        self.value = v;
+        self.at_leaf = true;
+    }
+
+    #[inline(always)]
+    fn frame(&mut self, f: u32) {
+        let f = f as usize;
+        if self.at_leaf {
+            self.flat[f] = self.flat[f].saturating_add(self.value);
+            self.at_leaf = false;
+        }
+        if self.stamp[f] != self.sample_no {
+            self.stamp[f] = self.sample_no;
+            self.cum[f] = self.cum[f].saturating_add(self.value);
+        }
+    }
+
+    #[inline(always)]
+    fn end(&mut self, _: i64) {}
 }
 
 /// pprof's FlatNameOrder.
