@@ -27,7 +27,7 @@ pub const MAX_LOCATIONS: usize = 1 << 20;
 /// Most lines over all locations (inlined frames).
 pub const MAX_LINES: usize = 1 << 22;
 pub const MAX_SAMPLE_TYPES: usize = 64;
-/// Bytes the decoded samples may take (location indices, values and offsets).
+/// Bytes the decoded samples may take (their values and where each is in the profile).
 pub const MAX_SAMPLE_BYTES: usize = 64 << 20;
 pub use crate::text::MAX_NAME_BYTES;
 
@@ -56,7 +56,7 @@ pub struct Profile {
     raw: Vec<u8>,
     /// Per sample: the range of its message in `raw`; its location ids are leaf first.
     samples: Vec<(u32, u32)>,
-    /// Location ids to location indices.
+    /// Location ids to where each location's frames are in `loc_funcs`.
     table: LocTable,
     /// `sample_types.len()` values per sample.
     values: Vec<i64>,
@@ -180,8 +180,6 @@ struct Tables<'a> {
     mappings: Vec<(u64, u64)>,
     line_funcs: Vec<u64>,
     samples: usize,
-    /// Bytes of all sample messages: bounds the location ids they can hold.
-    sample_bytes: usize,
     period_type: Option<(u64, u64)>,
     period: i64,
     duration_nanos: i64,
@@ -213,9 +211,8 @@ fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
                 }
                 t.sample_types.push(fields_1_and_2(b, "value type")?);
             }
-            Field::Bytes(2, b) => {
+            Field::Bytes(2, _) => {
                 t.samples += 1;
-                t.sample_bytes += b.len();
             }
             Field::Bytes(4, b) => {
                 if t.locations.len() >= MAX_LOCATIONS {
@@ -630,11 +627,9 @@ fn bad(what: &str) -> AnalyzeError {
     AnalyzeError::MalformedProfile(format!("sample: {what}"))
 }
 
-/// Reads one `Sample` message: location ids (field 1) and values (field 2), packed or not;
-/// labels and unknown fields are skipped.
-/// Location ids to where their frames are in `loc_funcs` (start, count): a table indexed by id where the ids
-/// are dense (Go numbers locations 1..=n; no hashing of millions of references), the map
-/// otherwise (the table is bounded by the number of locations, not by the ids).
+/// Location ids to where their frames are in `loc_funcs` (start, count): a table indexed by id
+/// where the ids are dense (Go numbers locations 1..=n; no hashing of millions of references),
+/// the map otherwise (the table is bounded by the number of locations, not by the ids).
 #[derive(Clone, Debug, Default)]
 struct LocTable {
     dense: Option<Vec<(u32, u32)>>,
@@ -673,9 +668,11 @@ fn unknown_location(id: u64) -> AnalyzeError {
     AnalyzeError::MalformedProfile(format!("sample references unknown location {id}"))
 }
 
-/// Reads one sample message: each location, looked up as it is read (leaf first), goes to `loc`
-/// as where its frames are in `loc_funcs` (start, count), the values to `vals` when given. Inlined into
-/// each caller, so that `loc` is too: it runs for every location reference of a profile.
+/// Reads one `Sample` message: location ids (field 1) and values (field 2), packed or not;
+/// labels and unknown fields are skipped. Each location, looked up as it is read (leaf first),
+/// goes to `loc` as where its frames are in `loc_funcs` (start, count), the values to `vals`
+/// when given. Inlined into each caller, so that `loc` is too: it runs for every location
+/// reference of a profile.
 #[inline(always)]
 fn decode_sample(
     b: &[u8],
