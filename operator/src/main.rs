@@ -6,6 +6,14 @@ use clap::Parser;
 use godiag::cli::{Cli, Command};
 use std::process::ExitCode;
 
+/// jemalloc, built to hand freed pages back to the kernel at once (`.cargo/config.toml`): with
+/// glibc's malloc the operator stayed at 84 MiB resident after 1,000 requests were deleted (38
+/// MiB before), its arenas keeping the free pages. Returning them at once (and unmapping, not
+/// retaining, address space) also keeps the analysis worker's peak memory and address space
+/// what it allocates, which its RLIMIT_AS needs.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::AnalyzeWorker(args) = &cli.command {
