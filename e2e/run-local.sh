@@ -28,7 +28,7 @@ teardown() {
 trap teardown EXIT
 
 # The report's browser check needs Debian's Chromium and playwright-core: downloaded while the
-# cluster builds (apt waits for dpkg's lock if up.sh installs packages at the same moment).
+# cluster builds (scripts/apt-install.sh runs one apt at a time if up.sh installs packages too).
 browser_log=${TMPDIR:-/tmp}/godiag-browser-setup.log
 "$here/browser/setup.sh" > "$browser_log" 2>&1 &
 browser_setup=$!

@@ -5,8 +5,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v chromium >/dev/null; then
   echo "[browser/setup.sh] installing Debian's chromium"
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium >/dev/null
+  # One apt at a time: up.sh may be installing the cluster's packages at the same moment.
+  "$here/../../scripts/apt-install.sh" --no-install-recommends chromium
 fi
 if [[ ! -d $here/node_modules/playwright-core ]]; then
   echo "[browser/setup.sh] installing playwright-core"

@@ -23,9 +23,8 @@ missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then
   log "installing Debian packages: ${missing[*]}"
-  # Waits for dpkg's lock rather than failing: run-local.sh installs Chromium meanwhile.
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
+  # One apt at a time: run-local.sh installs Chromium meanwhile.
+  "$here/../../scripts/apt-install.sh" "${missing[@]}"
 fi
 
 # --- 2. binaries (cached after the first build) --------------------------------------

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs Debian packages for godiag's scripts, one apt at a time:
+#
+#   scripts/apt-install.sh [--no-install-recommends] PKG...
+#
+# e2e/run-local.sh installs Chromium while e2e/cluster/up.sh installs the cluster's packages.
+# Two `apt-get update`s at once fail at once on the lists lock (apt's DPkg::Lock::Timeout waits
+# for dpkg's lock only): a cold CI run died that way. Our scripts take one file lock in turn; an
+# apt run by someone else (a boot-time upgrade) holding apt's locks is waited for and retried.
+set -euo pipefail
+opts=()
+[[ ${1:-} == --no-install-recommends ]] && { opts+=("$1"); shift; }
+[[ $# -gt 0 ]] || { echo "usage: $0 [--no-install-recommends] PKG..." >&2; exit 2; }
+
+exec 9>/var/lock/godiag-apt.lock
+flock 9
+
+missing=()
+for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+# apt-get ARGS...: retried for up to 10 minutes while another apt holds its locks.
+apt() {
+  local err
+  for _ in $(seq 120); do
+    if err=$(DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@" 2>&1 >/dev/null); then
+      return 0
+    fi
+    grep -q 'Could not get lock' <<<"$err" || { echo "$err" >&2; return 1; }
+    sleep 5
+  done
+  echo "$err" >&2
+  return 1
+}
+apt update -qq
+apt install -y -qq "${opts[@]}" "${missing[@]}"
