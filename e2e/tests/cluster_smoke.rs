@@ -69,20 +69,7 @@ async fn port_forward_reaches_loopback_pprof() -> Result<()> {
         pods.create(&PostParams::default(), &goapp_pod("goapp")).await?;
         wait_for(&pods, "goapp", "goapp pod Running", TIMEOUT, is_pod_running()).await?;
 
-        // Running is not listening yet: retry the forward until goapp answers, bounded.
-        let deadline = tokio::time::Instant::now() + TIMEOUT;
-        let response = loop {
-            match common::get_through_port_forward(&pods, "goapp", 6060, "/debug/pprof/").await {
-                Ok(r) if r.starts_with("HTTP/1.1 200") => break r,
-                Ok(other) if tokio::time::Instant::now() >= deadline => {
-                    anyhow::bail!("no HTTP 200 from /debug/pprof/ through port-forward; last response:\n{other}")
-                }
-                Err(e) if tokio::time::Instant::now() >= deadline => {
-                    return Err(e.context("no HTTP 200 from /debug/pprof/ through port-forward"));
-                }
-                _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
-            }
-        };
+        let response = common::wait_until_serving(&pods, "goapp", 6060, "/debug/pprof/").await?;
         ensure!(response.contains("goroutine"), "pprof index does not list the goroutine profile:\n{response}");
         Ok(())
     })

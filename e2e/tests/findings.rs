@@ -101,6 +101,11 @@ async fn a_pod_burning_more_than_its_cpu_limit_gets_the_throttling_finding() -> 
         deployments.create(&PostParams::default(), &dep).await?;
         wait_for(&deployments, "throttled", "the Go program to run", TIMEOUT, common::godiag::deployment_available)
             .await?;
+        // Available is only started: a program under a fifth of a core may not have bound its
+        // port yet when the request begins (CI: the CPU profile's connection was refused).
+        let pod = common::godiag::the_pod(&client, &ns, "throttled").await?;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        common::wait_until_serving(&pods, pod.metadata.name.as_deref().context("pod name")?, 6060, "/healthz").await?;
         let req = apply_request(
             &ns,
             "why-slow",

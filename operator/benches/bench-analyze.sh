@@ -5,14 +5,17 @@
 #
 #   operator/benches/bench-analyze.sh [RUNS]
 #
-# Needs: cargo, go (for pprof and to generate the two >= 1 MB profiles), python3; hyperfine if
-# installed (Debian: apt-get install -y hyperfine), otherwise a plain timing loop.
+# Needs: cargo, go (for pprof and to generate the two >= 1 MB profiles), python3; hyperfine
+# (installed from Debian when missing and this runs as root; otherwise a plain timing loop).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 runs="${1:-10}"
 fx="$root/operator/analyze/tests/fixtures"
 work="$root/target/bench-analyze"
 mkdir -p "$work"
+if ! command -v hyperfine >/dev/null && [[ $(id -u) == 0 ]]; then
+  "$root/scripts/apt-install.sh" hyperfine || echo "(hyperfine not installed: timing with a plain loop)"
+fi
 
 cargo build --quiet --release -p godiag --bin godiag --manifest-path "$root/Cargo.toml"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/godiag"

@@ -268,6 +268,25 @@ pub async fn dump_diagnostics(client: &Client, namespace: &str) {
     eprintln!("===== end of diagnostics =====");
 }
 
+/// Waits until the program in `pod` answers `path` on `port` with HTTP 200 through a
+/// port-forward (Running is not listening yet: a program just started, or starved of CPU, may
+/// not have bound its port), retrying every 500 ms up to [`TIMEOUT`]; returns that response.
+pub async fn wait_until_serving(pods: &Api<Pod>, pod: &str, port: u16, path: &str) -> Result<String> {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        match get_through_port_forward(pods, pod, port, path).await {
+            Ok(r) if r.starts_with("HTTP/1.1 200") => return Ok(r),
+            Ok(other) if tokio::time::Instant::now() >= deadline => {
+                anyhow::bail!("no HTTP 200 from {path} through port-forward to {pod}; last response:\n{other}")
+            }
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(e.context(format!("no HTTP 200 from {path} through port-forward to {pod}")));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
 /// One HTTP/1.1 GET over a fresh API-server port-forward; returns the raw response.
 pub async fn get_through_port_forward(pods: &Api<Pod>, pod: &str, port: u16, path: &str) -> Result<String> {
     let mut forwarder = pods.portforward(pod, &[port]).await.context("opening port-forward")?;
