@@ -19,8 +19,8 @@ missing=()
 for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
-# apt-get ARGS...: retried for up to 10 minutes while another apt holds its locks.
-apt() {
+# apt_get ARGS...: apt-get, retried for up to 10 minutes while another apt holds its locks.
+apt_get() {
   local err
   for _ in $(seq 120); do
     if err=$(DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@" 2>&1 >/dev/null); then
@@ -32,5 +32,5 @@ apt() {
   echo "$err" >&2
   return 1
 }
-apt update -qq
-apt install -y -qq "${opts[@]}" "${missing[@]}"
+apt_get update -qq
+apt_get install -y -qq "${opts[@]}" "${missing[@]}"
