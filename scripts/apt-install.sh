@@ -12,12 +12,21 @@ opts=()
 [[ ${1:-} == --no-install-recommends ]] && { opts+=("$1"); shift; }
 [[ $# -gt 0 ]] || { echo "usage: $0 [--no-install-recommends] PKG..." >&2; exit 2; }
 
+# find_missing PKG...: the ones dpkg does not have installed, into the array `missing`.
+find_missing() {
+  missing=()
+  local p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+}
+# Nothing to do is decided before the lock (no wait behind another script's install), and again
+# under it (that install may have brought the same packages).
+find_missing "$@"
+[[ ${#missing[@]} -eq 0 ]] && exit 0
 exec 9>/var/lock/godiag-apt.lock
 flock 9
-
-missing=()
-for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+find_missing "$@"
 [[ ${#missing[@]} -eq 0 ]] && exit 0
+echo "[apt-install.sh] installing Debian packages: ${missing[*]}"
 
 # apt_get ARGS...: apt-get, retried for up to 10 minutes while another apt holds its locks.
 apt_get() {

@@ -19,13 +19,8 @@ t0=$SECONDS
 # --- 1. host packages (Debian) -------------------------------------------------------
 pkgs=(containernetworking-plugins openssl iproute2 iptables conntrack util-linux
       busybox-static gcc libc6-dev libseccomp-dev pkg-config python3 curl time)
-missing=()
-for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  log "installing Debian packages: ${missing[*]}"
-  # One apt at a time: run-local.sh installs Chromium meanwhile.
-  "$here/../../scripts/apt-install.sh" "${missing[@]}"
-fi
+# Only the missing ones, one apt at a time: run-local.sh installs Chromium meanwhile.
+"$here/../../scripts/apt-install.sh" "${pkgs[@]}"
 
 # --- 2. binaries (cached after the first build) --------------------------------------
 "$here/build-binaries.sh" kubernetes etcd containerd runc
