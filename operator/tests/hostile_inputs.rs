@@ -143,6 +143,22 @@ fn long_name_deep_stack(sample_type: &str) -> Vec<u8> {
     gzip(&p)
 }
 
+/// A location of 8,192 inlined frames referenced 16,384 times by one sample (a few KB): its
+/// stack would expand to 134 M frames.
+fn inlined_frames_bomb() -> Vec<u8> {
+    let mut p = head(&["", "samples", "count", "main.f"]);
+    field_bytes(2, &sample(&[1; 16384], 1), &mut p);
+    let loc = msg(|m| {
+        field_varint(1, 1, m);
+        for _ in 0..8192 {
+            field_bytes(4, &msg(|l| field_varint(1, 1, l)), m);
+        }
+    });
+    field_bytes(4, &loc, &mut p);
+    field_bytes(5, &function(1, 3), &mut p);
+    gzip(&p)
+}
+
 /// A goroutine profile whose 512 samples have distinct 2,048-frame stacks of two 4 KiB names.
 fn goroutine_distinct_stacks() -> Vec<u8> {
     let (a, b) = ("a".repeat(4 << 10), "b".repeat(4 << 10));
@@ -306,6 +322,7 @@ fn hostile_pprof_profiles_are_refused_or_analysed_within_bounds() {
             extra: vec!["--svg", "/dev/null"],
             ..case("long-name-deep-stack.pb.gz", long_name_deep_stack("samples"), true, "aaaa")
         },
+        case("inlined-frames-bomb.pb.gz", inlined_frames_bomb(), false, "stacks expand to more than"),
         case("goroutine-distinct-stacks.pb.gz", goroutine_distinct_stacks(), true, "Goroutines: 512 (512 groups"),
         case("goroutine-long-name.pb.gz", long_name_deep_stack("goroutine"), true, "aaaa"),
     ]);

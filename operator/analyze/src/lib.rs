@@ -112,23 +112,30 @@ pub fn analyze_bytes(data: &[u8], opts: &AnalyzeOptions) -> Result<Analysis, Ana
     match detect(data) {
         InputKind::Trace => trace::analyze(data, &opts.thresholds, &opts.resources).map(Analysis::Trace),
         InputKind::GoroutineText => goroutine::analyze_text(data, opts).map(Analysis::Goroutines),
-        InputKind::Pprof => {
-            let p = pprof::decode::decode(data).map_err(|e| match e {
-                AnalyzeError::MalformedProfile(m) if !pprof::decode::is_gzip(data) => AnalyzeError::UnknownFormat(m),
-                other => other,
-            })?;
-            analyze_profile(&p, opts)
-        }
+        InputKind::Pprof => decode_and_analyze(data, opts).map(|(_, a)| a),
     }
 }
 
-fn analyze_profile(p: &pprof::Profile, opts: &AnalyzeOptions) -> Result<Analysis, AnalyzeError> {
-    match p.guess_type() {
-        pprof::ProfileType::Goroutine | pprof::ProfileType::Goroutineleak if opts.sample_type.is_none() => {
-            Ok(Analysis::Goroutines(goroutine::analyze_profile(p, opts)))
-        }
-        _ => pprof::analyze_profile(p, opts).map(Analysis::Pprof),
-    }
+/// Decodes a pprof profile and analyses it: a goroutine profile as goroutines (unless a sample
+/// type is asked for), any other by function, its tallies fed in the decode's own pass over the
+/// stacks.
+fn decode_and_analyze(data: &[u8], opts: &AnalyzeOptions) -> Result<(pprof::Profile, Analysis), AnalyzeError> {
+    let goroutines = |p: &pprof::Profile| {
+        matches!(p.guess_type(), pprof::ProfileType::Goroutine | pprof::ProfileType::Goroutineleak)
+            && opts.sample_type.is_none()
+    };
+    let (p, walked) =
+        pprof::decode::decode_visiting(data, |p| if goroutines(p) { None } else { pprof::Tallies::for_walk(p, opts) })
+            .map_err(|e| match e {
+                AnalyzeError::MalformedProfile(m) if !pprof::decode::is_gzip(data) => AnalyzeError::UnknownFormat(m),
+                other => other,
+            })?;
+    let a = if goroutines(&p) {
+        Analysis::Goroutines(goroutine::analyze_profile(&p, opts))
+    } else {
+        Analysis::Pprof(pprof::analyze_walked(&p, opts, walked)?)
+    };
+    Ok((p, a))
 }
 
 /// Analyses bytes of any supported kind and builds the digest a sibling comparison needs (see
@@ -159,11 +166,7 @@ pub fn analyze_with_flame(
     };
     let (mut analysis, stacks) = match detect(data) {
         InputKind::Pprof => {
-            let p = pprof::decode::decode(data).map_err(|e| match e {
-                AnalyzeError::MalformedProfile(m) if !pprof::decode::is_gzip(data) => AnalyzeError::UnknownFormat(m),
-                other => other,
-            })?;
-            let a = analyze_profile(&p, &wide)?;
+            let (p, a) = decode_and_analyze(data, &wide)?;
             let stacks = match &a {
                 Analysis::Pprof(r) => {
                     let col = p.column(Some(&r.sample_type))?;

@@ -96,21 +96,23 @@ pub struct Attributor {
     by_pair: FxHashMap<(u32, u32), i64>,
     profiling: i64,
     total: i64,
-    walk: Walk,
 }
 
 /// What one stack's frames said so far: a profiler's frame anywhere, the innermost frame of the
 /// best rank, the outermost frame that is not a trampoline (the owner of a runtime-only
-/// stack), and the first frame not skipped as a leaf.
-#[derive(Clone, Copy, Default)]
-struct Walk {
+/// stack), the outermost frame, and the first frame not skipped as a leaf ([`NONE`] while
+/// there is none: plain numbers, so that the walk keeps them in registers).
+#[derive(Clone, Copy)]
+pub struct Walk {
     profiler: bool,
     best: u8,
     best_frame: u32,
-    outer: Option<u32>,
-    last: Option<u32>,
-    leaf: Option<u32>,
+    outer: u32,
+    last: u32,
+    leaf: u32,
 }
+
+const NONE: u32 = u32::MAX;
 
 impl Attributor {
     pub fn new(p: &Profile, leaf: Leaf) -> Self {
@@ -126,7 +128,7 @@ impl Attributor {
                 rank | if is_profiler(n) { PROFILER } else { 0 } | if skip { SKIP_LEAF } else { 0 }
             })
             .collect();
-        Attributor { flags, by_pair: FxHashMap::default(), profiling: 0, total: 0, walk: Walk::default() }
+        Attributor { flags, by_pair: FxHashMap::default(), profiling: 0, total: 0 }
     }
 
     pub fn finish(self, p: &Profile) -> Attribution {
@@ -158,40 +160,54 @@ impl Attributor {
 }
 
 impl FrameVisitor for Attributor {
+    type Walk = Walk;
+
     #[inline(always)]
-    fn begin(&mut self, _: i64) {
-        self.walk = Walk { best: u8::MAX, ..Walk::default() };
+    fn begin(&mut self, _: i64) -> Walk {
+        Walk { profiler: false, best: u8::MAX, best_frame: NONE, outer: NONE, last: NONE, leaf: NONE }
     }
 
     #[inline(always)]
-    fn frame(&mut self, f: u32) {
-        let fl = self.flags[f as usize];
-        let w = &mut self.walk;
+    fn frame(&mut self, w: &mut Walk, f: u32) {
+        let Some(&fl) = self.flags.get(f as usize) else { return };
         w.profiler |= fl & PROFILER != 0;
+        // The program's own frame and the leaf found, nothing further out changes the result
+        // but a profiler's frame: most frames of a deep stack end here.
+        if w.best == 0 && w.leaf != NONE {
+            return;
+        }
         let r = fl & RANK_BITS;
         if r < w.best {
             w.best = r;
             w.best_frame = f;
         }
         if r != TRAMPOLINE {
-            w.outer = Some(f);
+            w.outer = f;
         }
-        w.last = Some(f);
-        if w.leaf.is_none() && fl & SKIP_LEAF == 0 {
-            w.leaf = Some(f);
+        w.last = f;
+        if w.leaf == NONE && fl & SKIP_LEAF == 0 {
+            w.leaf = f;
         }
     }
 
-    fn end(&mut self, v: i64) {
-        let w = self.walk;
+    fn end(&mut self, w: Walk, v: i64) {
         if w.profiler {
             self.profiling = self.profiling.saturating_add(v);
             return;
         }
         self.total = self.total.saturating_add(v);
-        let Some(last) = w.last else { return };
-        let o = if w.best < 4 { w.best_frame } else { w.outer.unwrap_or(last) };
-        let e = self.by_pair.entry((o, w.leaf.unwrap_or(o))).or_insert(0);
+        if w.last == NONE {
+            return;
+        }
+        let o = if w.best < 4 {
+            w.best_frame
+        } else if w.outer != NONE {
+            w.outer
+        } else {
+            w.last
+        };
+        let leaf = if w.leaf != NONE { w.leaf } else { o };
+        let e = self.by_pair.entry((o, leaf)).or_insert(0);
         *e = e.saturating_add(v);
     }
 }

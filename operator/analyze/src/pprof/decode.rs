@@ -10,14 +10,16 @@ use crate::kind::ArtifactKind;
 use crate::wire::{Field, FieldError, Fields, WireType, read_varint};
 use serde::{Deserialize, Serialize};
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::io::Read;
 
 /// Largest decompressed profile godiag reads. The largest real Go profiles we know of are about
 /// 10 MB raw; this leaves room while keeping a gzip bomb far under the operator's memory limit.
 pub const MAX_DECOMPRESSED: u64 = 64 << 20;
-/// Upper bound on frames visited when expanding every sample's stack once. Keeps pathological
-/// inputs (a few bytes referencing a location with thousands of lines, many times) from hanging.
+/// Upper bound on the frames of locations with several (inlined) frames visited when expanding
+/// every sample's stack once. Keeps pathological inputs (a few bytes referencing a location with
+/// thousands of lines, many times) from hanging. A location of one frame takes a byte of the
+/// profile or more per reference: [`MAX_DECOMPRESSED`] bounds those.
 pub const MAX_FRAME_VISITS: u64 = 1 << 26;
 /// Most entries per table of a profile (a large real CPU profile has ~50 k strings and ~23 k
 /// functions). Each is counted before it is kept.
@@ -58,47 +60,38 @@ pub struct Profile {
     samples: Vec<(u32, u32)>,
     /// Location ids to where each location's frames are in `loc_funcs`.
     table: LocTable,
+    /// Per location id, when the ids are dense: the function of a location with one frame (most
+    /// are), [`MULTI`] for the others; what the walks over the stacks look up first.
+    one: Vec<u32>,
     /// `sample_types.len()` values per sample.
     values: Vec<i64>,
+    /// Per sample type, the sum over all samples (saturating).
+    totals: Vec<i64>,
+    /// Whether any sample has a value other than zero.
+    any_value: bool,
     pub period_type: Option<ValueKind>,
     pub period: i64,
     pub duration_nanos: i64,
     pub time_nanos: i64,
 }
 
-/// A tally fed one frame at a time by [`Profile::visit_frames`]: `begin` with the sample's value,
-/// `frame` for each of its frames (function indices, leaf first), `end` with the value again.
+/// A tally fed one frame at a time by [`Profile::visit_frames`]: `begin` with the sample's value
+/// gives the state of the walk over its stack, `frame` takes each of its frames (function
+/// indices, leaf first), `end` the state and the value again. The state is the walk's own local
+/// (kept in registers over the frames of a stack), not a field of the tally.
 pub trait FrameVisitor {
-    fn begin(&mut self, value: i64);
-    fn frame(&mut self, func: u32);
-    fn end(&mut self, value: i64);
+    type Walk: Copy;
+    fn begin(&mut self, value: i64) -> Self::Walk;
+    fn frame(&mut self, walk: &mut Self::Walk, func: u32);
+    fn end(&mut self, walk: Self::Walk, value: i64);
 
     /// One whole stack (leaf first) and its value.
     fn add(&mut self, frames: &[u32], value: i64) {
-        self.begin(value);
+        let mut w = self.begin(value);
         for &f in frames {
-            self.frame(f);
+            self.frame(&mut w, f);
         }
-        self.end(value);
-    }
-}
-
-/// Two tallies fed by one walk.
-impl<A: FrameVisitor, B: FrameVisitor> FrameVisitor for (&mut A, &mut B) {
-    #[inline(always)]
-    fn begin(&mut self, value: i64) {
-        self.0.begin(value);
-        self.1.begin(value);
-    }
-    #[inline(always)]
-    fn frame(&mut self, func: u32) {
-        self.0.frame(func);
-        self.1.frame(func);
-    }
-    #[inline(always)]
-    fn end(&mut self, value: i64) {
-        self.0.end(value);
-        self.1.end(value);
+        self.end(w, value);
     }
 }
 
@@ -154,7 +147,18 @@ fn out_of_memory(bytes: usize) -> AnalyzeError {
 
 /// Decodes gzip or raw profile.proto bytes.
 pub fn decode(data: &[u8]) -> Result<Profile, AnalyzeError> {
-    if is_gzip(data) { decode_raw(gunzip(data)?) } else { decode_raw(data.to_vec()) }
+    decode_visiting(data, |_| None::<(usize, NoVisit)>).map(|(p, _)| p)
+}
+
+/// [`decode`], feeding a visitor in the same pass over the samples: `make` gets the profile's
+/// tables before any sample is read, and gives the column to walk and the visitor, or `None`.
+/// The visitor sees each stack with a value in that column, like [`Profile::visit_frames`]
+/// (whose second read of the samples this saves); it is only of use when the decode succeeds.
+pub fn decode_visiting<V: FrameVisitor>(
+    data: &[u8],
+    make: impl FnOnce(&Profile) -> Option<(usize, V)>,
+) -> Result<(Profile, Option<V>), AnalyzeError> {
+    if is_gzip(data) { decode_raw(gunzip(data)?, make) } else { decode_raw(data.to_vec(), make) }
 }
 
 fn malformed(what: &str) -> impl Fn(FieldError) -> AnalyzeError + '_ {
@@ -330,7 +334,10 @@ impl<'a> Interner<'a> {
     }
 }
 
-fn decode_raw(raw: Vec<u8>) -> Result<Profile, AnalyzeError> {
+fn decode_raw<V: FrameVisitor>(
+    raw: Vec<u8>,
+    make: impl FnOnce(&Profile) -> Option<(usize, V)>,
+) -> Result<(Profile, Option<V>), AnalyzeError> {
     // The samples are kept as ranges of these bytes (u32 offsets), like a decompressed profile.
     if raw.len() as u64 > MAX_DECOMPRESSED {
         return Err(AnalyzeError::TooLarge(format!("profile is larger than {} MiB", MAX_DECOMPRESSED >> 20)));
@@ -398,50 +405,87 @@ fn decode_raw(raw: Vec<u8>) -> Result<Profile, AnalyzeError> {
     drop(func_index);
 
     let table = LocTable::new(loc_index, &loc_start);
-    // Every sample checked once: known locations, one value per sample type, and the frames
-    // its stack expands to (bounded in all). The walks over the stacks read the ids again.
-    let mut visits: u64 = 0;
-    let mut samples: Vec<(u32, u32)> = Vec::with_capacity(t.samples);
-    let mut values: Vec<i64> = Vec::with_capacity(t.samples.saturating_mul(ncols));
-    for f in Fields::new(data) {
-        let Ok(Field::Bytes(2, msg)) = f else { continue };
-        let before_vals = values.len();
-        decode_sample(msg, &table, |_, n| visits += u64::from(n), Some(&mut values))?;
-        if values.len() - before_vals != ncols {
-            return Err(AnalyzeError::MalformedProfile(format!(
-                "sample has {} values for {} sample types",
-                values.len() - before_vals,
-                ncols
-            )));
-        }
-        if visits > MAX_FRAME_VISITS {
-            return Err(AnalyzeError::TooLarge(format!("stacks expand to more than {MAX_FRAME_VISITS} frames")));
-        }
-        // The message lies inside `data`, which is at most MAX_DECOMPRESSED bytes.
-        let start = msg.as_ptr() as usize - data.as_ptr() as usize;
-        samples.push((start as u32, msg.len() as u32));
-    }
+    let one = table.single_frames(&loc_funcs);
     let period_type = t.period_type.map(|(ty, unit)| ValueKind { name: s(ty), unit: s(unit) });
-    let (period, duration_nanos, time_nanos) = (t.period, t.duration_nanos, t.time_nanos);
+    let (period, duration_nanos, time_nanos, samples) = (t.period, t.duration_nanos, t.time_nanos, t.samples);
     drop(t);
 
-    Ok(Profile {
+    let mut p = Profile {
         sample_types,
         default_index,
         names: names.names,
         loc_funcs,
         raw,
-        samples,
+        samples: Vec::new(),
         table,
-        values,
+        one,
+        values: Vec::new(),
+        totals: vec![0; ncols],
+        any_value: false,
         period_type,
         period,
         duration_nanos,
         time_nanos,
-    })
+    };
+    let mut visit = make(&p);
+    p.read_samples(samples, visit.as_mut().map(|(col, v)| (*col, v)))?;
+    Ok((p, visit.map(|(_, v)| v)))
+}
+
+/// A visitor that visits nothing, for [`decode`].
+pub struct NoVisit;
+
+impl FrameVisitor for NoVisit {
+    type Walk = ();
+    fn begin(&mut self, _: i64) {}
+    fn frame(&mut self, _: &mut (), _: u32) {}
+    fn end(&mut self, _: (), _: i64) {}
 }
 
 impl Profile {
+    /// Every sample checked once (known locations, one value per sample type, the frames its
+    /// stack expands to, bounded in all) and kept as its place in `raw` and its values; the
+    /// stacks with a value in column `col` fed to the visitor in the same pass. Later walks over
+    /// the stacks read the ids again.
+    fn read_samples<V: FrameVisitor>(
+        &mut self,
+        count: usize,
+        mut visit: Option<(usize, &mut V)>,
+    ) -> Result<(), AnalyzeError> {
+        let ncols = self.sample_types.len();
+        let Profile { raw, samples, values, totals, any_value, table, one, loc_funcs, .. } = self;
+        let frames = Frames { table, one, loc_funcs };
+        let data = &raw[..];
+        samples.reserve_exact(count);
+        values.reserve_exact(count.saturating_mul(ncols));
+        let mut visits: u64 = 0;
+        for f in Fields::new(data) {
+            let Ok(Field::Bytes(2, msg)) = f else { continue };
+            let before = values.len();
+            let n = read_values(msg, values, ncols)?;
+            if n != ncols {
+                return Err(AnalyzeError::MalformedProfile(format!("sample has {n} values for {ncols} sample types")));
+            }
+            for (t, &v) in totals.iter_mut().zip(&values[before..]) {
+                *t = t.saturating_add(v);
+                *any_value |= v != 0;
+            }
+            match &mut visit {
+                Some((col, visitor)) if values[before + *col] != 0 => {
+                    let v = values[before + *col];
+                    let mut w = visitor.begin(v);
+                    frames.walk(msg, &mut visits, |func| visitor.frame(&mut w, func))?;
+                    visitor.end(w, v);
+                }
+                _ => frames.walk(msg, &mut visits, |_| {})?,
+            }
+            // The message lies inside `data`, which is at most MAX_DECOMPRESSED bytes.
+            let start = msg.as_ptr() as usize - data.as_ptr() as usize;
+            samples.push((start as u32, msg.len() as u32));
+        }
+        Ok(())
+    }
+
     /// The column index for a sample type name, or the default column.
     pub fn column(&self, wanted: Option<&str>) -> Result<usize, AnalyzeError> {
         match wanted {
@@ -462,16 +506,12 @@ impl Profile {
 
     /// True when no sample has a non-zero value.
     pub fn is_all_zero(&self) -> bool {
-        self.values.iter().all(|&v| v == 0)
+        !self.any_value
     }
 
     /// Sum of one column over all samples.
     pub fn column_total(&self, col: usize) -> i64 {
-        let n = self.sample_types.len();
-        if col >= n {
-            return 0;
-        }
-        self.values.iter().skip(col).step_by(n).fold(0i64, |a, &v| a.saturating_add(v))
+        self.totals.get(col).copied().unwrap_or(0)
     }
 
     /// Calls `f(frames, values)` for every sample with its stack expanded to function indices,
@@ -491,19 +531,7 @@ impl Profile {
                 continue;
             }
             buf.clear();
-            let msg = &self.raw[start as usize..(start + len) as usize];
-            // Checked by `decode`: reading it again cannot fail.
-            let _ = decode_sample(
-                msg,
-                &self.table,
-                |a, n| {
-                    // Locations are one line or a few (inlined calls): pushes, not a copy.
-                    for &func in &self.loc_funcs[a as usize..(a + n) as usize] {
-                        buf.push(func);
-                    }
-                },
-                None,
-            );
+            self.walk_sample(start, len, |func| buf.push(func));
             f(&buf, values);
         }
     }
@@ -519,21 +547,19 @@ impl Profile {
             if v == 0 {
                 continue;
             }
-            visitor.begin(v);
-            let msg = &self.raw[start as usize..(start + len) as usize];
-            // Checked by `decode`: reading it again cannot fail.
-            let _ = decode_sample(
-                msg,
-                &self.table,
-                |a, n| {
-                    for &func in &self.loc_funcs[a as usize..(a + n) as usize] {
-                        visitor.frame(func);
-                    }
-                },
-                None,
-            );
-            visitor.end(v);
+            let mut w = visitor.begin(v);
+            self.walk_sample(start, len, |func| visitor.frame(&mut w, func));
+            visitor.end(w, v);
         }
+    }
+
+    /// The frames of the sample at `raw[start..start + len]`, leaf first, to `frame`. The
+    /// sample was checked by `decode`: nothing here can fail.
+    #[inline(always)]
+    fn walk_sample(&self, start: u32, len: u32, frame: impl FnMut(u32)) {
+        let Some(msg) = self.raw.get(start as usize..(start as usize).saturating_add(len as usize)) else { return };
+        let frames = Frames { table: &self.table, one: &self.one, loc_funcs: &self.loc_funcs };
+        let _ = frames.walk(msg, &mut 0, frame);
     }
 
     /// The stacks `filter` keeps that have a value in column `col`, with that value.
@@ -627,6 +653,9 @@ fn bad(what: &str) -> AnalyzeError {
     AnalyzeError::MalformedProfile(format!("sample: {what}"))
 }
 
+/// In [`Profile::one`]: look the location up in the table.
+const MULTI: u32 = u32::MAX;
+
 /// Location ids to where their frames are in `loc_funcs` (start, count): a table indexed by id
 /// where the ids are dense (Go numbers locations 1..=n; no hashing of millions of references),
 /// the map otherwise (the table is bounded by the number of locations, not by the ids).
@@ -653,6 +682,13 @@ impl LocTable {
         }
     }
 
+    /// Per id of a dense table, the function of a location with exactly one frame, [`MULTI`]
+    /// for the others and for unused ids; empty for a sparse table.
+    fn single_frames(&self, loc_funcs: &[u32]) -> Vec<u32> {
+        let Some(t) = &self.dense else { return Vec::new() };
+        t.iter().map(|&(a, n)| if a != u32::MAX && n == 1 { loc_funcs[a as usize] } else { MULTI }).collect()
+    }
+
     #[inline(always)]
     fn get(&self, id: u64) -> Result<(u32, u32), AnalyzeError> {
         let found = match &self.dense {
@@ -668,18 +704,17 @@ fn unknown_location(id: u64) -> AnalyzeError {
     AnalyzeError::MalformedProfile(format!("sample references unknown location {id}"))
 }
 
-/// Reads one `Sample` message: location ids (field 1) and values (field 2), packed or not;
-/// labels and unknown fields are skipped. Each location, looked up as it is read (leaf first),
-/// goes to `loc` as where its frames are in `loc_funcs` (start, count), the values to `vals`
-/// when given. Inlined into each caller, so that `loc` is too: it runs for every location
-/// reference of a profile.
-#[inline(always)]
-fn decode_sample(
-    b: &[u8],
-    table: &LocTable,
-    mut loc: impl FnMut(u32, u32),
-    mut vals: Option<&mut Vec<i64>>,
-) -> Result<(), AnalyzeError> {
+/// The values (field 2, packed or not) of one `Sample` message, appended to `vals` up to `max`
+/// of them; how many there were. Location ids, labels and unknown fields are skipped by their
+/// lengths.
+fn read_values(b: &[u8], vals: &mut Vec<i64>, max: usize) -> Result<usize, AnalyzeError> {
+    let mut n = 0;
+    let mut push = |v: u64| {
+        if n < max {
+            vals.push(v as i64);
+        }
+        n += 1;
+    };
     let mut pos = 0;
     while pos < b.len() {
         let key = read_varint(b, &mut pos).ok_or_else(|| bad("truncated key"))?;
@@ -687,17 +722,8 @@ fn decode_sample(
         match WireType::of_key(key).ok_or_else(|| bad("unsupported wire type"))? {
             WireType::Varint => {
                 let v = read_varint(b, &mut pos).ok_or_else(|| bad("truncated varint"))?;
-                match field {
-                    1 => {
-                        let (i, n) = table.get(v)?;
-                        loc(i, n);
-                    }
-                    2 => {
-                        if let Some(vals) = vals.as_mut() {
-                            vals.push(v as i64);
-                        }
-                    }
-                    _ => {}
+                if field == 2 {
+                    push(v);
                 }
             }
             WireType::LengthDelimited => {
@@ -707,31 +733,10 @@ fn decode_sample(
                     .and_then(|l| pos.checked_add(l))
                     .filter(|&e| e <= b.len())
                     .ok_or_else(|| bad("length beyond the message"))?;
-                let packed = &b[..end];
-                if field == 1 {
-                    // Most of a large profile's bytes: one id per byte or two. Eight one-byte
-                    // ids at a time where they come in a row, one varint otherwise.
+                if field == 2 {
+                    let packed = &b[..end];
                     while pos < end {
-                        if let Some(w) = packed.get(pos..pos + 8)
-                            && let Ok(w) = <[u8; 8]>::try_from(w)
-                            && u64::from_le_bytes(w) & 0x8080_8080_8080_8080 == 0
-                        {
-                            for id in w {
-                                let (i, n) = table.get(u64::from(id))?;
-                                loc(i, n);
-                            }
-                            pos += 8;
-                            continue;
-                        }
-                        let v = read_varint(packed, &mut pos).ok_or_else(|| bad("truncated packed varint"))?;
-                        let (i, n) = table.get(v)?;
-                        loc(i, n);
-                    }
-                } else if field == 2
-                    && let Some(vals) = vals.as_mut()
-                {
-                    while pos < end {
-                        vals.push(read_varint(packed, &mut pos).ok_or_else(|| bad("truncated packed varint"))? as i64);
+                        push(read_varint(packed, &mut pos).ok_or_else(|| bad("truncated packed varint"))?);
                     }
                 }
                 pos = end;
@@ -744,7 +749,92 @@ fn decode_sample(
             }
         }
     }
-    Ok(())
+    Ok(n)
+}
+
+/// What expands a sample's location ids to frames.
+struct Frames<'a> {
+    table: &'a LocTable,
+    one: &'a [u32],
+    loc_funcs: &'a [u32],
+}
+
+impl Frames<'_> {
+    /// The frames of one `Sample` message's locations (field 1, packed or not), leaf first and
+    /// innermost inlined frame first, to `frame`; other fields are skipped (the message's
+    /// framing was checked by [`read_values`]). `visits` counts the frames of locations with
+    /// several over all samples: an unknown location, a truncated id or more than
+    /// [`MAX_FRAME_VISITS`] of them is an error.
+    /// Inlined into each caller, so that `frame` is too: it runs for every frame of a profile.
+    #[inline(always)]
+    fn walk(&self, msg: &[u8], visits: &mut u64, mut frame: impl FnMut(u32)) -> Result<(), AnalyzeError> {
+        for field in Fields::new(msg) {
+            match field {
+                Ok(Field::Bytes(1, packed)) => {
+                    let mut pos = 0;
+                    while pos < packed.len() {
+                        // Most of a large profile's bytes: one id per byte or two. Eight one-byte
+                        // ids at a time where they come in a row (a profile of fewer than 128
+                        // locations is all of them), one varint otherwise.
+                        if let Some(w) = packed.get(pos..pos + 8)
+                            && let Ok(w) = <[u8; 8]>::try_from(w)
+                            && u64::from_le_bytes(w) & 0x8080_8080_8080_8080 == 0
+                        {
+                            for id in w {
+                                self.frames_of(u64::from(id), visits, &mut frame)?;
+                            }
+                            pos += 8;
+                            continue;
+                        }
+                        let id = read_varint(packed, &mut pos).ok_or_else(|| bad("truncated packed varint"))?;
+                        self.frames_of(id, visits, &mut frame)?;
+                    }
+                }
+                Ok(Field::Varint(1, id)) => self.frames_of(id, visits, &mut frame)?,
+                Ok(_) => {}
+                Err(e) => return Err(bad(&e.to_string())),
+            }
+        }
+        if *visits > MAX_FRAME_VISITS {
+            return Err(too_many_frames());
+        }
+        Ok(())
+    }
+
+    /// One location's frames, innermost first: the function itself for a location of one frame
+    /// in a dense table (one load), the table otherwise.
+    #[inline(always)]
+    fn frames_of(&self, id: u64, visits: &mut u64, frame: &mut impl FnMut(u32)) -> Result<(), AnalyzeError> {
+        match usize::try_from(id).ok().and_then(|i| self.one.get(i)) {
+            // Not counted: a location of one frame takes at least a byte of the profile, which
+            // MAX_DECOMPRESSED bounds.
+            Some(&f) if f != MULTI => frame(f),
+            // Out of line and without the closure, so that the walk's state stays in registers.
+            _ => {
+                let funcs = self.in_table(id)?;
+                *visits += funcs.len() as u64;
+                // Checked before a location of many frames is expanded, however often it recurs.
+                if *visits > MAX_FRAME_VISITS {
+                    return Err(too_many_frames());
+                }
+                for &func in funcs {
+                    frame(func);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn in_table(&self, id: u64) -> Result<&[u32], AnalyzeError> {
+        let (a, n) = self.table.get(id)?;
+        Ok(self.loc_funcs.get(a as usize..(a as usize).saturating_add(n as usize)).unwrap_or(&[]))
+    }
+}
+
+#[cold]
+fn too_many_frames() -> AnalyzeError {
+    AnalyzeError::TooLarge(format!("stacks expand to more than {MAX_FRAME_VISITS} frames"))
 }
 
 #[cfg(test)]

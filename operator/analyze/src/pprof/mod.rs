@@ -65,25 +65,81 @@ pub struct PprofReport {
     pub findings: Vec<Finding>,
 }
 
+/// The two tallies of a profile's analysis (top-N by function, and the program's own code), fed
+/// by one walk over its stacks: the decode's own pass over them (see
+/// [`decode::decode_visiting`]) or [`analyze_profile`]'s.
+pub struct Tallies {
+    tally: top::Tally,
+    attributor: attribute::Attributor,
+}
+
+impl Tallies {
+    fn new(p: &Profile, opts: &AnalyzeOptions) -> Self {
+        let kind = p.guess_type().refined_by(opts.kind);
+        let leaf = if kind == ProfileType::Cpu { Leaf::Sampled } else { Leaf::CallSite };
+        Tallies { tally: top::Tally::new(p), attributor: attribute::Attributor::new(p, leaf) }
+    }
+
+    /// The tallies the analysis of `p` with `opts` needs, and the column they walk, for a walk
+    /// frame by frame; `None` when that cannot feed them (a focus or ignore filter must see each
+    /// whole stack first) or when `opts` do not fit the profile (the analysis says why).
+    pub fn for_walk(p: &Profile, opts: &AnalyzeOptions) -> Option<(usize, Tallies)> {
+        let col = p.column(opts.sample_type.as_deref()).ok()?;
+        if opts.focus.is_some() || opts.ignore.is_some() {
+            return None;
+        }
+        Some((col, Tallies::new(p, opts)))
+    }
+}
+
+impl FrameVisitor for Tallies {
+    type Walk = (top::TallyWalk, attribute::Walk);
+    #[inline(always)]
+    fn begin(&mut self, value: i64) -> Self::Walk {
+        (self.tally.begin(value), self.attributor.begin(value))
+    }
+    #[inline(always)]
+    fn frame(&mut self, walk: &mut Self::Walk, func: u32) {
+        self.tally.frame(&mut walk.0, func);
+        self.attributor.frame(&mut walk.1, func);
+    }
+    #[inline(always)]
+    fn end(&mut self, walk: Self::Walk, value: i64) {
+        self.tally.end(walk.0, value);
+        self.attributor.end(walk.1, value);
+    }
+}
+
 /// Analyses a decoded profile.
 pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> Result<PprofReport, AnalyzeError> {
+    analyze_walked(p, opts, None)
+}
+
+/// [`analyze_profile`], with the tallies [`Tallies::for_walk`] gave when the decode has already
+/// fed them.
+pub fn analyze_walked(
+    p: &Profile,
+    opts: &AnalyzeOptions,
+    walked: Option<Tallies>,
+) -> Result<PprofReport, AnalyzeError> {
     let col = p.column(opts.sample_type.as_deref())?;
     let filter = Filter::new(opts.focus.as_deref(), opts.ignore.as_deref())?;
     let cf = filter.compile_for(p);
     let kind = p.guess_type().refined_by(opts.kind);
-    let leaf = if kind == ProfileType::Cpu { Leaf::Sampled } else { Leaf::CallSite };
     // One walk over the stacks feeds both tallies; frame by frame, without copying a stack,
     // unless a filter needs to see each whole stack first.
-    let mut tally = top::Tally::new(p);
-    let mut attributor = attribute::Attributor::new(p, leaf);
-    if cf.keeps_all() {
-        p.visit_frames(col, &mut (&mut tally, &mut attributor));
-    } else {
-        p.for_each_kept(col, &cf, |frames, v| {
-            tally.add(frames, v);
-            attributor.add(frames, v);
-        });
-    }
+    let Tallies { tally, attributor } = match walked {
+        Some(t) => t,
+        None => {
+            let mut t = Tallies::new(p, opts);
+            if cf.keeps_all() {
+                p.visit_frames(col, &mut t);
+            } else {
+                p.for_each_kept(col, &cf, |frames, v| t.add(frames, v));
+            }
+            t
+        }
+    };
     let (all, total) = tally.finish(p);
     let own = attributor.finish(p);
     let vk = &p.sample_types[col];

@@ -33,7 +33,12 @@ pub struct Tally {
     stamp: Vec<u32>,
     sample_no: u32,
     total: i64,
-    /// The sample being walked: its value, and whether its leaf is still to come.
+}
+
+/// The stack being walked: its number, its value, and whether its leaf is still to come.
+#[derive(Clone, Copy)]
+pub struct TallyWalk {
+    no: u32,
     value: i64,
     at_leaf: bool,
 }
@@ -41,7 +46,7 @@ pub struct Tally {
 impl Tally {
     pub fn new(p: &Profile) -> Self {
         let n = p.names.len();
-        Tally { flat: vec![0; n], cum: vec![0; n], stamp: vec![0; n], sample_no: 0, total: 0, value: 0, at_leaf: false }
+        Tally { flat: vec![0; n], cum: vec![0; n], stamp: vec![0; n], sample_no: 0, total: 0 }
     }
 
     /// The functions in pprof's `-top` order, and the total.
@@ -56,29 +61,38 @@ impl Tally {
 }
 
 impl FrameVisitor for Tally {
+    type Walk = TallyWalk;
+
     #[inline(always)]
-    fn begin(&mut self, v: i64) {
+    fn begin(&mut self, v: i64) -> TallyWalk {
         self.sample_no = self.sample_no.wrapping_add(1).max(1);
+        if self.sample_no == 1 {
+            // Numbers wrapped (or this is the first stack): no stamp may look current.
+            self.stamp.fill(0);
+        }
         self.total = self.total.saturating_add(v);
-        self.value = v;
-        self.at_leaf = true;
+        TallyWalk { no: self.sample_no, value: v, at_leaf: true }
     }
 
     #[inline(always)]
-    fn frame(&mut self, f: u32) {
+    fn frame(&mut self, w: &mut TallyWalk, f: u32) {
         let f = f as usize;
-        if self.at_leaf {
-            self.flat[f] = self.flat[f].saturating_add(self.value);
-            self.at_leaf = false;
+        if w.at_leaf {
+            if let Some(flat) = self.flat.get_mut(f) {
+                *flat = flat.saturating_add(w.value);
+            }
+            w.at_leaf = false;
         }
-        if self.stamp[f] != self.sample_no {
-            self.stamp[f] = self.sample_no;
-            self.cum[f] = self.cum[f].saturating_add(self.value);
+        if let Some(stamp) = self.stamp.get_mut(f)
+            && *stamp != w.no
+        {
+            *stamp = w.no;
+            self.cum[f] = self.cum[f].saturating_add(w.value);
         }
     }
 
     #[inline(always)]
-    fn end(&mut self, _: i64) {}
+    fn end(&mut self, _: TallyWalk, _: i64) {}
 }
 
 /// pprof's FlatNameOrder.
