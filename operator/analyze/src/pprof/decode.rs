@@ -427,9 +427,9 @@ fn decode_raw<V: FrameVisitor>(
         duration_nanos,
         time_nanos,
     };
-    let mut visit = make(&p);
-    p.read_samples(samples, visit.as_mut().map(|(col, v)| (*col, v)))?;
-    Ok((p, visit.map(|(_, v)| v)))
+    let visit = make(&p);
+    let visited = p.read_samples(samples, visit)?;
+    Ok((p, visited))
 }
 
 /// A visitor that visits nothing, for [`decode`].
@@ -450,8 +450,9 @@ impl Profile {
     fn read_samples<V: FrameVisitor>(
         &mut self,
         count: usize,
-        mut visit: Option<(usize, &mut V)>,
-    ) -> Result<(), AnalyzeError> {
+        // By value: a local of the walk, so that its tables' addresses stay in registers.
+        mut visit: Option<(usize, V)>,
+    ) -> Result<Option<V>, AnalyzeError> {
         let ncols = self.sample_types.len();
         let Profile { raw, samples, values, totals, any_value, table, one, loc_funcs, .. } = self;
         let frames = Frames { table, one, loc_funcs };
@@ -462,28 +463,44 @@ impl Profile {
         for f in Fields::new(data) {
             let Ok(Field::Bytes(2, msg)) = f else { continue };
             let before = values.len();
-            let n = read_values(msg, values, ncols)?;
-            if n != ncols {
-                return Err(AnalyzeError::MalformedProfile(format!("sample has {n} values for {ncols} sample types")));
+            let shape = read_values(msg, values, ncols)?;
+            if shape.values != ncols {
+                return Err(AnalyzeError::MalformedProfile(format!(
+                    "sample has {} values for {ncols} sample types",
+                    shape.values
+                )));
             }
             for (t, &v) in totals.iter_mut().zip(&values[before..]) {
                 *t = t.saturating_add(v);
                 *any_value |= v != 0;
             }
+            // Go writes a sample's location ids as one packed field: walked without reading the
+            // message's fields again.
             match &mut visit {
                 Some((col, visitor)) if values[before + *col] != 0 => {
                     let v = values[before + *col];
                     let mut w = visitor.begin(v);
-                    frames.walk(msg, &mut visits, |func| visitor.frame(&mut w, func))?;
+                    let mut frame = |func| visitor.frame(&mut w, func);
+                    match shape.packed_ids {
+                        Some((a, b)) => frames.walk_packed(&msg[a..b], &mut visits, &mut frame)?,
+                        None if shape.id_fields > 0 => frames.walk(msg, &mut visits, frame)?,
+                        None => {}
+                    }
                     visitor.end(w, v);
                 }
-                _ => frames.walk(msg, &mut visits, |_| {})?,
+                _ => match shape.packed_ids {
+                    Some((a, b)) => frames.walk_packed(&msg[a..b], &mut visits, &mut |_| {})?,
+                    None => frames.walk(msg, &mut visits, |_| {})?,
+                },
+            }
+            if visits > MAX_FRAME_VISITS {
+                return Err(too_many_frames());
             }
             // The message lies inside `data`, which is at most MAX_DECOMPRESSED bytes.
             let start = msg.as_ptr() as usize - data.as_ptr() as usize;
             samples.push((start as u32, msg.len() as u32));
         }
-        Ok(())
+        Ok(visit.map(|(_, v)| v))
     }
 
     /// The column index for a sample type name, or the default column.
@@ -704,10 +721,21 @@ fn unknown_location(id: u64) -> AnalyzeError {
     AnalyzeError::MalformedProfile(format!("sample references unknown location {id}"))
 }
 
+/// What [`read_values`] saw of a sample.
+struct SampleFields {
+    /// How many values it has.
+    values: usize,
+    /// Where its location ids are when they are one packed field (as Go writes them).
+    packed_ids: Option<(usize, usize)>,
+    /// How many location id fields it has.
+    id_fields: usize,
+}
+
 /// The values (field 2, packed or not) of one `Sample` message, appended to `vals` up to `max`
-/// of them; how many there were. Location ids, labels and unknown fields are skipped by their
+/// of them, and where its location ids are. Labels and unknown fields are skipped by their
 /// lengths.
-fn read_values(b: &[u8], vals: &mut Vec<i64>, max: usize) -> Result<usize, AnalyzeError> {
+fn read_values(b: &[u8], vals: &mut Vec<i64>, max: usize) -> Result<SampleFields, AnalyzeError> {
+    let (mut packed_ids, mut id_fields) = (None, 0);
     let mut n = 0;
     let mut push = |v: u64| {
         if n < max {
@@ -722,8 +750,10 @@ fn read_values(b: &[u8], vals: &mut Vec<i64>, max: usize) -> Result<usize, Analy
         match WireType::of_key(key).ok_or_else(|| bad("unsupported wire type"))? {
             WireType::Varint => {
                 let v = read_varint(b, &mut pos).ok_or_else(|| bad("truncated varint"))?;
-                if field == 2 {
-                    push(v);
+                match field {
+                    1 => id_fields += 1,
+                    2 => push(v),
+                    _ => {}
                 }
             }
             WireType::LengthDelimited => {
@@ -733,7 +763,10 @@ fn read_values(b: &[u8], vals: &mut Vec<i64>, max: usize) -> Result<usize, Analy
                     .and_then(|l| pos.checked_add(l))
                     .filter(|&e| e <= b.len())
                     .ok_or_else(|| bad("length beyond the message"))?;
-                if field == 2 {
+                if field == 1 {
+                    id_fields += 1;
+                    packed_ids = Some((pos, end));
+                } else if field == 2 {
                     let packed = &b[..end];
                     while pos < end {
                         push(read_varint(packed, &mut pos).ok_or_else(|| bad("truncated packed varint"))?);
@@ -749,7 +782,7 @@ fn read_values(b: &[u8], vals: &mut Vec<i64>, max: usize) -> Result<usize, Analy
             }
         }
     }
-    Ok(n)
+    Ok(SampleFields { values: n, packed_ids: packed_ids.filter(|_| id_fields == 1), id_fields })
 }
 
 /// What expands a sample's location ids to frames.
@@ -770,26 +803,7 @@ impl Frames<'_> {
     fn walk(&self, msg: &[u8], visits: &mut u64, mut frame: impl FnMut(u32)) -> Result<(), AnalyzeError> {
         for field in Fields::new(msg) {
             match field {
-                Ok(Field::Bytes(1, packed)) => {
-                    let mut pos = 0;
-                    while pos < packed.len() {
-                        // Most of a large profile's bytes: one id per byte or two. Eight one-byte
-                        // ids at a time where they come in a row (a profile of fewer than 128
-                        // locations is all of them), one varint otherwise.
-                        if let Some(w) = packed.get(pos..pos + 8)
-                            && let Ok(w) = <[u8; 8]>::try_from(w)
-                            && u64::from_le_bytes(w) & 0x8080_8080_8080_8080 == 0
-                        {
-                            for id in w {
-                                self.frames_of(u64::from(id), visits, &mut frame)?;
-                            }
-                            pos += 8;
-                            continue;
-                        }
-                        let id = read_varint(packed, &mut pos).ok_or_else(|| bad("truncated packed varint"))?;
-                        self.frames_of(id, visits, &mut frame)?;
-                    }
-                }
+                Ok(Field::Bytes(1, packed)) => self.walk_packed(packed, visits, &mut frame)?,
                 Ok(Field::Varint(1, id)) => self.frames_of(id, visits, &mut frame)?,
                 Ok(_) => {}
                 Err(e) => return Err(bad(&e.to_string())),
@@ -797,6 +811,30 @@ impl Frames<'_> {
         }
         if *visits > MAX_FRAME_VISITS {
             return Err(too_many_frames());
+        }
+        Ok(())
+    }
+
+    /// [`Self::walk`] over one packed field of location ids.
+    #[inline(always)]
+    fn walk_packed(&self, packed: &[u8], visits: &mut u64, frame: &mut impl FnMut(u32)) -> Result<(), AnalyzeError> {
+        let mut pos = 0;
+        while pos < packed.len() {
+            // Most of a large profile's bytes: one id per byte or two. Eight one-byte ids at a
+            // time where they come in a row (a profile of fewer than 128 locations is all of
+            // them), one varint otherwise.
+            if let Some(w) = packed.get(pos..pos + 8)
+                && let Ok(w) = <[u8; 8]>::try_from(w)
+                && u64::from_le_bytes(w) & 0x8080_8080_8080_8080 == 0
+            {
+                for id in w {
+                    self.frames_of(u64::from(id), visits, frame)?;
+                }
+                pos += 8;
+                continue;
+            }
+            let id = read_varint(packed, &mut pos).ok_or_else(|| bad("truncated packed varint"))?;
+            self.frames_of(id, visits, frame)?;
         }
         Ok(())
     }
