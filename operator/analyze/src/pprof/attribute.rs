@@ -132,6 +132,12 @@ impl Attributor {
     }
 
     pub fn finish(self, p: &Profile) -> Attribution {
+        self.top(p, usize::MAX)
+    }
+
+    /// The attribution with its `n` largest sites (only those are sorted in full and have their
+    /// names copied); the totals are over all.
+    pub fn top(self, p: &Profile, n: usize) -> Attribution {
         let mut by_owner: FxHashMap<u32, (i64, u32, i64)> = FxHashMap::default();
         for ((o, l), v) in self.by_pair {
             let e = by_owner.entry(o).or_insert((0, l, 0));
@@ -142,7 +148,18 @@ impl Attributor {
                 e.2 = v;
             }
         }
-        let mut sites: Vec<OwnCode> = by_owner
+        let mut owners: Vec<(u32, (i64, u32, i64))> = by_owner.into_iter().collect();
+        let by_value = |a: &(u32, (i64, u32, i64)), b: &(u32, (i64, u32, i64))| {
+            b.1.0.cmp(&a.1.0).then_with(|| p.names[a.0 as usize].cmp(&p.names[b.0 as usize]))
+        };
+        if n < owners.len() {
+            if n > 0 {
+                owners.select_nth_unstable_by(n - 1, by_value);
+            }
+            owners.truncate(n);
+        }
+        owners.sort_unstable_by(by_value);
+        let sites = owners
             .into_iter()
             .map(|(o, (value, l, lv))| {
                 let other = l != o;
@@ -154,7 +171,6 @@ impl Attributor {
                 }
             })
             .collect();
-        sites.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
         Attribution { sites, total: self.total, profiling: self.profiling }
     }
 }

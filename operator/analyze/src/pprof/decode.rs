@@ -207,6 +207,29 @@ fn fields_1_and_2(b: &[u8], what: &str) -> Result<(u64, u64), AnalyzeError> {
 
 fn read_tables(data: &[u8]) -> Result<Tables<'_>, AnalyzeError> {
     let mut t = Tables::default();
+    // Counted first (each count bounded), so that every table is allocated once at its size:
+    // growing them by doubling copied a large profile's tables several times.
+    let mut counts = [0usize; 7];
+    for f in Fields::new(data) {
+        if let Ok(Field::Bytes(n @ 3..=6, _)) = f {
+            counts[n as usize] += 1;
+        }
+    }
+    for (n, what, max) in [
+        (3, "mappings", MAX_LOCATIONS),
+        (4, "locations", MAX_LOCATIONS),
+        (5, "functions", MAX_FUNCTIONS),
+        (6, "strings", MAX_STRINGS),
+    ] {
+        if counts[n] > max {
+            return Err(too_many(what, max));
+        }
+    }
+    t.mappings.reserve_exact(counts[3]);
+    t.locations.reserve_exact(counts[4]);
+    t.line_funcs.reserve(counts[4]);
+    t.functions.reserve_exact(counts[5]);
+    t.strings.reserve_exact(counts[6]);
     for f in Fields::new(data) {
         match f.map_err(malformed("profile"))? {
             Field::Bytes(1, b) => {
@@ -373,6 +396,8 @@ fn decode_raw<V: FrameVisitor>(
     // Functions are interned by (clipped) name: pprof aggregates by function name at its default
     // granularity. Keys borrow from the input; only distinct names are copied.
     let mut names = Interner::default();
+    names.by_name.reserve(t.functions.len());
+    names.names.reserve_exact(t.functions.len());
     let mut func_index: HashMap<u64, u32> = HashMap::with_capacity(t.functions.len());
     for &(id, name) in &t.functions {
         func_index.insert(id, names.intern(string(name)));

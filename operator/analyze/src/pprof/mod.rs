@@ -140,8 +140,9 @@ pub fn analyze_walked(
             t
         }
     };
-    let (all, total) = tally.finish(p);
-    let own = attributor.finish(p);
+    // The findings read the first function and site; the report lists `top` of each.
+    let (all, total) = tally.top(p, opts.top.max(1));
+    let own = attributor.top(p, opts.top.max(1));
     let vk = &p.sample_types[col];
     let sample_types = p
         .sample_types

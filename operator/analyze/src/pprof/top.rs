@@ -51,11 +51,25 @@ impl Tally {
 
     /// The functions in pprof's `-top` order, and the total.
     pub fn finish(self, p: &Profile) -> (Vec<FunctionValue>, i64) {
-        let mut out: Vec<FunctionValue> = (0..self.flat.len())
-            .filter(|&i| self.flat[i] != 0 || self.cum[i] != 0)
-            .map(|i| FunctionValue { name: p.names[i].clone(), flat: self.flat[i], cum: self.cum[i] })
-            .collect();
-        sort_pprof(&mut out);
+        self.top(p, usize::MAX)
+    }
+
+    /// The first `n` functions in pprof's `-top` order, and the total: only those are sorted
+    /// in full and have their names copied (a large profile has tens of thousands).
+    pub fn top(self, p: &Profile, n: usize) -> (Vec<FunctionValue>, i64) {
+        let (flat, cum) = (&self.flat, &self.cum);
+        let mut idx: Vec<usize> = (0..flat.len()).filter(|&i| flat[i] != 0 || cum[i] != 0).collect();
+        let key = |i: usize| (flat[i], p.names[i].as_str(), cum[i]);
+        let by_order = |a: &usize, b: &usize| pprof_order(key(*a), key(*b));
+        if n < idx.len() {
+            if n > 0 {
+                idx.select_nth_unstable_by(n - 1, by_order);
+            }
+            idx.truncate(n);
+        }
+        idx.sort_unstable_by(by_order);
+        let out =
+            idx.into_iter().map(|i| FunctionValue { name: p.names[i].clone(), flat: flat[i], cum: cum[i] }).collect();
         (out, self.total)
     }
 }
@@ -95,13 +109,16 @@ impl FrameVisitor for Tally {
     fn end(&mut self, _: TallyWalk, _: i64) {}
 }
 
-/// pprof's FlatNameOrder.
+/// pprof's FlatNameOrder of (flat, name, cum): |flat| descending, then name, then |cum|
+/// descending.
+fn pprof_order(a: (i64, &str, i64), b: (i64, &str, i64)) -> std::cmp::Ordering {
+    b.0.unsigned_abs()
+        .cmp(&a.0.unsigned_abs())
+        .then_with(|| a.1.cmp(b.1))
+        .then_with(|| b.2.unsigned_abs().cmp(&a.2.unsigned_abs()))
+}
+
+/// Sorts in pprof's FlatNameOrder.
 pub fn sort_pprof(v: &mut [FunctionValue]) {
-    v.sort_by(|a, b| {
-        b.flat
-            .unsigned_abs()
-            .cmp(&a.flat.unsigned_abs())
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| b.cum.unsigned_abs().cmp(&a.cum.unsigned_abs()))
-    });
+    v.sort_by(|a, b| pprof_order((a.flat, &a.name, a.cum), (b.flat, &b.name, b.cum)));
 }
