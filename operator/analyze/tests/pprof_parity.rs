@@ -75,6 +75,30 @@ fn raw_protobuf_decodes_like_gzip() {
 }
 
 #[test]
+fn the_decodes_own_walk_analyses_like_a_second_walk() {
+    // analyze_bytes feeds the tallies in the decode's pass over the samples; analyze_profile
+    // walks a decoded profile again. Every profile fixture, at two sizes of top-N.
+    let dir = fixture_path("");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.to_string_lossy().ends_with(".pb.gz") {
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        let p = godiag_analyze::pprof::decode::decode(&data).unwrap();
+        for top in [1, 25] {
+            let opts = AnalyzeOptions { top, ..Default::default() };
+            let Analysis::Pprof(fused) = analyze_bytes(&data, &opts).unwrap() else { continue };
+            let again = godiag_analyze::pprof::analyze_profile(&p, &opts).unwrap();
+            assert_eq!(fused, again, "{}", path.display());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 20, "only {seen} analyses compared");
+}
+
+#[test]
 fn focus_and_ignore_filter_stacks() {
     let all = pprof_report("cpu.pb.gz", &AnalyzeOptions { top: 1000, ..Default::default() });
     let fib_cum = all.functions.iter().find(|f| f.name == "main.fib").unwrap().cum;

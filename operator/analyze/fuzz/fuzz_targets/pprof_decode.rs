@@ -1,6 +1,6 @@
-//! Arbitrary bytes as a pprof profile (gzip or raw protobuf): the decoder, the analysis, the
-//! goroutine-profile grouping, the flame graph and the streaming sample counter must never panic
-//! or hang, whatever a target pod sends.
+//! Arbitrary bytes as a pprof profile (gzip or raw protobuf): the decoder (alone and feeding the
+//! analysis in its own pass), the analysis, the goroutine-profile grouping, the flame graph and
+//! the streaming sample counter must never panic or hang, whatever a target pod sends.
 #![no_main]
 
 use godiag_analyze::pprof::sample_count::SampleCounter;
@@ -9,6 +9,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let opts = AnalyzeOptions::default();
+    let _ = godiag_analyze::analyze_bytes(data, &opts);
     if let Ok(p) = pprof::decode::decode(data) {
         let _ = pprof::analyze_profile(&p, &opts);
         let _ = goroutine::analyze_profile(&p, &opts);
