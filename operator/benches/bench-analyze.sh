@@ -98,11 +98,19 @@ times() {
 }
 
 echo "== pprof profiles ($runs runs each): godiag analyze --top 10 | the pprof binary -top | floor (inflate + decode, same crates) | gunzip alone"
+# godiag, the floor and gunzip of every file first, pprof's runs after all of them: the seconds
+# of memory pprof takes and frees on a large profile made whatever ran right after it up to 30%
+# slower here.
+declare -A mine
 for f in "${files[@]}"; do
-  "$bin" analyze --top 1 "$f" >/dev/null 2>&1 || { echo "  $(basename "$f"): refused by godiag (see above), not timed"; continue; }
-  mapfile -t t < <(times "$bin analyze --top 10 $f" "$pprof_bin -top -nodecount=10 $f" "$floor $f" "gzip -dc $f")
-  python3 -c 'import sys; n,s,g,p,fl,z=sys.argv[1],int(sys.argv[2]),*map(float,sys.argv[3:]); print(f"  {n:<22} {s/1024:>8.0f} KiB   godiag {g*1e3:8.1f} ms   pprof {p*1e3:8.1f} ms ({p/g:5.1f}x)   floor {fl*1e3:6.1f} ms (godiag = {g/fl:4.1f}x floor)   gunzip {z*1e3:6.1f} ms")' \
-    "$(basename "$f")" "$(stat -c %s "$f")" "${t[@]}"
+  "$bin" analyze --top 1 "$f" >/dev/null 2>&1 || continue
+  mine[$f]="$(times "$bin analyze --top 10 $f" "$floor $f" "gzip -dc $f" | tr '\n' ' ')"
+done
+for f in "${files[@]}"; do
+  [[ -n ${mine[$f]:-} ]] || { echo "  $(basename "$f"): refused by godiag (see above), not timed"; continue; }
+  # shellcheck disable=SC2086 # three numbers
+  python3 -c 'import sys; n,s,g,fl,z,p=sys.argv[1],int(sys.argv[2]),*map(float,sys.argv[3:]); print(f"  {n:<22} {s/1024:>8.0f} KiB   godiag {g*1e3:8.1f} ms   pprof {p*1e3:8.1f} ms ({p/g:5.1f}x)   floor {fl*1e3:6.1f} ms (godiag = {g/fl:4.1f}x floor)   gunzip {z*1e3:6.1f} ms")' \
+    "$(basename "$f")" "$(stat -c %s "$f")" ${mine[$f]} "$(times "$pprof_bin -top -nodecount=10 $f")"
 done
 
 echo "== execution traces and goroutine dumps: godiag analyze | go's trace binary -pprof=sched | a plain read"
