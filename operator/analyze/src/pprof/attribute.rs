@@ -149,16 +149,9 @@ impl Attributor {
             }
         }
         let mut owners: Vec<(u32, (i64, u32, i64))> = by_owner.into_iter().collect();
-        let by_value = |a: &(u32, (i64, u32, i64)), b: &(u32, (i64, u32, i64))| {
+        super::top::first_sorted(&mut owners, n, |a, b| {
             b.1.0.cmp(&a.1.0).then_with(|| p.names[a.0 as usize].cmp(&p.names[b.0 as usize]))
-        };
-        if n < owners.len() {
-            if n > 0 {
-                owners.select_nth_unstable_by(n - 1, by_value);
-            }
-            owners.truncate(n);
-        }
-        owners.sort_unstable_by(by_value);
+        });
         let sites = owners
             .into_iter()
             .map(|(o, (value, l, lv))| {

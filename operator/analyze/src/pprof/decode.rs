@@ -508,6 +508,8 @@ impl Profile {
                     let mut frame = |func| visitor.frame(&mut w, func);
                     match shape.packed_ids {
                         Some((a, b)) => frames.walk_packed(&msg[a..b], &mut visits, &mut frame)?,
+                        // Kept apart from the message without ids: the general walk inlined here
+                        // made the whole loop 2% longer (callgrind).
                         None if shape.id_fields > 0 => frames.walk(msg, &mut visits, frame)?,
                         None => {}
                     }
@@ -517,9 +519,6 @@ impl Profile {
                     Some((a, b)) => frames.walk_packed(&msg[a..b], &mut visits, &mut |_| {})?,
                     None => frames.walk(msg, &mut visits, |_| {})?,
                 },
-            }
-            if visits > MAX_FRAME_VISITS {
-                return Err(too_many_frames());
             }
             // The message lies inside `data`, which is at most MAX_DECOMPRESSED bytes.
             let start = msg.as_ptr() as usize - data.as_ptr() as usize;
@@ -822,7 +821,7 @@ impl Frames<'_> {
     /// innermost inlined frame first, to `frame`; other fields are skipped (the message's
     /// framing was checked by [`read_values`]). `visits` counts the frames of locations with
     /// several over all samples: an unknown location, a truncated id or more than
-    /// [`MAX_FRAME_VISITS`] of them is an error.
+    /// [`MAX_FRAME_VISITS`] of them (checked before each such location is expanded) is an error.
     /// Inlined into each caller, so that `frame` is too: it runs for every frame of a profile.
     #[inline(always)]
     fn walk(&self, msg: &[u8], visits: &mut u64, mut frame: impl FnMut(u32)) -> Result<(), AnalyzeError> {
@@ -833,9 +832,6 @@ impl Frames<'_> {
                 Ok(_) => {}
                 Err(e) => return Err(bad(&e.to_string())),
             }
-        }
-        if *visits > MAX_FRAME_VISITS {
-            return Err(too_many_frames());
         }
         Ok(())
     }

@@ -60,14 +60,7 @@ impl Tally {
         let (flat, cum) = (&self.flat, &self.cum);
         let mut idx: Vec<usize> = (0..flat.len()).filter(|&i| flat[i] != 0 || cum[i] != 0).collect();
         let key = |i: usize| (flat[i], p.names[i].as_str(), cum[i]);
-        let by_order = |a: &usize, b: &usize| pprof_order(key(*a), key(*b));
-        if n < idx.len() {
-            if n > 0 {
-                idx.select_nth_unstable_by(n - 1, by_order);
-            }
-            idx.truncate(n);
-        }
-        idx.sort_unstable_by(by_order);
+        first_sorted(&mut idx, n, |a, b| pprof_order(key(*a), key(*b)));
         let out =
             idx.into_iter().map(|i| FunctionValue { name: p.names[i].clone(), flat: flat[i], cum: cum[i] }).collect();
         (out, self.total)
@@ -118,7 +111,14 @@ fn pprof_order(a: (i64, &str, i64), b: (i64, &str, i64)) -> std::cmp::Ordering {
         .then_with(|| b.2.unsigned_abs().cmp(&a.2.unsigned_abs()))
 }
 
-/// Sorts in pprof's FlatNameOrder.
-pub fn sort_pprof(v: &mut [FunctionValue]) {
-    v.sort_by(|a, b| pprof_order((a.flat, &a.name, a.cum), (b.flat, &b.name, b.cum)));
+/// Keeps the first `n` of `v` in the order `cmp` gives, sorted: the others are set apart in
+/// linear time, not sorted.
+pub(crate) fn first_sorted<T>(v: &mut Vec<T>, n: usize, mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering) {
+    if n < v.len() {
+        if n > 0 {
+            v.select_nth_unstable_by(n - 1, &mut cmp);
+        }
+        v.truncate(n);
+    }
+    v.sort_unstable_by(cmp);
 }
